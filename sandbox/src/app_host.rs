@@ -1,0 +1,160 @@
+//! A static host for the built app (Trunk's `dist/`) with the headers SECURITY.md asks for:
+//! a Content-Security-Policy that allows `wasm-unsafe-eval` and no inline script except Trunk's
+//! loader (allowed by its hash), `frame-ancestors` and `connect-src` limited to the EHRs named in
+//! the app's `config.json`, `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+pub struct AppHost {
+    dir: PathBuf,
+    csp: String,
+}
+
+/// The `sha256-…` sources of each inline `<script>` (one without `src`) in `html`.
+pub fn inline_script_hashes(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        let after = &rest[start..];
+        let Some(tag_end) = after.find('>') else { break };
+        let tag = &after[..tag_end];
+        let body_and_more = &after[tag_end + 1..];
+        let Some(close) = body_and_more.find("</script>") else { break };
+        if !tag.contains(" src=") && !tag.contains(" src =") {
+            let body = &body_and_more[..close];
+            out.push(format!("'sha256-{}'", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+        }
+        rest = &body_and_more[close..];
+    }
+    out
+}
+
+/// Origins the app may talk to and be framed by: each configured EHR's `iss` origin plus its
+/// `extra_origins` (an authorization server on another host).
+pub fn ehr_origins(config_json: &str) -> Result<Vec<String>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(config_json).map_err(|e| format!("config.json: {e}"))?;
+    let mut out: Vec<String> = Vec::new();
+    for ehr in v["ehrs"].as_array().into_iter().flatten() {
+        let urls = std::iter::once(ehr["iss"].clone())
+            .chain(ehr["extra_origins"].as_array().cloned().unwrap_or_default());
+        for u in urls {
+            if let Some(Ok(url)) = u.as_str().map(url::Url::parse) {
+                let o = url.origin().ascii_serialization();
+                if o != "null" && !out.contains(&o) {
+                    out.push(o);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl AppHost {
+    /// Reads `launch.html` and `config.json` from `dir` once, to build the policy.
+    pub fn new(dir: &Path) -> Result<Self, String> {
+        let html = std::fs::read_to_string(dir.join("launch.html"))
+            .map_err(|e| format!("{}: {e} (build the app first: trunk build)", dir.join("launch.html").display()))?;
+        let config = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|e| format!("{}: {e}", dir.join("config.json").display()))?;
+        let origins = ehr_origins(&config)?.join(" ");
+        let hashes = inline_script_hashes(&html).join(" ");
+        let csp = format!(
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' {hashes}; \
+             style-src 'self'; img-src 'self' data:; font-src 'self'; \
+             connect-src 'self' {origins}; frame-ancestors 'self' {origins}; \
+             base-uri 'none'; form-action 'none'; object-src 'none'"
+        );
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            csp,
+        })
+    }
+
+    pub fn csp(&self) -> &str {
+        &self.csp
+    }
+
+    pub fn router(self) -> Router {
+        Router::new().fallback(serve).with_state(Arc::new(self))
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript",
+        "wasm" => "application/wasm",
+        "css" => "text/css",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn serve(State(host): State<Arc<AppHost>>, req: Request) -> Response {
+    let path = req.uri().path();
+    if path == "/" {
+        return Redirect::to("/launch.html").into_response();
+    }
+    let rel = Path::new(path.trim_start_matches('/'));
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let file = host.dir.join(rel);
+    let mut res = match tokio::fs::read(&file).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(&file)),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&host.csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_only_inline_scripts() {
+        let html = r#"<script src="/a.js"></script><script type="module">init()</script>"#;
+        let h = inline_script_hashes(html);
+        assert_eq!(h.len(), 1);
+        assert_eq!(
+            h[0],
+            format!("'sha256-{}'", STANDARD.encode(Sha256::digest(b"init()")))
+        );
+    }
+
+    #[test]
+    fn origins_from_config() {
+        let c = r#"{"ehrs":[{"iss":"http://localhost:9000/fhir"},{"iss":"https://ehr.example/r4","extra_origins":["https://auth.example"]},{"iss":"http://localhost:9000/other"}]}"#;
+        assert_eq!(
+            ehr_origins(c).unwrap(),
+            vec!["http://localhost:9000", "https://ehr.example", "https://auth.example"]
+        );
+        assert!(ehr_origins("nope").is_err());
+    }
+}

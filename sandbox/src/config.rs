@@ -1,0 +1,312 @@
+//! Every knob of the sandbox EHR: address, registered clients, launch behaviour and faults.
+//! Each flag has an environment variable twin (`--token-lifetime` ↔ `SANDBOX_TOKEN_LIFETIME`),
+//! so scripts and tests can set them either way.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// A client registered with the authorization server (SMART App Launch 2.2, "Registering a SMART App").
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: String,
+    /// Exact redirect URIs: the authorize endpoint compares byte for byte (RFC 9700 §2.1).
+    pub redirect_uris: Vec<String>,
+    /// Scopes this client may be granted; `None` allows every scope the server knows.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// A confidential client authenticates with this secret (HTTP Basic); public clients have none.
+    pub secret: Option<String>,
+}
+
+/// Misbehaviour on demand, for demos and tests of the app's error handling.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Added to every API response (discovery, token, FHIR).
+    pub latency_ms: u64,
+    /// Share (0.0 to 1.0) of API requests answered with a 500 or 503.
+    pub failure_rate: f64,
+    /// The token endpoint rejects every authorization code with `invalid_grant`.
+    pub reject_code: bool,
+    /// The token endpoint rejects every refresh token with `invalid_grant`.
+    pub reject_refresh: bool,
+    /// Responses of these endpoints come back malformed (an HTML page or truncated JSON).
+    pub malformed: Vec<Malformed>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// Discovery answers with an HTML "login" page and status 200.
+    Discovery,
+    /// The token endpoint answers with truncated JSON.
+    Token,
+    /// FHIR reads and searches answer with truncated JSON.
+    Fhir,
+}
+
+impl Malformed {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "discovery" => Ok(Self::Discovery),
+            "token" => Ok(Self::Token),
+            "fhir" => Ok(Self::Fhir),
+            other => Err(format!(
+                "unknown --malformed target {other:?} (use discovery, token or fhir)"
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The origin the sandbox is reached at; the FHIR base is `{public_url}/fhir`.
+    pub public_url: String,
+    pub clients: Vec<Client>,
+    /// The app the EHR launch page launches.
+    pub app_url: String,
+    /// Serve a SMART v1 server: no `.well-known/smart-configuration`, only `metadata`.
+    pub smart_v1_only: bool,
+    /// Skip login, patient picker and approval pages (for automated tests and benchmarks).
+    pub auto_approve: bool,
+    /// With auto-approve, the patient chosen for a standalone `launch/patient` request.
+    pub auto_patient: Option<String>,
+    pub token_lifetime: Duration,
+    pub code_lifetime: Duration,
+    pub faults: Faults,
+    /// Seed of the data generator: the same seed gives the same patients.
+    pub seed: u64,
+    /// Observations of the large-record patient.
+    pub big_observations: usize,
+    /// Print one line per request to stderr.
+    pub log_requests: bool,
+}
+
+pub const DEFAULT_CLIENT_ID: &str = "smart-launch";
+pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:8000/launch.html";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9000),
+            public_url: "http://localhost:9000".into(),
+            clients: vec![Client {
+                id: DEFAULT_CLIENT_ID.into(),
+                redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
+                allowed_scopes: None,
+                secret: None,
+            }],
+            app_url: DEFAULT_REDIRECT_URI.into(),
+            smart_v1_only: false,
+            auto_approve: false,
+            auto_patient: None,
+            token_lifetime: Duration::from_secs(3600),
+            code_lifetime: Duration::from_secs(60),
+            faults: Faults::default(),
+            seed: 42,
+            big_observations: 10_000,
+            log_requests: true,
+        }
+    }
+}
+
+pub const USAGE: &str = "\
+sandbox: a strict local SMART on FHIR EHR (authorization server, FHIR R4 server, launch page)
+
+Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBOX_PORT=9001)
+
+  --host ADDR              address to listen on                    [127.0.0.1]
+  --port PORT              port to listen on                        [9000]
+  --public-url URL         origin the sandbox is reached at         [http://localhost:PORT]
+  --app-url URL            app launched by the EHR launch page      [http://localhost:8000/launch.html]
+  --client-id ID           id of the registered public client       [smart-launch]
+  --redirect-uri URI       its redirect URI (repeat for several)    [http://localhost:8000/launch.html]
+  --smart-v1-only          no .well-known/smart-configuration; metadata only
+  --auto-approve           no login, patient picker or approval pages
+  --auto-patient ID        patient chosen by auto-approve in a standalone launch
+  --token-lifetime SECS    access token lifetime                    [3600]
+  --code-lifetime SECS     authorization code lifetime              [60]
+  --latency-ms MS          delay added to every API response        [0]
+  --failure-rate P         share of API requests failing with 500/503 (0..1) [0]
+  --reject-code            token endpoint rejects every authorization code
+  --reject-refresh         token endpoint rejects every refresh token
+  --malformed TARGET       discovery | token | fhir answers malformed (repeatable)
+  --seed N                 data generator seed                      [42]
+  --big-observations N     observations of the large-record patient [10000]
+  --quiet                  no request log
+  --help                   this text
+";
+
+/// Reads flags, falling back to `SANDBOX_*` environment variables.
+pub fn from_args_and_env(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, String> {
+    let mut values: Vec<(String, Option<String>)> = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let Some(name) = arg.strip_prefix("--") else {
+            return Err(format!("unexpected argument {arg:?}\n\n{USAGE}"));
+        };
+        let (name, inline) = match name.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (name.to_string(), None),
+        };
+        let flag = matches!(
+            name.as_str(),
+            "smart-v1-only" | "auto-approve" | "reject-code" | "reject-refresh" | "quiet" | "help"
+        );
+        let value = if flag || inline.is_some() {
+            inline
+        } else {
+            Some(
+                it.next()
+                    .ok_or_else(|| format!("--{name} needs a value"))?
+                    .clone(),
+            )
+        };
+        values.push((name, value));
+    }
+    let get_all = |name: &str| -> Vec<String> {
+        let from_args: Vec<String> = values
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone().unwrap_or_else(|| "true".into()))
+            .collect();
+        if !from_args.is_empty() {
+            return from_args;
+        }
+        let var = format!("SANDBOX_{}", name.to_uppercase().replace('-', "_"));
+        env(&var)
+            .map(|v| {
+                v.split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<String>>()
+            })
+            .unwrap_or_default()
+    };
+    let get = |name: &str| get_all(name).pop();
+    let flag = |name: &str| get(name).is_some_and(|v| v != "false" && v != "0");
+    fn num<T: std::str::FromStr>(name: &str, v: Option<String>, default: T) -> Result<T, String> {
+        match v {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: {v:?} is not a valid number")),
+        }
+    }
+
+    for (name, _) in &values {
+        const KNOWN: &[&str] = &[
+            "host",
+            "port",
+            "public-url",
+            "app-url",
+            "client-id",
+            "redirect-uri",
+            "smart-v1-only",
+            "auto-approve",
+            "auto-patient",
+            "token-lifetime",
+            "code-lifetime",
+            "latency-ms",
+            "failure-rate",
+            "reject-code",
+            "reject-refresh",
+            "malformed",
+            "seed",
+            "big-observations",
+            "quiet",
+            "help",
+        ];
+        if !KNOWN.contains(&name.as_str()) {
+            return Err(format!("unknown option --{name}\n\n{USAGE}"));
+        }
+    }
+    if flag("help") {
+        return Err(USAGE.to_string());
+    }
+
+    let mut c = Config::default();
+    let host: IpAddr = match get("host") {
+        Some(h) => h.parse().map_err(|_| format!("--host: {h:?} is not an IP address"))?,
+        None => c.listen.ip(),
+    };
+    let port: u16 = num("port", get("port"), 9000)?;
+    c.listen = SocketAddr::new(host, port);
+    c.public_url = get("public-url")
+        .unwrap_or_else(|| format!("http://localhost:{port}"))
+        .trim_end_matches('/')
+        .to_string();
+    url::Url::parse(&c.public_url).map_err(|e| format!("--public-url: {e}"))?;
+    if let Some(app) = get("app-url") {
+        url::Url::parse(&app).map_err(|e| format!("--app-url: {e}"))?;
+        c.app_url = app;
+    }
+    if let Some(id) = get("client-id") {
+        c.clients[0].id = id;
+    }
+    let redirects = get_all("redirect-uri");
+    if !redirects.is_empty() {
+        for r in &redirects {
+            url::Url::parse(r).map_err(|e| format!("--redirect-uri {r:?}: {e}"))?;
+        }
+        c.clients[0].redirect_uris = redirects;
+    }
+    c.smart_v1_only = flag("smart-v1-only");
+    c.auto_approve = flag("auto-approve");
+    c.auto_patient = get("auto-patient");
+    c.token_lifetime = Duration::from_secs(num("token-lifetime", get("token-lifetime"), 3600)?);
+    c.code_lifetime = Duration::from_secs(num("code-lifetime", get("code-lifetime"), 60)?);
+    c.faults.latency_ms = num("latency-ms", get("latency-ms"), 0)?;
+    c.faults.failure_rate = num("failure-rate", get("failure-rate"), 0.0)?;
+    if !(0.0..=1.0).contains(&c.faults.failure_rate) {
+        return Err("--failure-rate must lie between 0 and 1".into());
+    }
+    c.faults.reject_code = flag("reject-code");
+    c.faults.reject_refresh = flag("reject-refresh");
+    c.faults.malformed = get_all("malformed")
+        .iter()
+        .map(|m| Malformed::parse(m))
+        .collect::<Result<_, _>>()?;
+    c.seed = num("seed", get("seed"), 42)?;
+    c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
+    c.log_requests = !flag("quiet");
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        from_args_and_env(&args, &|_| None)
+    }
+
+    #[test]
+    fn defaults_match_the_app() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.public_url, "http://localhost:9000");
+        assert_eq!(c.clients[0].id, "smart-launch");
+        assert_eq!(c.clients[0].redirect_uris, vec![DEFAULT_REDIRECT_URI]);
+    }
+
+    #[test]
+    fn flags_and_env() {
+        let c = parse(&["--port", "9100", "--reject-code", "--malformed=token"]).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.public_url, "http://localhost:9100");
+        assert!(c.faults.reject_code);
+        assert_eq!(c.faults.malformed, vec![Malformed::Token]);
+        let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
+        let c = from_args_and_env(&[], &env).unwrap();
+        assert_eq!(c.token_lifetime, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(parse(&["--nope"]).is_err());
+        assert!(parse(&["--port", "x"]).is_err());
+        assert!(parse(&["--failure-rate", "2"]).is_err());
+        assert!(parse(&["--malformed", "all"]).is_err());
+    }
+}

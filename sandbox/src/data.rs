@@ -1,0 +1,718 @@
+//! The sandbox's patients: a deterministic generator (seeded, no downloads) of realistic records
+//! with SNOMED CT problems, RxNorm medications, LOINC vital signs and labs, plus special cases:
+//! an empty record, a very long name with unusual characters, and a record with many observations.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::civil;
+
+/// One stored resource with the fields the search engine filters and sorts on, extracted once.
+#[derive(Debug)]
+pub struct Resource {
+    pub json: Value,
+    /// `json` serialised once: reads and searches splice it into responses.
+    pub raw: String,
+    pub id: String,
+    pub resource_type: &'static str,
+    /// The patient whose compartment holds this resource (the patient itself for a Patient).
+    pub patient: Option<String>,
+    /// Clinically relevant time as epoch seconds (effective, onset, authored, period start).
+    pub date: Option<i64>,
+    /// `(system, code)` of `code` (and of Observation components).
+    pub codes: Vec<(String, String)>,
+    /// Codes of `category`.
+    pub categories: Vec<String>,
+    /// Lower-cased strings for `name` searches (Patient, Practitioner).
+    pub names: Vec<String>,
+    pub family: Vec<String>,
+    pub given: Vec<String>,
+    pub birth_date: Option<(i64, i64)>,
+    pub gender: Option<String>,
+    pub identifiers: Vec<(String, String)>,
+}
+
+pub const RESOURCE_TYPES: &[&str] = &[
+    "Patient",
+    "Practitioner",
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Encounter",
+];
+
+#[derive(Default)]
+pub struct Data {
+    pub by_type: HashMap<&'static str, Vec<Arc<Resource>>>,
+    pub by_id: HashMap<(&'static str, String), Arc<Resource>>,
+    /// Index of compartment resources: (type, patient id) -> resources in creation order.
+    pub by_patient: HashMap<(&'static str, String), Vec<Arc<Resource>>>,
+}
+
+/// Well-known patients tests and the launch page refer to.
+pub const EMPTY_PATIENT: &str = "empty-record";
+pub const LONG_NAME_PATIENT: &str = "long-name";
+pub const BIG_PATIENT: &str = "big-record";
+
+/// The data's "today": fixed so that the same seed always gives the same record.
+const TODAY_DAYS: i64 = 20_605; // 2026-06-01
+
+/// SplitMix64: small, fast, and reproducible on every platform.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Roughly normal (sum of uniforms), mean 0, sd 1.
+    pub fn normal(&mut self) -> f64 {
+        ((0..6).map(|_| self.unit()).sum::<f64>() - 3.0) * std::f64::consts::SQRT_2
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+}
+
+const GIVEN_FEMALE: &[&str] = &[
+    "Maria", "Emma", "Olivia", "Sofia", "Aisha", "Mei", "Fatima", "Grace", "Hannah", "Isabel",
+    "Julia", "Keiko", "Lucia", "Nora", "Priya", "Rosa", "Sara", "Yara", "Zoe", "Ingrid",
+];
+const GIVEN_MALE: &[&str] = &[
+    "James", "Mohammed", "Liam", "Noah", "Hiroshi", "Carlos", "David", "Elijah", "Felix", "George",
+    "Omar", "Ivan", "Jamal", "Kenji", "Lucas", "Mateo", "Nikolai", "Samuel", "Tomas", "Wei",
+];
+const FAMILY: &[&str] = &[
+    "Smith", "Garcia", "Nguyen", "Johnson", "Okafor", "Kowalski", "Haddad", "Tanaka", "Müller",
+    "Rossi", "Patel", "Cohen", "Andersson", "O'Neil", "Dubois", "Silva", "Kim", "Brown", "Ivanova",
+    "Hernández", "Wilson", "Chen", "Novak", "Mensah", "Larsen",
+];
+const STREETS: &[&str] = &[
+    "Maple Avenue", "Oak Street", "Harbor Road", "Elm Court", "Mill Lane", "River Drive",
+];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Springfield", "IL", "62701"),
+    ("Madison", "WI", "53703"),
+    ("Portland", "OR", "97205"),
+    ("Raleigh", "NC", "27601"),
+    ("Austin", "TX", "78701"),
+];
+
+struct Problem {
+    snomed: &'static str,
+    display: &'static str,
+    text: &'static str,
+    chronic: bool,
+}
+const PROBLEMS: &[Problem] = &[
+    Problem { snomed: "38341003", display: "Hypertensive disorder, systemic arterial", text: "Hypertension", chronic: true },
+    Problem { snomed: "44054006", display: "Diabetes mellitus type 2", text: "Type 2 diabetes mellitus", chronic: true },
+    Problem { snomed: "55822004", display: "Hyperlipidemia", text: "Hyperlipidemia", chronic: true },
+    Problem { snomed: "195967001", display: "Asthma", text: "Asthma", chronic: true },
+    Problem { snomed: "35489007", display: "Depressive disorder", text: "Depression", chronic: true },
+    Problem { snomed: "40055000", display: "Chronic sinusitis", text: "Chronic sinusitis", chronic: true },
+    Problem { snomed: "709044004", display: "Chronic kidney disease", text: "Chronic kidney disease", chronic: true },
+    Problem { snomed: "49436004", display: "Atrial fibrillation", text: "Atrial fibrillation", chronic: true },
+    Problem { snomed: "444814009", display: "Viral sinusitis", text: "Viral sinusitis", chronic: false },
+    Problem { snomed: "10509002", display: "Acute bronchitis", text: "Acute bronchitis", chronic: false },
+    Problem { snomed: "43878008", display: "Streptococcal sore throat", text: "Strep throat", chronic: false },
+    Problem { snomed: "68496003", display: "Polyp of colon", text: "Colon polyp", chronic: false },
+];
+
+struct Medication {
+    rxnorm: &'static str,
+    display: &'static str,
+    dosage: &'static str,
+    /// The problem it treats (index into PROBLEMS), or none.
+    for_problem: Option<usize>,
+}
+const MEDICATIONS: &[Medication] = &[
+    Medication { rxnorm: "314076", display: "lisinopril 10 MG Oral Tablet", dosage: "Take 1 tablet by mouth once daily", for_problem: Some(0) },
+    Medication { rxnorm: "197361", display: "amlodipine 5 MG Oral Tablet", dosage: "Take 1 tablet by mouth once daily", for_problem: Some(0) },
+    Medication { rxnorm: "860975", display: "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet", dosage: "Take 1 tablet by mouth twice daily with meals", for_problem: Some(1) },
+    Medication { rxnorm: "617312", display: "atorvastatin 20 MG Oral Tablet", dosage: "Take 1 tablet by mouth at bedtime", for_problem: Some(2) },
+    Medication { rxnorm: "745679", display: "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", dosage: "Inhale 2 puffs every 4 to 6 hours as needed for wheezing", for_problem: Some(3) },
+    Medication { rxnorm: "312938", display: "sertraline 50 MG Oral Tablet", dosage: "Take 1 tablet by mouth once daily", for_problem: Some(4) },
+    Medication { rxnorm: "855332", display: "warfarin sodium 5 MG Oral Tablet", dosage: "Take as directed by anticoagulation clinic", for_problem: Some(7) },
+    Medication { rxnorm: "308182", display: "amoxicillin 250 MG Oral Capsule", dosage: "Take 1 capsule by mouth three times daily for 10 days", for_problem: Some(10) },
+    Medication { rxnorm: "198211", display: "simvastatin 40 MG Oral Tablet", dosage: "Take 1 tablet by mouth every evening", for_problem: Some(2) },
+    Medication { rxnorm: "310798", display: "hydrochlorothiazide 25 MG Oral Tablet", dosage: "Take 1 tablet by mouth every morning", for_problem: Some(0) },
+];
+
+struct Allergy {
+    system: &'static str,
+    code: &'static str,
+    display: &'static str,
+    category: &'static str,
+    reaction: (&'static str, &'static str),
+}
+const SNOMED: &str = "http://snomed.info/sct";
+const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+const LOINC: &str = "http://loinc.org";
+const UCUM: &str = "http://unitsofmeasure.org";
+const ALLERGIES: &[Allergy] = &[
+    Allergy { system: SNOMED, code: "764146007", display: "Penicillin", category: "medication", reaction: ("247472004", "Hives") },
+    Allergy { system: SNOMED, code: "91935009", display: "Allergy to peanut", category: "food", reaction: ("39579001", "Anaphylaxis") },
+    Allergy { system: SNOMED, code: "111088007", display: "Latex", category: "environment", reaction: ("271807003", "Skin rash") },
+    Allergy { system: RXNORM, code: "1191", display: "Aspirin", category: "medication", reaction: ("49727002", "Cough") },
+    Allergy { system: SNOMED, code: "256259004", display: "Pollen", category: "environment", reaction: ("21626009", "Cutaneous hypersensitivity") },
+    Allergy { system: SNOMED, code: "102263004", display: "Eggs (edible)", category: "food", reaction: ("422587007", "Nausea") },
+];
+
+struct Lab {
+    loinc: &'static str,
+    display: &'static str,
+    unit: &'static str,
+    ucum: &'static str,
+    low: f64,
+    high: f64,
+    mean: f64,
+    sd: f64,
+    decimals: i32,
+}
+const LABS: &[Lab] = &[
+    Lab { loinc: "4548-4", display: "Hemoglobin A1c/Hemoglobin.total in Blood", unit: "%", ucum: "%", low: 4.0, high: 5.6, mean: 6.1, sd: 0.9, decimals: 1 },
+    Lab { loinc: "18262-6", display: "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay", unit: "mg/dL", ucum: "mg/dL", low: 0.0, high: 100.0, mean: 112.0, sd: 28.0, decimals: 0 },
+    Lab { loinc: "2160-0", display: "Creatinine [Mass/volume] in Serum or Plasma", unit: "mg/dL", ucum: "mg/dL", low: 0.6, high: 1.3, mean: 1.0, sd: 0.25, decimals: 2 },
+    Lab { loinc: "2345-7", display: "Glucose [Mass/volume] in Serum or Plasma", unit: "mg/dL", ucum: "mg/dL", low: 70.0, high: 99.0, mean: 98.0, sd: 18.0, decimals: 0 },
+    Lab { loinc: "2823-3", display: "Potassium [Moles/volume] in Serum or Plasma", unit: "mmol/L", ucum: "mmol/L", low: 3.5, high: 5.1, mean: 4.3, sd: 0.4, decimals: 1 },
+    Lab { loinc: "718-7", display: "Hemoglobin [Mass/volume] in Blood", unit: "g/dL", ucum: "g/dL", low: 12.0, high: 17.5, mean: 14.2, sd: 1.4, decimals: 1 },
+];
+
+pub struct PractitionerInfo {
+    pub id: String,
+    pub name: String,
+}
+
+fn round(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+fn quantity(value: f64, unit: &str, code: &str) -> Value {
+    json!({ "value": value, "unit": unit, "system": UCUM, "code": code })
+}
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({ "system": system, "code": code, "display": display })
+}
+
+fn category(code: &str, display: &str) -> Value {
+    json!([{ "coding": [coding(
+        "http://terminology.hl7.org/CodeSystem/observation-category", code, display)],
+        "text": display }])
+}
+
+struct Generator {
+    rng: Rng,
+    data: Data,
+    practitioners: Vec<PractitionerInfo>,
+    counter: u64,
+}
+
+impl Generator {
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}-{}", self.counter)
+    }
+
+    fn add(&mut self, mut resource: Resource) {
+        resource.raw = resource.json.to_string();
+        let r = Arc::new(resource);
+        self.data
+            .by_id
+            .insert((r.resource_type, r.id.clone()), r.clone());
+        if let Some(p) = &r.patient {
+            self.data
+                .by_patient
+                .entry((r.resource_type, p.clone()))
+                .or_default()
+                .push(r.clone());
+        }
+        self.data.by_type.entry(r.resource_type).or_default().push(r);
+    }
+
+    fn add_json(&mut self, json: Value, patient: Option<&str>, date: Option<&str>) {
+        let resource_type = RESOURCE_TYPES
+            .iter()
+            .copied()
+            .find(|t| json["resourceType"] == *t)
+            .expect("generator only makes known types");
+        let mut codes = Vec::new();
+        let mut push_codes = |v: &Value| {
+            for c in v["coding"].as_array().into_iter().flatten() {
+                if let (Some(s), Some(code)) = (c["system"].as_str(), c["code"].as_str()) {
+                    codes.push((s.to_string(), code.to_string()));
+                }
+            }
+        };
+        push_codes(&json["code"]);
+        push_codes(&json["medicationCodeableConcept"]);
+        for comp in json["component"].as_array().into_iter().flatten() {
+            push_codes(&comp["code"]);
+        }
+        let categories = json["category"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| {
+                // AllergyIntolerance.category is a plain code; others are CodeableConcepts.
+                if let Some(s) = c.as_str() {
+                    vec![s.to_string()]
+                } else {
+                    c["coding"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x["code"].as_str().map(str::to_string))
+                        .collect()
+                }
+            })
+            .collect();
+        let id = json["id"].as_str().unwrap_or_default().to_string();
+        self.add(Resource {
+            id,
+            resource_type,
+            patient: patient.map(str::to_string),
+            date: date.and_then(civil::parse_range).map(|(s, _)| s),
+            codes,
+            categories,
+            names: Vec::new(),
+            family: Vec::new(),
+            given: Vec::new(),
+            birth_date: None,
+            gender: None,
+            identifiers: Vec::new(),
+            raw: String::new(),
+            json,
+        });
+    }
+
+    fn add_person(&mut self, json: Value) {
+        let resource_type = if json["resourceType"] == "Patient" {
+            "Patient"
+        } else {
+            "Practitioner"
+        };
+        let id = json["id"].as_str().unwrap_or_default().to_string();
+        let mut family = Vec::new();
+        let mut given = Vec::new();
+        for n in json["name"].as_array().into_iter().flatten() {
+            if let Some(f) = n["family"].as_str() {
+                family.push(f.to_lowercase());
+            }
+            for g in n["given"].as_array().into_iter().flatten() {
+                if let Some(g) = g.as_str() {
+                    given.push(g.to_lowercase());
+                }
+            }
+        }
+        let mut names: Vec<String> = family.iter().chain(given.iter()).cloned().collect();
+        for n in json["name"].as_array().into_iter().flatten() {
+            if let Some(t) = n["text"].as_str() {
+                names.push(t.to_lowercase());
+            }
+        }
+        let identifiers = json["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                (
+                    i["system"].as_str().unwrap_or_default().to_string(),
+                    i["value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        self.add(Resource {
+            patient: (resource_type == "Patient").then(|| id.clone()),
+            id,
+            resource_type,
+            date: None,
+            codes: Vec::new(),
+            categories: Vec::new(),
+            birth_date: json["birthDate"].as_str().and_then(civil::parse_range),
+            gender: json["gender"].as_str().map(str::to_string),
+            names,
+            family,
+            given,
+            identifiers,
+            raw: String::new(),
+            json,
+        });
+    }
+
+    fn practitioners(&mut self) {
+        let people = [
+            ("dr-adams", "Adams", "Rebecca", "female"),
+            ("dr-baker", "Baker", "Thomas", "male"),
+            ("dr-chowdhury", "Chowdhury", "Anika", "female"),
+            ("dr-diaz", "Díaz", "Miguel", "male"),
+            ("np-evans", "Evans", "Jordan", "other"),
+        ];
+        for (i, (id, family, given, gender)) in people.into_iter().enumerate() {
+            let title = if id.starts_with("np-") { "NP" } else { "MD" };
+            self.add_person(json!({
+                "resourceType": "Practitioner",
+                "id": id,
+                "active": true,
+                "identifier": [{ "system": "http://hl7.org/fhir/sid/us-npi", "value": format!("19{:08}", 1_234_567 + i * 7919) }],
+                "name": [{ "use": "official", "family": family, "given": [given], "suffix": [title] }],
+                "gender": gender,
+                "telecom": [{ "system": "phone", "value": format!("555-010{i}"), "use": "work" }],
+            }));
+            self.practitioners.push(PractitionerInfo {
+                id: id.to_string(),
+                name: format!("{given} {family}, {title}"),
+            });
+        }
+    }
+
+    fn patient_json(&mut self, id: &str, family: &str, given: &[&str], gender: &str, birth_days: i64, n: usize) -> Value {
+        let (city, state, zip) = *self.rng.pick(CITIES);
+        let street = *self.rng.pick(STREETS);
+        let gp = self.practitioners[n % self.practitioners.len()].id.clone();
+        json!({
+            "resourceType": "Patient",
+            "id": id,
+            "meta": { "lastUpdated": "2026-06-01T08:00:00Z" },
+            "identifier": [{
+                "use": "usual",
+                "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical Record Number" }], "text": "MRN" },
+                "system": "urn:oid:2.16.840.1.113883.19.5",
+                "value": format!("MRN{:06}", 100_000 + n * 37),
+            }],
+            "active": true,
+            "name": [{ "use": "official", "family": family, "given": given }],
+            "telecom": [{ "system": "phone", "value": format!("555-{:03}-{:04}", 200 + n, 1000 + n * 13), "use": "home" }],
+            "gender": gender,
+            "birthDate": civil::date(birth_days),
+            "address": [{ "use": "home", "line": [format!("{} {street}", 10 + n * 7)], "city": city, "state": state, "postalCode": zip, "country": "US" }],
+            "generalPractitioner": [{ "reference": format!("Practitioner/{gp}") }],
+        })
+    }
+
+    fn regular_patient(&mut self, n: usize) {
+        let female = self.rng.chance(0.5);
+        let given = *self.rng.pick(if female { GIVEN_FEMALE } else { GIVEN_MALE });
+        let middle = *self.rng.pick(if female { GIVEN_FEMALE } else { GIVEN_MALE });
+        let family = *self.rng.pick(FAMILY);
+        let age_years = self.rng.range(4, 92);
+        let birth = TODAY_DAYS - age_years * 365 - self.rng.range(0, 364);
+        let id = format!("patient-{:02}", n + 1);
+        let patient = self.patient_json(&id, family, &[given, middle], if female { "female" } else { "male" }, birth, n);
+        self.add_person(patient);
+
+        // Problems: chronic conditions grow with age; acute ones come and go.
+        let mut problems: Vec<usize> = Vec::new();
+        let n_problems = self.rng.range(1, if age_years > 50 { 6 } else { 3 });
+        while problems.len() < n_problems as usize {
+            let p = self.rng.below(PROBLEMS.len() as u64) as usize;
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        let history_years = self.rng.range(3, 6).min(age_years.max(1));
+        let start = TODAY_DAYS - history_years * 365;
+        for &p in &problems {
+            let pr = &PROBLEMS[p];
+            let onset = self.rng.range(start - 2 * 365, TODAY_DAYS - 30);
+            let resolved = !pr.chronic && self.rng.chance(0.8);
+            let status = if resolved { "resolved" } else { "active" };
+            let mut c = json!({
+                "resourceType": "Condition",
+                "id": self.next_id("cond"),
+                "clinicalStatus": { "coding": [coding("http://terminology.hl7.org/CodeSystem/condition-clinical", status, status)] },
+                "verificationStatus": { "coding": [coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed")] },
+                "category": [{ "coding": [coding("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item", "Problem List Item")] }],
+                "code": { "coding": [coding(SNOMED, pr.snomed, pr.display)], "text": pr.text },
+                "subject": { "reference": format!("Patient/{id}") },
+                "onsetDateTime": civil::date(onset),
+                "recordedDate": civil::date(onset + 2),
+            });
+            if resolved {
+                c["abatementDateTime"] = json!(civil::date(onset + self.rng.range(7, 30)));
+            }
+            let onset_s = civil::date(onset);
+            self.add_json(c, Some(&id), Some(&onset_s));
+        }
+
+        // Medications follow the problems they treat; some older orders are stopped.
+        for (m, med) in MEDICATIONS.iter().enumerate() {
+            let treats = med.for_problem.is_some_and(|p| problems.contains(&p));
+            if !treats || (m % 2 == 1 && self.rng.chance(0.5)) {
+                continue;
+            }
+            let authored = self.rng.range(start, TODAY_DAYS - 10);
+            let status = if PROBLEMS[med.for_problem.unwrap_or(0)].chronic {
+                if self.rng.chance(0.85) { "active" } else { "stopped" }
+            } else {
+                "completed"
+            };
+            let prescriber = self.rng.pick(&self.practitioners).id.clone();
+            let r = json!({
+                "resourceType": "MedicationRequest",
+                "id": self.next_id("medrx"),
+                "status": status,
+                "intent": "order",
+                "medicationCodeableConcept": { "coding": [coding(RXNORM, med.rxnorm, med.display)], "text": med.display },
+                "subject": { "reference": format!("Patient/{id}") },
+                "authoredOn": civil::date(authored),
+                "requester": { "reference": format!("Practitioner/{prescriber}") },
+                "dosageInstruction": [{ "text": med.dosage }],
+            });
+            let a = civil::date(authored);
+            self.add_json(r, Some(&id), Some(&a));
+        }
+
+        // Allergies.
+        for _ in 0..self.rng.range(0, 3) {
+            let a = self.rng.pick(ALLERGIES);
+            let recorded = civil::date(self.rng.range(start - 3650, TODAY_DAYS - 100));
+            let critical = a.reaction.1 == "Anaphylaxis";
+            let r = json!({
+                "resourceType": "AllergyIntolerance",
+                "id": self.next_id("allergy"),
+                "clinicalStatus": { "coding": [coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active")] },
+                "verificationStatus": { "coding": [coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed")] },
+                "type": "allergy",
+                "category": [a.category],
+                "criticality": if critical { "high" } else { "low" },
+                "code": { "coding": [coding(a.system, a.code, a.display)], "text": a.display },
+                "patient": { "reference": format!("Patient/{id}") },
+                "recordedDate": recorded,
+                "reaction": [{ "manifestation": [{ "coding": [coding(SNOMED, a.reaction.0, a.reaction.1)], "text": a.reaction.1 }], "severity": if critical { "severe" } else { "mild" } }],
+            });
+            self.add_json(r, Some(&id), Some(&recorded));
+        }
+
+        // Encounters over the history, each with vital signs and, often, labs.
+        let visits = self.rng.range(6, 18);
+        let diabetic = problems.contains(&1);
+        let height = if female { 162.0 } else { 176.0 } + self.rng.normal() * 7.0;
+        let height = if age_years < 16 { 100.0 + age_years as f64 * 4.5 } else { height };
+        let mut weight = if age_years < 16 { 15.0 + age_years as f64 * 3.2 } else { 60.0 + self.rng.unit() * 45.0 };
+        let mut day = start;
+        for v in 0..visits {
+            day += self.rng.range(30, 200);
+            if day > TODAY_DAYS {
+                break;
+            }
+            let secs = day * 86_400 + self.rng.range(8 * 3600, 17 * 3600);
+            let class = if v % 7 == 6 { ("EMER", "emergency") } else { ("AMB", "ambulatory") };
+            let enc_id = self.next_id("enc");
+            let doctor = self.rng.pick(&self.practitioners).id.clone();
+            let reason = PROBLEMS[*self.rng.pick(&problems)].text;
+            let when = civil::date_time(secs);
+            let enc = json!({
+                "resourceType": "Encounter",
+                "id": enc_id,
+                "status": "finished",
+                "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class.0, "display": class.1 },
+                "type": [{ "coding": [coding(SNOMED, if class.0 == "AMB" { "185349003" } else { "50849002" }, if class.0 == "AMB" { "Encounter for check up" } else { "Emergency room admission" })], "text": if class.0 == "AMB" { "Check-up" } else { "Emergency visit" } }],
+                "subject": { "reference": format!("Patient/{id}") },
+                "participant": [{ "individual": { "reference": format!("Practitioner/{doctor}") } }],
+                "period": { "start": when, "end": civil::date_time(secs + 1800) },
+                "reasonCode": [{ "text": reason }],
+            });
+            self.add_json(enc, Some(&id), Some(&when));
+            weight += self.rng.normal() * 1.2;
+            self.vitals(&id, Some(&enc_id), secs, height, weight);
+            if v % 2 == 0 || diabetic {
+                self.labs(&id, Some(&enc_id), secs + 600, diabetic);
+            }
+        }
+    }
+
+    fn vitals(&mut self, patient: &str, encounter: Option<&str>, secs: i64, height_cm: f64, weight_kg: f64) {
+        let hr = round(72.0 + self.rng.normal() * 9.0, 0);
+        let sys = round(124.0 + self.rng.normal() * 13.0, 0);
+        let dia = round(79.0 + self.rng.normal() * 8.0, 0);
+        let temp = round(36.8 + self.rng.normal() * 0.35, 1);
+        let spo2 = round((97.5 + self.rng.normal() * 1.2).min(100.0), 0);
+        let bmi = round(weight_kg / (height_cm / 100.0).powi(2), 1);
+        let when = civil::date_time(secs);
+        let simple = [
+            ("8867-4", "Heart rate", quantity(hr, "beats/minute", "/min")),
+            ("29463-7", "Body weight", quantity(round(weight_kg, 1), "kg", "kg")),
+            ("8302-2", "Body height", quantity(round(height_cm, 1), "cm", "cm")),
+            ("39156-5", "Body mass index (BMI) [Ratio]", quantity(bmi, "kg/m2", "kg/m2")),
+            ("8310-5", "Body temperature", quantity(temp, "Cel", "Cel")),
+            ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", quantity(spo2, "%", "%")),
+        ];
+        for (code, display, value) in simple {
+            let mut o = json!({
+                "resourceType": "Observation",
+                "id": self.next_id("obs"),
+                "status": "final",
+                "category": category("vital-signs", "Vital Signs"),
+                "code": { "coding": [coding(LOINC, code, display)], "text": display },
+                "subject": { "reference": format!("Patient/{patient}") },
+                "effectiveDateTime": when,
+                "valueQuantity": value,
+            });
+            if let Some(e) = encounter {
+                o["encounter"] = json!({ "reference": format!("Encounter/{e}") });
+            }
+            self.add_json(o, Some(patient), Some(&when));
+        }
+        let mut bp = json!({
+            "resourceType": "Observation",
+            "id": self.next_id("obs"),
+            "status": "final",
+            "category": category("vital-signs", "Vital Signs"),
+            "code": { "coding": [coding(LOINC, "85354-9", "Blood pressure panel with all children optional")], "text": "Blood pressure" },
+            "subject": { "reference": format!("Patient/{patient}") },
+            "effectiveDateTime": when,
+            "component": [
+                { "code": { "coding": [coding(LOINC, "8480-6", "Systolic blood pressure")], "text": "Systolic" }, "valueQuantity": quantity(sys, "mmHg", "mm[Hg]") },
+                { "code": { "coding": [coding(LOINC, "8462-4", "Diastolic blood pressure")], "text": "Diastolic" }, "valueQuantity": quantity(dia, "mmHg", "mm[Hg]") },
+            ],
+        });
+        if let Some(e) = encounter {
+            bp["encounter"] = json!({ "reference": format!("Encounter/{e}") });
+        }
+        self.add_json(bp, Some(patient), Some(&when));
+    }
+
+    fn labs(&mut self, patient: &str, encounter: Option<&str>, secs: i64, diabetic: bool) {
+        let when = civil::date_time(secs);
+        for lab in LABS {
+            if lab.loinc == "4548-4" && !diabetic && self.rng.chance(0.6) {
+                continue;
+            }
+            let mean = if lab.loinc == "4548-4" && diabetic { 7.4 } else { lab.mean };
+            let value = round((mean + self.rng.normal() * lab.sd).max(0.0), lab.decimals);
+            let flag = if value < lab.low {
+                ("L", "Low")
+            } else if value > lab.high {
+                ("H", "High")
+            } else {
+                ("N", "Normal")
+            };
+            let mut o = json!({
+                "resourceType": "Observation",
+                "id": self.next_id("obs"),
+                "status": "final",
+                "category": category("laboratory", "Laboratory"),
+                "code": { "coding": [coding(LOINC, lab.loinc, lab.display)], "text": lab.display },
+                "subject": { "reference": format!("Patient/{patient}") },
+                "effectiveDateTime": when,
+                "issued": civil::date_time(secs + 4 * 3600),
+                "valueQuantity": quantity(value, lab.unit, lab.ucum),
+                "interpretation": [{ "coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", flag.0, flag.1)] }],
+                "referenceRange": [{
+                    "low": quantity(lab.low, lab.unit, lab.ucum),
+                    "high": quantity(lab.high, lab.unit, lab.ucum),
+                    "text": format!("{}–{} {}", lab.low, lab.high, lab.unit),
+                }],
+            });
+            if let Some(e) = encounter {
+                o["encounter"] = json!({ "reference": format!("Encounter/{e}") });
+            }
+            self.add_json(o, Some(patient), Some(&when));
+        }
+    }
+
+    fn special_patients(&mut self, big_observations: usize) {
+        let empty = self.patient_json(EMPTY_PATIENT, "Empty", &["Eve"], "female", TODAY_DAYS - 30 * 365, 90);
+        self.add_person(empty);
+
+        // A long name with characters that break naive rendering: apostrophes, diacritics,
+        // right-to-left text, an emoji and markup that must show as text.
+        let long_given = [
+            "Maximiliana-Éléonore",
+            "Zoë",
+            "<b>Ŝtéphanie</b>",
+            "D'Artagnan",
+            "نور",
+            "🌻",
+        ];
+        let long = self.patient_json(
+            LONG_NAME_PATIENT,
+            "Wolfeschlegelsteinhausenbergerdorff-O'Connor-Ñúñez y Åström-Þórðardóttir",
+            &long_given,
+            "other",
+            TODAY_DAYS - 45 * 365 - 123,
+            91,
+        );
+        self.add_person(long);
+
+        let big = self.patient_json(BIG_PATIENT, "Volume", &["Victor", "Long-Record"], "male", TODAY_DAYS - 67 * 365 - 40, 92);
+        self.add_person(big);
+        // Seven vitals per set; sets every eight hours going back as far as needed, then labs.
+        let sets = big_observations.div_ceil(7);
+        let mut weight = 84.0;
+        for s in 0..sets {
+            let secs = (TODAY_DAYS * 86_400) - (sets - s) as i64 * 8 * 3600;
+            weight += self.rng.normal() * 0.15;
+            self.vitals(BIG_PATIENT, None, secs, 180.0, weight);
+        }
+    }
+}
+
+/// Practitioners and patients, generated from `seed`. `big_observations` sizes the large record.
+pub fn generate(seed: u64, big_observations: usize) -> (Data, Vec<PractitionerInfo>) {
+    let mut g = Generator {
+        rng: Rng::new(seed),
+        data: Data::default(),
+        practitioners: Vec::new(),
+        counter: 0,
+    };
+    g.practitioners();
+    for n in 0..27 {
+        g.regular_patient(n);
+    }
+    g.special_patients(big_observations);
+    (g.data, g.practitioners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_rich() {
+        let (a, _) = generate(7, 1000);
+        let (b, _) = generate(7, 1000);
+        let ids = |d: &Data| {
+            d.by_type["Observation"]
+                .iter()
+                .map(|r| r.json.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b));
+        assert!(a.by_type["Patient"].len() >= 25);
+        for t in RESOURCE_TYPES {
+            assert!(!a.by_type[t].is_empty(), "{t} generated");
+        }
+        assert!(a.by_patient.get(&("Observation", EMPTY_PATIENT.into())).is_none());
+        assert!(a.by_patient[&("Observation", BIG_PATIENT.into())].len() >= 1000);
+    }
+
+    #[test]
+    fn big_record_has_ten_thousand_observations() {
+        let (d, _) = generate(42, 10_000);
+        assert!(d.by_patient[&("Observation", BIG_PATIENT.into())].len() >= 10_000);
+    }
+}

@@ -1,0 +1,156 @@
+//! The sandbox EHR: a strict local SMART on FHIR authorization server and FHIR R4 server with
+//! generated patients, plus an EHR launch page. The app's default peer and the peer of every
+//! end-to-end test.
+//!
+//! - [`oauth`]: discovery, authorize, token, JWKS
+//! - [`fhir`]: FHIR REST read and search with scope enforcement
+//! - [`ehr`]: the EHR launch page
+//! - [`data`]: the deterministic patient generator
+//! - [`app_host`]: a static host for the built app with its security headers
+
+pub mod app_host;
+pub mod civil;
+pub mod config;
+pub mod data;
+pub mod ehr;
+pub mod fhir;
+pub mod html;
+pub mod keys;
+pub mod middleware;
+pub mod oauth;
+pub mod scopes;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+pub use config::Config;
+pub use state::Sandbox;
+
+/// The whole sandbox as an axum router.
+pub fn router(sb: Arc<Sandbox>) -> Router {
+    Router::new()
+        .route("/", get(ehr::launch_page))
+        .route("/ehr/launch", post(ehr::launch))
+        .route("/fhir/.well-known/smart-configuration", get(oauth::smart_configuration))
+        .route("/fhir/metadata", get(oauth::metadata))
+        .route("/fhir/{type}", get(fhir::search))
+        .route("/fhir/{type}/{id}", get(fhir::read))
+        .route("/auth/authorize", get(oauth::authorize))
+        .route("/auth/login", get(oauth::login_page).post(oauth::login_submit))
+        .route(
+            "/auth/select-patient",
+            get(oauth::select_patient_page).post(oauth::select_patient_submit),
+        )
+        .route("/auth/approve", get(oauth::approve_page).post(oauth::approve_submit))
+        .route("/auth/token", post(oauth::token))
+        .route("/jwks", get(oauth::jwks))
+        .route("/smart-style.json", get(oauth::smart_style))
+        .route("/_admin/faults", get(get_faults).post(set_faults))
+        .route("/_admin/stats", get(stats))
+        .fallback(|| async { fhir::outcome(StatusCode::NOT_FOUND, "not-found", "no such path") })
+        .layer(axum::middleware::from_fn_with_state(sb.clone(), middleware::faults))
+        .layer(axum::middleware::from_fn_with_state(sb.clone(), middleware::cors))
+        .layer(axum::middleware::from_fn_with_state(sb.clone(), middleware::log))
+        .with_state(sb)
+}
+
+#[derive(Deserialize)]
+struct FaultsUpdate {
+    latency_ms: Option<u64>,
+    failure_rate: Option<f64>,
+    reject_code: Option<bool>,
+    reject_refresh: Option<bool>,
+    malformed: Option<Vec<String>>,
+}
+
+async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
+    let f = sb.faults();
+    Json(json!({
+        "latency_ms": f.latency_ms,
+        "failure_rate": f.failure_rate,
+        "reject_code": f.reject_code,
+        "reject_refresh": f.reject_refresh,
+        "malformed": f.malformed.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+/// `POST /_admin/faults`: change faults while running, for demos and tests.
+async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>) -> Response {
+    let malformed = match u.malformed.map(|list| {
+        list.iter()
+            .map(|m| config::Malformed::parse(m))
+            .collect::<Result<Vec<_>, _>>()
+    }) {
+        Some(Err(e)) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
+    if u.failure_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+        return (StatusCode::BAD_REQUEST, "failure_rate must lie between 0 and 1").into_response();
+    }
+    {
+        let mut f = sb.faults.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = u.latency_ms {
+            f.latency_ms = v;
+        }
+        if let Some(v) = u.failure_rate {
+            f.failure_rate = v;
+        }
+        if let Some(v) = u.reject_code {
+            f.reject_code = v;
+        }
+        if let Some(v) = u.reject_refresh {
+            f.reject_refresh = v;
+        }
+        if let Some(m) = malformed {
+            f.malformed = m;
+        }
+    }
+    get_faults(State(sb)).await
+}
+
+/// `GET /_admin/stats`: request counters, so tests can prove what the app did not send.
+async fn stats(State(sb): State<Arc<Sandbox>>) -> Response {
+    Json(json!({
+        "requests": sb.stats.requests.load(Ordering::Relaxed),
+        "token_requests": sb.stats.token_requests.load(Ordering::Relaxed),
+        "authorize_requests": sb.stats.authorize_requests.load(Ordering::Relaxed),
+        "fhir_requests": sb.stats.fhir_requests.load(Ordering::Relaxed),
+    }))
+    .into_response()
+}
+
+/// A running sandbox; dropping it does not stop it (the runtime does).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub sandbox: Arc<Sandbox>,
+}
+
+/// Binds `config.listen` (port 0 picks a free port; `public_url` is then fixed up) and serves in
+/// the background on the current tokio runtime.
+pub async fn spawn(mut config: Config) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    if config.listen.port() == 0 {
+        config.public_url = format!("http://localhost:{}", addr.port());
+    }
+    let sandbox = Arc::new(Sandbox::new(config));
+    let app = router(sandbox.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("sandbox: server stopped: {e}");
+        }
+    });
+    Ok(Running { addr, sandbox })
+}

@@ -1,0 +1,124 @@
+//! Cross-cutting request handling: the request log, CORS for the registered apps' origins, and
+//! faults on demand.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::Rng;
+
+use crate::state::Sandbox;
+
+/// One line per request: method, path, status, time. Never the query or the body, where codes,
+/// states, tokens and verifiers travel.
+pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let start = Instant::now();
+    let counters = &sb.stats;
+    counters.requests.fetch_add(1, Ordering::Relaxed);
+    if path == "/auth/token" {
+        counters.token_requests.fetch_add(1, Ordering::Relaxed);
+    } else if path == "/auth/authorize" {
+        counters.authorize_requests.fetch_add(1, Ordering::Relaxed);
+    } else if path.starts_with("/fhir") {
+        counters.fhir_requests.fetch_add(1, Ordering::Relaxed);
+    }
+    let res = next.run(req).await;
+    if sb.config.log_requests {
+        eprintln!(
+            "{method} {path} {} {:.1}ms",
+            res.status().as_u16(),
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    res
+}
+
+/// Paths browser apps call across origins: discovery, token, FHIR, JWKS, style.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/fhir") || path == "/auth/token" || path == "/jwks" || path == "/smart-style.json"
+}
+
+/// CORS (Fetch standard): the token endpoint and FHIR answer the registered apps' origins only;
+/// public documents (discovery, metadata, JWKS, style) answer any origin.
+pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if !is_api(&path) {
+        return next.run(req).await;
+    }
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_string);
+    let public = path.ends_with("/.well-known/smart-configuration")
+        || path == "/fhir/metadata"
+        || path == "/jwks"
+        || path == "/smart-style.json";
+    let allowed = match &origin {
+        Some(o) if public || sb.app_origins.iter().any(|a| a == o) => Some(o.clone()),
+        _ => None,
+    };
+    let preflight = req.method() == Method::OPTIONS;
+    let mut res = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    if let Some(o) = allowed {
+        let h = res.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&o) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate, Location, Content-Location, ETag"),
+        );
+        if preflight {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization, Content-Type, Accept, Prefer"),
+            );
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        }
+    }
+    res
+}
+
+/// Added latency and random 500/503s on API paths (`--latency-ms`, `--failure-rate`).
+pub async fn faults(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+    if !is_api(req.uri().path()) || req.method() == Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let f = sb.faults();
+    if f.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+    }
+    if f.failure_rate > 0.0 && rand::thread_rng().gen_bool(f.failure_rate) {
+        return if rand::thread_rng().gen_bool(0.5) {
+            crate::fhir::outcome(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "exception",
+                "Injected failure (sandbox --failure-rate)",
+            )
+        } else {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body><h1>503 Service Unavailable</h1></body></html>",
+            )
+                .into_response()
+        };
+    }
+    next.run(req).await
+}
