@@ -1,1 +1,19 @@
-//! placeholder
+//! smart-launch: a SMART on FHIR app for the browser.
+//!
+//! - [`smart`]: the SMART App Launch protocol core (pure, tested natively)
+//! - [`fhir`]: the FHIR client core: token destination rule, paging, errors, display
+//! - [`platform`]: what the core needs from its host (HTTP, storage, clock, randomness, crypto)
+//! - `web` (wasm32 only): the browser implementation of [`platform::Platform`]
+//! - `ui` (wasm32 only): the Leptos components of launch.html
+
+pub mod fhir;
+pub mod platform;
+pub mod smart;
+
+#[cfg(target_arch = "wasm32")]
+pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+#[cfg(test)]
+mod testing;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "http://localhost:8000/launch.html";
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9o2qe7XvZuIzkmoIwFFebaLG8x";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXkx";
 
 struct Peer {
     base: String,

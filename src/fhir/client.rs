@@ -1,0 +1,198 @@
+//! The authorized FHIR client (SMART App Launch 2.2 §"Access FHIR API", §"Refresh access token").
+//! It exists only from a [`Session`] made of a checked token response (STYLE.md principle 4),
+//! sends the Bearer token only under the FHIR base, refreshes ahead of expiry and once after a
+//! 401 with one refresh in flight shared by every caller, and never refreshes on a 403.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use serde_json::Value;
+
+use crate::fhir::base::{FhirBase, Pager};
+use crate::fhir::response::{process_response, FhirError};
+use crate::platform::{HttpRequest, HttpResponse, Platform};
+use crate::smart::session::{RefreshMismatch, Session, SESSION_KEY};
+use crate::smart::token::{process_token_response, refresh_request, TokenError};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("this session has no refresh token")]
+    NotAllowed,
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Mismatch(#[from] RefreshMismatch),
+}
+
+impl RefreshError {
+    /// Worth trying again later (the network or server hiccuped) rather than final.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RefreshError::Token(TokenError::Network(_) | TokenError::Server(_)))
+    }
+}
+
+type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
+
+struct Inner<P> {
+    platform: Rc<P>,
+    base: FhirBase,
+    session: RefCell<Session>,
+    refreshing: RefCell<Option<RefreshFuture>>,
+}
+
+pub struct FhirClient<P: Platform + 'static> {
+    inner: Rc<Inner<P>>,
+}
+
+impl<P: Platform + 'static> Clone for FhirClient<P> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+/// Pages of one search at the most; a server that pages forever is cut off.
+pub const MAX_PAGES: usize = 200;
+
+impl<P: Platform + 'static> FhirClient<P> {
+    /// `None` when the session's FHIR base is not a usable URL.
+    pub fn new(platform: Rc<P>, session: Session) -> Option<Self> {
+        let base = FhirBase::new(&session.fhir_base)?;
+        Some(Self {
+            inner: Rc::new(Inner {
+                platform,
+                base,
+                session: RefCell::new(session),
+                refreshing: RefCell::new(None),
+            }),
+        })
+    }
+
+    pub fn base(&self) -> &FhirBase {
+        &self.inner.base
+    }
+
+    pub fn with_session<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
+        f(&self.inner.session.borrow())
+    }
+
+    /// Refreshes the access token; concurrent callers share the one request in flight.
+    pub fn refresh(&self) -> RefreshFuture {
+        if let Some(f) = self.inner.refreshing.borrow().as_ref() {
+            return f.clone();
+        }
+        let inner = self.inner.clone();
+        let fut = async move {
+            let result = Self::do_refresh(&inner).await;
+            inner.refreshing.borrow_mut().take();
+            result
+        }
+        .boxed_local()
+        .shared();
+        *self.inner.refreshing.borrow_mut() = Some(fut.clone());
+        fut
+    }
+
+    async fn do_refresh(inner: &Inner<P>) -> Result<(), RefreshError> {
+        let req = {
+            let s = inner.session.borrow();
+            let Some(rt) = &s.refresh_token else {
+                return Err(RefreshError::NotAllowed);
+            };
+            refresh_request(&s.token_endpoint, &s.client_id, rt)
+        };
+        let outcome = match inner.platform.send(req).await {
+            Err(e) => Err(RefreshError::Token(TokenError::Network(e))),
+            Ok(res) => match process_token_response(&res) {
+                Ok(t) => {
+                    let now = inner.platform.now_ms();
+                    inner.session.borrow_mut().apply_refresh(t, now).map_err(RefreshError::from)
+                }
+                Err(e) => Err(RefreshError::Token(e)),
+            },
+        };
+        if let Err(e) = &outcome {
+            if !e.is_transient() {
+                // A refused refresh token is dead: drop it so nothing retries it in a loop.
+                inner.session.borrow_mut().refresh_token = None;
+            }
+        }
+        let json = inner.session.borrow().to_json();
+        // The in-memory session stays right even if the mirror cannot be written.
+        let _ = inner.platform.save(SESSION_KEY, &json);
+        outcome
+    }
+
+    async fn send_with_token(&self, url: &str) -> Result<HttpResponse, FhirError> {
+        let mut req = HttpRequest::get(url, "application/fhir+json");
+        let bearer = format!("Bearer {}", self.inner.session.borrow().access_token.expose());
+        req.headers.push(("Authorization", bearer));
+        Ok(self.inner.platform.send(req).await?)
+    }
+
+    /// GET a FHIR URL with the token: only under the base (SECURITY.md).
+    pub async fn get(&self, url: &str) -> Result<Value, FhirError> {
+        if !self.inner.base.allows(url) {
+            return Err(FhirError::OffBase(url.to_string()));
+        }
+        let now = self.inner.platform.now_ms();
+        let (due, expired, can) = self.with_session(|s| (s.refresh_due(now), s.is_expired(now), s.can_refresh()));
+        if due && can {
+            if let Err(e) = self.refresh().await {
+                if expired || !e.is_transient() {
+                    return Err(FhirError::SessionExpired);
+                }
+            }
+        } else if expired {
+            return Err(FhirError::SessionExpired);
+        }
+        let res = self.send_with_token(url).await?;
+        if res.status != 401 {
+            return process_response(&res);
+        }
+        // One refresh and one retry after a 401, then the session is over.
+        if !self.with_session(Session::can_refresh) || self.refresh().await.is_err() {
+            return Err(FhirError::SessionExpired);
+        }
+        process_response(&self.send_with_token(url).await?)
+    }
+
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, FhirError> {
+        let url = self.inner.base.read_url(resource_type, id);
+        let v = self.get(&url).await?;
+        if v["resourceType"] != resource_type {
+            return Err(FhirError::Malformed(format!("expected a {resource_type}")));
+        }
+        Ok(v)
+    }
+
+    /// Searches and follows `next` links to the end; `progress(loaded, total)` after each page.
+    pub async fn search_all(
+        &self,
+        resource_type: &str,
+        params: &[(&str, &str)],
+        mut progress: impl FnMut(usize, Option<u64>),
+    ) -> Result<Vec<Value>, FhirError> {
+        let first = self.inner.base.search_url(resource_type, params);
+        let mut pager = Pager::new(&first, MAX_PAGES);
+        let mut url = first;
+        let mut out = Vec::new();
+        loop {
+            let bundle = self.get(&url).await?;
+            if bundle["resourceType"] != "Bundle" {
+                return Err(FhirError::Malformed("a search did not return a Bundle".into()));
+            }
+            for e in bundle["entry"].as_array().into_iter().flatten() {
+                // Searches may include OperationOutcomes (search.mode = outcome); keep matches.
+                if e["resource"]["resourceType"] == resource_type {
+                    out.push(e["resource"].clone());
+                }
+            }
+            progress(out.len(), bundle["total"].as_u64());
+            match pager.next(&self.inner.base, &bundle)? {
+                Some(next) => url = next,
+                None => return Ok(out),
+            }
+        }
+    }
+}

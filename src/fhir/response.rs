@@ -1,0 +1,88 @@
+//! What a FHIR server's answer means (FHIR R4 §3.1.0.4): a resource, or an error with the
+//! OperationOutcome's words kept (as text) for the user.
+
+use serde_json::Value;
+
+use crate::fhir::base::PagingError;
+use crate::platform::{HttpResponse, NetError};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FhirError {
+    #[error(transparent)]
+    Network(#[from] NetError),
+    /// 401 after the one refresh-and-retry: the session is over.
+    #[error("the FHIR server no longer accepts this session")]
+    SessionExpired,
+    /// 403: never a refresh (SECURITY.md).
+    #[error("not permitted{}", .0.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Forbidden(Option<String>),
+    #[error("not found{}", .0.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    NotFound(Option<String>),
+    #[error("the FHIR server answered HTTP {status}{}", outcome.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Server { status: u16, outcome: Option<String> },
+    #[error("the FHIR server's answer is not FHIR JSON: {0}")]
+    Malformed(String),
+    #[error("{0} lies outside the FHIR server; the token is not sent there")]
+    OffBase(String),
+    #[error(transparent)]
+    Paging(#[from] PagingError),
+}
+
+/// The human text of an OperationOutcome's issues.
+pub fn outcome_text(v: &Value) -> Option<String> {
+    if v["resourceType"] != "OperationOutcome" {
+        return None;
+    }
+    let texts: Vec<String> = v["issue"]
+        .as_array()?
+        .iter()
+        .filter_map(|i| {
+            i["details"]["text"]
+                .as_str()
+                .or_else(|| i["diagnostics"].as_str())
+                .or_else(|| i["code"].as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("; "))
+}
+
+/// Classifies a response; 401 is left to the caller, which refreshes once before giving up.
+pub fn process_response(res: &HttpResponse) -> Result<Value, FhirError> {
+    let parsed: Option<Value> = serde_json::from_str(&res.body).ok();
+    let outcome = parsed.as_ref().and_then(outcome_text);
+    match res.status {
+        200..=299 => {}
+        401 => return Err(FhirError::SessionExpired),
+        403 => return Err(FhirError::Forbidden(outcome)),
+        404 | 410 => return Err(FhirError::NotFound(outcome)),
+        status => return Err(FhirError::Server { status, outcome }),
+    }
+    match parsed {
+        Some(v) if v["resourceType"].is_string() => Ok(v),
+        Some(_) => Err(FhirError::Malformed("no resourceType".into())),
+        None if res.looks_like_html() => Err(FhirError::Malformed("an HTML page".into())),
+        None => Err(FhirError::Malformed("not JSON (truncated?)".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(status: u16, body: &str) -> HttpResponse {
+        HttpResponse { status, content_type: Some("application/fhir+json".into()), www_authenticate: None, body: body.into() }
+    }
+
+    #[test]
+    fn classifies() {
+        let oo = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"no <b>way</b>"}]}"#;
+        assert_eq!(process_response(&res(403, oo)), Err(FhirError::Forbidden(Some("no <b>way</b>".into()))));
+        assert_eq!(process_response(&res(401, oo)), Err(FhirError::SessionExpired));
+        assert_eq!(process_response(&res(404, "")), Err(FhirError::NotFound(None)));
+        assert_eq!(process_response(&res(500, oo)), Err(FhirError::Server { status: 500, outcome: Some("no <b>way</b>".into()) }));
+        assert!(matches!(process_response(&res(200, r#"{"resourceType":"Pat"#)), Err(FhirError::Malformed(_))));
+        assert!(matches!(process_response(&res(200, r#"{"id":"x"}"#)), Err(FhirError::Malformed(_))));
+        assert_eq!(process_response(&res(200, r#"{"resourceType":"Patient"}"#)).unwrap()["resourceType"], "Patient");
+    }
+}

@@ -1,0 +1,114 @@
+//! What the core needs from its host, as a trait: HTTP, this tab's session storage, the clock,
+//! random bytes, and RS256 signature checks. The browser layer (`web`) implements it with
+//! `fetch`, `sessionStorage`, `Date.now()`, `crypto.getRandomValues` and `crypto.subtle`; native
+//! tests implement it with a scripted peer (STYLE.md principles 1 and 2).
+
+use std::future::Future;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    /// `application/x-www-form-urlencoded` for POSTs.
+    pub body: Option<String>,
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>, accept: &str) -> Self {
+        Self {
+            method: Method::Get,
+            url: url.into(),
+            headers: vec![("Accept", accept.to_string())],
+            body: None,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+// No `Debug` on requests that may carry a Bearer token: tests compare fields instead.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub www_authenticate: Option<String>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn is_json(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|c| {
+            let c = c.to_ascii_lowercase();
+            c.starts_with("application/json")
+                || c.starts_with("application/fhir+json")
+                || c.starts_with("application/json+fhir")
+        })
+    }
+
+    pub fn looks_like_html(&self) -> bool {
+        let start = self.body.trim_start().get(..15).unwrap_or("").to_ascii_lowercase();
+        self.content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/html"))
+            || start.starts_with("<!doctype html")
+            || start.starts_with("<html")
+    }
+}
+
+/// Why a request got no HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// The browser refused the response or could not connect: a CORS refusal, the server down,
+    /// the network gone. The browser does not say which.
+    #[error("could not reach {0} (server down, network problem, or the server does not allow this app's origin)")]
+    Unreachable(String),
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    /// The server answered with a redirect, which token and FHIR requests never follow.
+    #[error("{0} answered with a redirect, which this app does not follow")]
+    Redirected(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("browser storage is unavailable or full: {0}")]
+pub struct StorageError(pub String);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the browser's cryptography is unavailable: {0}")]
+pub struct CryptoError(pub String);
+
+/// The host the core runs on. Futures are not `Send`: the browser has one thread.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    fn send(&self, req: HttpRequest) -> impl Future<Output = Result<HttpResponse, NetError>>;
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Fills `buf` from a cryptographically secure source.
+    fn random(&self, buf: &mut [u8]) -> Result<(), CryptoError>;
+    /// Checks an RS256 signature with the RSA public key given as a JWK.
+    fn verify_rs256(
+        &self,
+        jwk: &serde_json::Value,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> impl Future<Output = Result<bool, CryptoError>>;
+
+    /// This tab's session storage.
+    fn load(&self, key: &str) -> Option<String>;
+    fn save(&self, key: &str, value: &str) -> Result<(), StorageError>;
+    fn remove(&self, key: &str);
+    fn keys(&self) -> Vec<String>;
+}

@@ -1,0 +1,235 @@
+//! The app's configuration (`public/config.json`): the EHRs it may launch against, each with its
+//! FHIR base (`iss`), registered `client_id`, requested scopes and optional `redirect_uri`.
+//! `client_id`, `redirect_uri` and scopes come from here only, never from URL parameters
+//! (SECURITY.md, "Launch").
+
+use serde::Deserialize;
+use url::Url;
+
+/// A FHIR base URL in the one form issuers are compared in: parsed (so scheme and host are
+/// lower-cased, default ports dropped and dot segments resolved), without user info, query or
+/// fragment, and with one trailing slash removed from the path. So `https://ehr.example/fhir/`
+/// and `HTTPS://EHR.example:443/fhir` are the same issuer; `https://ehr.example/fhir2` is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer(Url);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IssuerError {
+    #[error("{0:?} is not a URL")]
+    NotAUrl(String),
+    #[error("{0:?} must use https (or http on localhost)")]
+    Scheme(String),
+    #[error("{0:?} must not carry user info, a query or a fragment")]
+    Extra(String),
+}
+
+impl Issuer {
+    pub fn parse(s: &str) -> Result<Self, IssuerError> {
+        let mut url = Url::parse(s.trim()).map_err(|_| IssuerError::NotAUrl(s.to_string()))?;
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        match url.scheme() {
+            "https" => {}
+            "http" if local => {}
+            _ => return Err(IssuerError::Scheme(s.to_string())),
+        }
+        if !url.username().is_empty()
+            || url.password().is_some()
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(IssuerError::Extra(s.to_string()));
+        }
+        let path = url.path().strip_suffix('/').unwrap_or(url.path()).to_string();
+        url.set_path(&path);
+        Ok(Self(url))
+    }
+
+    /// The canonical text: no trailing slash (`https://ehr.example/fhir`).
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().strip_suffix('/').unwrap_or(self.0.as_str())
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The base as a directory, so relative references resolve beneath it.
+    pub fn base_dir(&self) -> Url {
+        let mut u = self.0.clone();
+        if !u.path().ends_with('/') {
+            let p = format!("{}/", u.path());
+            u.set_path(&p);
+        }
+        u
+    }
+}
+
+/// One EHR the app may launch against.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct EhrConfig {
+    /// Stable key, e.g. `sandbox`.
+    pub id: String,
+    /// Shown in the EHR picker.
+    pub name: String,
+    /// The FHIR base URL, compared with the launch's `iss`.
+    pub iss: String,
+    pub client_id: String,
+    /// Clinical scopes in SMART v2 syntax (`patient/Observation.rs`); sent as v1 (`.read`) to
+    /// servers that do not advertise `permission-v2`. `launch`/`launch/patient`, `openid` and
+    /// `fhirUser` are added by the launch itself.
+    pub scopes: String,
+    /// Overrides the redirect URI (default: this page's URL without its query).
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    /// A disabled entry is listed in the file as an example and ignored.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Other origins the app talks to for this EHR (an authorization server on another host);
+    /// read by the app host for its Content-Security-Policy.
+    #[serde(default)]
+    pub extra_origins: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct AppConfig {
+    pub ehrs: Vec<EhrConfig>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("the configuration file is not valid JSON of the expected shape: {0}")]
+    Malformed(String),
+    #[error("EHR {id:?}: {source}")]
+    BadIssuer { id: String, source: IssuerError },
+    #[error("EHR {id:?}: redirect_uri {uri:?} is not an absolute http(s) URL")]
+    BadRedirect { id: String, uri: String },
+    #[error("EHR {0:?}: client_id is empty")]
+    NoClient(String),
+    #[error("the configuration lists no enabled EHR")]
+    Empty,
+    #[error("two enabled EHRs share the issuer {0}")]
+    DuplicateIssuer(String),
+}
+
+/// The parsed and checked configuration: only enabled EHRs, each with a valid issuer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ehrs(Vec<(Issuer, EhrConfig)>);
+
+impl Ehrs {
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        let cfg: AppConfig =
+            serde_json::from_str(json).map_err(|e| ConfigError::Malformed(e.to_string()))?;
+        let mut out: Vec<(Issuer, EhrConfig)> = Vec::new();
+        for ehr in cfg.ehrs.into_iter().filter(|e| e.enabled) {
+            let issuer = Issuer::parse(&ehr.iss).map_err(|source| ConfigError::BadIssuer {
+                id: ehr.id.clone(),
+                source,
+            })?;
+            if ehr.client_id.trim().is_empty() {
+                return Err(ConfigError::NoClient(ehr.id));
+            }
+            if let Some(uri) = &ehr.redirect_uri {
+                let ok = Url::parse(uri).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(ConfigError::BadRedirect {
+                        id: ehr.id.clone(),
+                        uri: uri.clone(),
+                    });
+                }
+            }
+            if out.iter().any(|(i, _)| *i == issuer) {
+                return Err(ConfigError::DuplicateIssuer(issuer.as_str().to_string()));
+            }
+            out.push((issuer, ehr));
+        }
+        if out.is_empty() {
+            return Err(ConfigError::Empty);
+        }
+        Ok(Self(out))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Issuer, &EhrConfig)> {
+        self.0.iter().map(|(i, e)| (i, e))
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<(&Issuer, &EhrConfig)> {
+        self.iter().find(|(_, e)| e.id == id)
+    }
+
+    /// The configured EHR whose issuer is exactly `iss` (see [`Issuer`] for the one rule).
+    pub fn for_issuer(&self, iss: &str) -> Option<(&Issuer, &EhrConfig)> {
+        let wanted = Issuer::parse(iss).ok()?;
+        self.iter().find(|(i, _)| **i == wanted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"{"ehrs":[
+        {"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs"},
+        {"id":"epic","name":"Epic","iss":"https://fhir.epic.example/api/FHIR/R4/","client_id":"x","scopes":"patient/*.rs","enabled":false}
+    ]}"#;
+
+    #[test]
+    fn only_enabled_ehrs_count() {
+        let e = Ehrs::parse(CONFIG).unwrap();
+        assert_eq!(e.iter().count(), 1);
+        assert!(e.by_id("epic").is_none());
+    }
+
+    #[test]
+    fn issuer_match_is_exact_after_parsing() {
+        let e = Ehrs::parse(CONFIG).unwrap();
+        for same in [
+            "http://localhost:9000/fhir",
+            "http://localhost:9000/fhir/",
+            "HTTP://LOCALHOST:9000/fhir",
+            "http://localhost:9000/x/../fhir",
+        ] {
+            assert!(e.for_issuer(same).is_some(), "{same}");
+        }
+        for other in [
+            "http://localhost:9000/fhir2",
+            "http://localhost:9000/FHIR",
+            "http://localhost:9001/fhir",
+            "https://localhost:9000/fhir",
+            "http://localhost:9000/fhir//",
+            "http://localhost:9000/fhir?x=1",
+            "http://user@localhost:9000/fhir",
+            "http://localhost.evil.example:9000/fhir",
+            "http://localhost:9000",
+            "not a url",
+            "",
+        ] {
+            assert!(e.for_issuer(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_clearly() {
+        assert!(matches!(Ehrs::parse("{"), Err(ConfigError::Malformed(_))));
+        assert_eq!(Ehrs::parse(r#"{"ehrs":[]}"#), Err(ConfigError::Empty));
+        let http_remote = r#"{"ehrs":[{"id":"a","name":"A","iss":"http://ehr.example/fhir","client_id":"c","scopes":""}]}"#;
+        assert!(matches!(Ehrs::parse(http_remote), Err(ConfigError::BadIssuer { .. })));
+        let no_client = r#"{"ehrs":[{"id":"a","name":"A","iss":"https://ehr.example/fhir","client_id":" ","scopes":""}]}"#;
+        assert_eq!(Ehrs::parse(no_client), Err(ConfigError::NoClient("a".into())));
+        let bad_redirect = r#"{"ehrs":[{"id":"a","name":"A","iss":"https://ehr.example/fhir","client_id":"c","scopes":"","redirect_uri":"javascript:alert(1)"}]}"#;
+        assert!(matches!(Ehrs::parse(bad_redirect), Err(ConfigError::BadRedirect { .. })));
+    }
+
+    #[test]
+    fn issuer_text_and_base_dir() {
+        let i = Issuer::parse("https://EHR.example:443/r4/").unwrap();
+        assert_eq!(i.as_str(), "https://ehr.example/r4");
+        assert_eq!(i.base_dir().as_str(), "https://ehr.example/r4/");
+        let root = Issuer::parse("https://ehr.example").unwrap();
+        assert_eq!(root.as_str(), "https://ehr.example");
+        assert_eq!(root.base_dir().as_str(), "https://ehr.example/");
+    }
+}

@@ -1,0 +1,198 @@
+//! The launch sequence over a [`Platform`], step by step as SMART App Launch 2.2 names them:
+//! [`begin`] (launch parameters → discovery → authorize redirect) and [`complete`] (callback →
+//! token exchange → id_token check → session). Pure logic over the platform trait, so the whole
+//! flow is tested natively against a scripted server.
+
+use serde_json::Value;
+
+use crate::platform::{CryptoError, HttpRequest, Platform, StorageError};
+use crate::smart::authorize::{authorize, Entropy, PendingAuthorization, PENDING_PREFIX};
+use crate::smart::callback::{self, CallbackError};
+use crate::smart::config::{Ehrs, Issuer};
+use crate::smart::discovery::{self, DiscoveryError, SmartConfiguration};
+use crate::smart::id_token::{self, IdTokenError};
+use crate::smart::launch::CallbackParams;
+use crate::smart::session::{Session, SESSION_KEY};
+use crate::smart::token::{self, TokenError};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    /// Refused before any network request (SECURITY.md, "Launch").
+    #[error("{0} is not an EHR this app is configured for")]
+    UnknownIssuer(String),
+    #[error("no EHR with id {0:?} is configured")]
+    UnknownEhr(String),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    IdToken(#[from] IdTokenError),
+}
+
+/// Discovery: `.well-known/smart-configuration`, then `metadata` when the first is not a SMART
+/// document at all. A server whose SMART document refuses S256, or is otherwise bad, is not given
+/// a second chance through `metadata` (that would drop the PKCE check).
+pub async fn discover<P: Platform>(p: &P, iss: &Issuer) -> Result<SmartConfiguration, DiscoveryError> {
+    let well_known = match p.send(discovery::well_known_request(iss)).await {
+        Ok(res) => discovery::process_well_known(iss, &res),
+        Err(e) => Err(e.into()),
+    };
+    let first = match well_known {
+        Ok(c) => return Ok(c),
+        Err(
+            e @ (DiscoveryError::Network(_)
+            | DiscoveryError::Status { .. }
+            | DiscoveryError::Html { .. }
+            | DiscoveryError::NotJson { .. }
+            | DiscoveryError::WrongShape { .. }),
+        ) => e,
+        Err(e) => return Err(e),
+    };
+    let metadata = match p.send(discovery::metadata_request(iss)).await {
+        Ok(res) => discovery::process_metadata(iss, &res),
+        Err(e) => Err(e.into()),
+    };
+    metadata.map_err(|second| DiscoveryError::Both { well_known: Box::new(first), metadata: Box::new(second) })
+}
+
+fn entropy<P: Platform>(p: &P) -> Result<Entropy, CryptoError> {
+    let mut e = Entropy { state: [0; 32], verifier: [0; 32] };
+    p.random(&mut e.state)?;
+    p.random(&mut e.verifier)?;
+    if e.state == [0; 32] || e.state == e.verifier {
+        return Err(CryptoError("the random source returned no randomness".into()));
+    }
+    Ok(e)
+}
+
+/// Drops pending requests that expired or cannot be read (abandoned sign-ins).
+fn sweep_pending<P: Platform>(p: &P, now_ms: u64) {
+    for key in p.keys().into_iter().filter(|k| k.starts_with(PENDING_PREFIX)) {
+        let stale = p
+            .load(&key)
+            .and_then(|v| serde_json::from_str::<PendingAuthorization>(&v).ok())
+            .is_none_or(|pending| pending.is_expired(now_ms));
+        if stale {
+            p.remove(&key);
+        }
+    }
+}
+
+/// Where a launch starts: the EHR's `iss` (EHR launch, or standalone at a named server) or
+/// the id of the EHR the user picked.
+pub enum Target<'a> {
+    Issuer(&'a str),
+    Ehr(&'a str),
+}
+
+/// Launch → discovery → authorize: returns the URL to send the browser to.
+/// `redirect_uri` is this page's address without its query.
+pub async fn begin<P: Platform>(
+    p: &P,
+    ehrs: &Ehrs,
+    target: Target<'_>,
+    launch: Option<&str>,
+    redirect_uri: &str,
+) -> Result<String, LaunchError> {
+    let (issuer, ehr) = match target {
+        Target::Issuer(iss) => ehrs.for_issuer(iss).ok_or_else(|| LaunchError::UnknownIssuer(iss.to_string()))?,
+        Target::Ehr(id) => ehrs.by_id(id).ok_or_else(|| LaunchError::UnknownEhr(id.to_string()))?,
+    };
+    let smart = discover(p, issuer).await?;
+    let entropy = entropy(p)?;
+    let now = p.now_ms();
+    sweep_pending(p, now);
+    let req = authorize(ehr, issuer, &smart, launch, redirect_uri, &entropy, now);
+    let json = serde_json::to_string(&req.pending).map_err(|e| StorageError(e.to_string()))?;
+    p.save(&PendingAuthorization::storage_key(&req.pending.state), &json)?;
+    Ok(req.url)
+}
+
+/// Takes (reads and deletes) the pending request named by `state`: single use.
+fn take_pending<P: Platform>(p: &P, state: Option<&str>) -> Option<PendingAuthorization> {
+    let key = PendingAuthorization::storage_key(state?);
+    let stored = p.load(&key);
+    p.remove(&key);
+    serde_json::from_str(&stored?).ok()
+}
+
+/// Callback → token → session. The caller has already removed `code` and `state` from the
+/// address bar, so a reload cannot exchange the code twice.
+pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Session, LaunchError> {
+    let pending = take_pending(p, params.state.as_deref());
+    let valid = callback::validate(params, pending, p.now_ms())?;
+    let res = p.send(token::exchange_request(&valid)).await.map_err(TokenError::from)?;
+    let tokens = token::process_token_response(&res)?;
+    let pending = valid.pending;
+    let fhir_user = match &tokens.id_token {
+        // A server that publishes no keys cannot vouch for the user: launch without showing one.
+        // A token that is wrong (claims, key, signature) stops the launch.
+        Some(t) => match check_id_token(p, &pending, t).await {
+            Ok(user) => user,
+            Err(IdTokenError::Unverifiable(_)) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let session = Session::new(&pending, tokens, fhir_user, p.now_ms());
+    p.save(SESSION_KEY, &session.to_json())?;
+    Ok(session)
+}
+
+/// Decodes and checks the id_token; returns the user's `fhirUser` once the signature holds.
+async fn check_id_token<P: Platform>(
+    p: &P,
+    pending: &PendingAuthorization,
+    token: &crate::smart::secret::IdToken,
+) -> Result<Option<String>, IdTokenError> {
+    let decoded = id_token::decode(token)?;
+    id_token::check_claims(&decoded, &pending.smart.issuer, &pending.client_id, p.now_ms() / 1000)?;
+    let Some(jwks_uri) = &pending.smart.jwks_uri else {
+        return Err(IdTokenError::Unverifiable("the server publishes no jwks_uri".into()));
+    };
+    let res = p
+        .send(HttpRequest::get(jwks_uri.clone(), "application/json"))
+        .await
+        .map_err(|e| IdTokenError::Unverifiable(e.to_string()))?;
+    if res.status != 200 {
+        return Err(IdTokenError::Unverifiable(format!("the JWKS answered HTTP {}", res.status)));
+    }
+    let jwks: Value = serde_json::from_str(&res.body).map_err(|_| IdTokenError::Unverifiable("the JWKS is not JSON".into()))?;
+    let key = id_token::select_key(&jwks, decoded.kid.as_deref())?;
+    let ok = p
+        .verify_rs256(key, decoded.signing_input.as_bytes(), &decoded.signature)
+        .await
+        .map_err(|e| IdTokenError::Unverifiable(e.to_string()))?;
+    if !ok {
+        return Err(IdTokenError::BadSignature);
+    }
+    Ok(decoded.fhir_user().map(str::to_string))
+}
+
+/// The session this tab already has (a reload), if it can still be used.
+pub fn resume<P: Platform>(p: &P) -> Option<Session> {
+    let s = Session::from_json(&p.load(SESSION_KEY)?);
+    if s.is_none() {
+        p.remove(SESSION_KEY);
+    }
+    s
+}
+
+/// Sign-out: forget the session and every pending sign-in of this tab.
+pub fn sign_out<P: Platform>(p: &P) {
+    p.remove(SESSION_KEY);
+    for key in p.keys().into_iter().filter(|k| k.starts_with("smart-launch.")) {
+        p.remove(&key);
+    }
+}
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

@@ -1,0 +1,159 @@
+//! The id_token (OpenID Connect Core §3.1.3.7, SMART App Launch 2.2 §"Scopes for requesting
+//! identity data"): decoded, its `iss`, `aud` and `exp` checked, and its RS256 signature checked
+//! against the issuer's JWKS (the check itself runs in the platform's crypto).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+use crate::smart::secret::IdToken;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    #[error("the id_token is not a signed JWT")]
+    Malformed,
+    #[error("the id_token is signed with {0:?}; only RS256 is accepted")]
+    Algorithm(String),
+    #[error("the id_token was issued by {got:?}, not by {expected:?}")]
+    Issuer { expected: String, got: String },
+    #[error("the id_token is not meant for this app")]
+    Audience,
+    #[error("the id_token has expired")]
+    Expired,
+    #[error("the server publishes no key for the id_token (kid {0:?})")]
+    NoKey(Option<String>),
+    #[error("the id_token signature is not valid")]
+    BadSignature,
+    #[error("the id_token cannot be checked: {0}")]
+    Unverifiable(String),
+}
+
+/// A decoded, not yet trusted, id_token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedIdToken {
+    pub alg: String,
+    pub kid: Option<String>,
+    pub signing_input: String,
+    pub signature: Vec<u8>,
+    pub claims: Value,
+}
+
+impl DecodedIdToken {
+    /// `fhirUser` (SMART) or, from older servers, `profile`: the user's FHIR resource URL.
+    pub fn fhir_user(&self) -> Option<&str> {
+        self.claims["fhirUser"].as_str().or_else(|| self.claims["profile"].as_str())
+    }
+}
+
+pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
+    let parts: Vec<&str> = token.expose().split('.').collect();
+    let [h, p, s] = parts.as_slice() else {
+        return Err(IdTokenError::Malformed);
+    };
+    let json = |part: &str| -> Result<Value, IdTokenError> {
+        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| IdTokenError::Malformed)?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| IdTokenError::Malformed)?;
+        v.is_object().then_some(v).ok_or(IdTokenError::Malformed)
+    };
+    let header = json(h)?;
+    let claims = json(p)?;
+    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| IdTokenError::Malformed)?;
+    let alg = header["alg"].as_str().unwrap_or("").to_string();
+    if alg != "RS256" {
+        return Err(IdTokenError::Algorithm(alg));
+    }
+    Ok(DecodedIdToken {
+        alg,
+        kid: header["kid"].as_str().map(str::to_string),
+        signing_input: format!("{h}.{p}"),
+        signature,
+        claims,
+    })
+}
+
+/// Claims checks (OIDC Core §3.1.3.7 items 2, 3 and 9), with 60 s of clock skew allowed.
+pub fn check_claims(t: &DecodedIdToken, expected_issuer: &str, client_id: &str, now_secs: u64) -> Result<(), IdTokenError> {
+    let iss = t.claims["iss"].as_str().unwrap_or("");
+    if iss.trim_end_matches('/') != expected_issuer.trim_end_matches('/') {
+        return Err(IdTokenError::Issuer { expected: expected_issuer.to_string(), got: iss.to_string() });
+    }
+    let aud_ok = match &t.claims["aud"] {
+        Value::String(a) => a == client_id,
+        Value::Array(a) => a.iter().any(|x| x == client_id),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(IdTokenError::Audience);
+    }
+    match t.claims["exp"].as_u64() {
+        Some(exp) if exp + 60 > now_secs => Ok(()),
+        _ => Err(IdTokenError::Expired),
+    }
+}
+
+/// The RSA signing key for `kid` in a JWKS document; without a `kid`, the only RSA key.
+pub fn select_key<'a>(jwks: &'a Value, kid: Option<&str>) -> Result<&'a Value, IdTokenError> {
+    let keys: Vec<&Value> = jwks["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| k["kty"] == "RSA" && k["use"].as_str().is_none_or(|u| u == "sig"))
+        .filter(|k| k["n"].is_string() && k["e"].is_string())
+        .collect();
+    let found = match kid {
+        Some(kid) => keys.into_iter().find(|k| k["kid"] == kid),
+        None if keys.len() == 1 => keys.into_iter().next(),
+        None => None,
+    };
+    found.ok_or_else(|| IdTokenError::NoKey(kid.map(str::to_string)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(v: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    fn token(header: Value, claims: Value) -> IdToken {
+        IdToken::new(format!("{}.{}.{}", b64(&header), b64(&claims), URL_SAFE_NO_PAD.encode(b"sig")))
+    }
+
+    fn claims() -> Value {
+        serde_json::json!({"iss":"https://e/fhir","aud":"app","exp":2000,"fhirUser":"https://e/fhir/Practitioner/1"})
+    }
+
+    #[test]
+    fn decodes_and_checks_claims() {
+        let t = decode(&token(serde_json::json!({"alg":"RS256","kid":"k1"}), claims())).unwrap();
+        assert_eq!(t.kid.as_deref(), Some("k1"));
+        assert_eq!(t.fhir_user(), Some("https://e/fhir/Practitioner/1"));
+        assert_eq!(check_claims(&t, "https://e/fhir/", "app", 1000), Ok(()));
+        assert!(matches!(check_claims(&t, "https://other/fhir", "app", 1000), Err(IdTokenError::Issuer { .. })));
+        assert_eq!(check_claims(&t, "https://e/fhir", "other-app", 1000), Err(IdTokenError::Audience));
+        assert_eq!(check_claims(&t, "https://e/fhir", "app", 2061), Err(IdTokenError::Expired));
+        let mut c = claims();
+        c["aud"] = serde_json::json!(["x", "app"]);
+        let t = decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap();
+        assert_eq!(check_claims(&t, "https://e/fhir", "app", 1000), Ok(()));
+    }
+
+    #[test]
+    fn refuses_unsigned_and_malformed_tokens() {
+        assert_eq!(decode(&token(serde_json::json!({"alg":"none"}), claims())), Err(IdTokenError::Algorithm("none".into())));
+        assert_eq!(decode(&token(serde_json::json!({"alg":"HS256"}), claims())), Err(IdTokenError::Algorithm("HS256".into())));
+        assert_eq!(decode(&IdToken::new("a.b")), Err(IdTokenError::Malformed));
+        assert_eq!(decode(&IdToken::new("!!.??.**")), Err(IdTokenError::Malformed));
+    }
+
+    #[test]
+    fn selects_the_key_by_kid() {
+        let jwks = serde_json::json!({"keys":[{"kty":"RSA","kid":"a","n":"x","e":"AQAB"},{"kty":"EC","kid":"b"},{"kty":"RSA","kid":"c","n":"y","e":"AQAB","use":"enc"}]});
+        assert_eq!(select_key(&jwks, Some("a")).unwrap()["n"], "x");
+        assert_eq!(select_key(&jwks, Some("b")), Err(IdTokenError::NoKey(Some("b".into()))));
+        assert_eq!(select_key(&jwks, Some("c")), Err(IdTokenError::NoKey(Some("c".into()))));
+        assert_eq!(select_key(&jwks, None).unwrap()["kid"], "a");
+        assert!(select_key(&serde_json::json!([]), None).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! The SMART App Launch protocol core, one module per step of the specification. Pure Rust: no
+//! browser imports; time and randomness come in as arguments or through [`crate::platform`].
+//!
+//! 1. [`config`]: the EHRs the app is registered with; exact issuer matching
+//! 2. [`launch`]: what a visit to launch.html is (EHR launch, standalone, callback)
+//! 3. [`discovery`]: `.well-known/smart-configuration` and the v1 `metadata` fallback
+//! 4. [`authorize`] (+ [`pkce`], [`scopes`]): the authorize redirect and the pending request
+//! 5. [`callback`]: state checks that turn a redirect into an [`secret::AuthCode`]
+//! 6. [`token`]: code exchange, refresh, token response checks
+//! 7. [`id_token`]: OpenID Connect id_token checks
+//! 8. [`session`]: the launched session and refresh timing
+//! 9. [`flow`]: the steps in sequence over a [`crate::platform::Platform`]
+
+pub mod authorize;
+pub mod callback;
+pub mod config;
+pub mod discovery;
+pub mod flow;
+pub mod id_token;
+pub mod launch;
+pub mod pkce;
+pub mod scopes;
+pub mod secret;
+pub mod session;
+pub mod token;

@@ -1,0 +1,108 @@
+//! A scripted [`Platform`] for native tests: a fake clock, in-memory session storage, a
+//! counter-based "random" source, real RS256 verification, and an HTTP handler the test writes.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::{BigUint, RsaPublicKey};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};
+
+type Handler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, NetError>>;
+
+pub struct Scripted {
+    pub now: Cell<u64>,
+    pub storage: RefCell<BTreeMap<String, String>>,
+    /// `(method, url, body)` of every request sent, in order.
+    pub sent: RefCell<Vec<(crate::platform::Method, String, Option<String>, Option<String>)>>,
+    handler: RefCell<Handler>,
+    counter: Cell<u8>,
+}
+
+pub fn json(status: u16, body: &str) -> Result<HttpResponse, NetError> {
+    Ok(HttpResponse {
+        status,
+        content_type: Some("application/json".into()),
+        www_authenticate: None,
+        body: body.into(),
+    })
+}
+
+impl Scripted {
+    pub fn new(handler: impl FnMut(&HttpRequest) -> Result<HttpResponse, NetError> + 'static) -> Self {
+        Self {
+            now: Cell::new(1_700_000_000_000),
+            storage: RefCell::new(BTreeMap::new()),
+            sent: RefCell::new(Vec::new()),
+            handler: RefCell::new(Box::new(handler)),
+            counter: Cell::new(1),
+        }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.sent.borrow().iter().map(|(_, u, _, _)| u.clone()).collect()
+    }
+
+    pub fn count(&self, fragment: &str) -> usize {
+        self.urls().iter().filter(|u| u.contains(fragment)).count()
+    }
+}
+
+impl Platform for Scripted {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, NetError> {
+        self.sent.borrow_mut().push((
+            req.method,
+            req.url.clone(),
+            req.body.clone(),
+            req.header("Authorization").map(str::to_string),
+        ));
+        (self.handler.borrow_mut())(&req)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+
+    fn random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        let c = self.counter.get();
+        self.counter.set(c.wrapping_add(1));
+        buf.fill(c);
+        Ok(())
+    }
+
+    async fn verify_rs256(&self, jwk: &Value, input: &[u8], sig: &[u8]) -> Result<bool, CryptoError> {
+        let part = |k: &str| {
+            jwk[k]
+                .as_str()
+                .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+                .ok_or_else(|| CryptoError(format!("jwk has no {k}")))
+        };
+        let key = RsaPublicKey::new(BigUint::from_bytes_be(&part("n")?), BigUint::from_bytes_be(&part("e")?))
+            .map_err(|e| CryptoError(e.to_string()))?;
+        let Ok(sig) = Signature::try_from(sig) else { return Ok(false) };
+        Ok(VerifyingKey::<Sha256>::new(key).verify(input, &sig).is_ok())
+    }
+
+    fn load(&self, key: &str) -> Option<String> {
+        self.storage.borrow().get(key).cloned()
+    }
+
+    fn save(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        self.storage.borrow_mut().insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) {
+        self.storage.borrow_mut().remove(key);
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.storage.borrow().keys().cloned().collect()
+    }
+}
