@@ -15,5 +15,7 @@ pub mod ui;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
+pub mod problem;
+
 #[cfg(test)]
 mod testing;

@@ -1,1 +1,12 @@
-fn main(){}
+//! The entry point of launch.html (wasm32). Natively there is nothing to run: the core is tested
+//! with `cargo test`, and the app is built with Trunk.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    leptos::mount::mount_to_body(smart_launch::ui::App);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("smart-launch is a browser app: build it with `trunk build` (see README.md).");
+}

@@ -115,6 +115,13 @@ pub async fn begin<P: Platform>(
     Ok(req.url)
 }
 
+/// The launch kind of the pending request named by `state`, without taking it: lets the UI word
+/// an error for an EHR or a standalone launch.
+pub fn pending_kind<P: Platform>(p: &P, state: Option<&str>) -> Option<crate::smart::authorize::LaunchKind> {
+    let stored = p.load(&PendingAuthorization::storage_key(state?))?;
+    serde_json::from_str::<PendingAuthorization>(&stored).ok().map(|pending| pending.kind)
+}
+
 /// Takes (reads and deletes) the pending request named by `state`: single use.
 fn take_pending<P: Platform>(p: &P, state: Option<&str>) -> Option<PendingAuthorization> {
     let key = PendingAuthorization::storage_key(state?);

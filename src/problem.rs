@@ -1,0 +1,164 @@
+//! What the user is told when something goes wrong: a title, what happened, what to do, and the
+//! technical detail folded away (STYLE.md principle 6). Pure, so every mapping is tested natively.
+//! Everything here is rendered as text.
+
+use crate::fhir::FhirError;
+use crate::platform::NetError;
+use crate::smart::authorize::LaunchKind;
+use crate::smart::callback::CallbackError;
+use crate::smart::config::ConfigError;
+use crate::smart::flow::LaunchError;
+use crate::smart::launch::LaunchParamError;
+use crate::smart::token::TokenError;
+
+/// What the user can do about it; the UI offers the matching button.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Start again from the EHR (an EHR launch cannot be restarted from here).
+    RelaunchFromEhr,
+    /// Start a standalone sign-in again.
+    SignInAgain,
+    /// Try the same thing again later.
+    Retry,
+    /// Only an administrator can fix it (configuration, registration).
+    ContactAdministrator,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// A stable code for tests and support (`refused-issuer`, `relaunch`, ...).
+    pub code: &'static str,
+    pub title: String,
+    pub message: String,
+    pub action: Action,
+    pub detail: Option<String>,
+}
+
+fn p(code: &'static str, title: &str, message: String, action: Action, detail: Option<String>) -> Problem {
+    Problem { code, title: title.into(), message, action, detail }
+}
+
+fn relaunch_action(kind: Option<LaunchKind>) -> Action {
+    match kind {
+        Some(LaunchKind::Standalone) => Action::SignInAgain,
+        _ => Action::RelaunchFromEhr,
+    }
+}
+
+pub fn config_problem(e: &ConfigError) -> Problem {
+    p("config", "This app is not set up correctly", "Its configuration file could not be used. An administrator needs to fix config.json.".into(), Action::ContactAdministrator, Some(e.to_string()))
+}
+
+pub fn params_problem(e: &LaunchParamError) -> Problem {
+    p("bad-launch", "This launch cannot be used", "The address this app was opened with is not a valid SMART launch. Please launch the app again from your EHR.".into(), Action::RelaunchFromEhr, Some(e.to_string()))
+}
+
+fn net_message(e: &NetError) -> String {
+    match e {
+        NetError::Timeout(_) => "The server took too long to answer. Please try again.".into(),
+        NetError::Unreachable(_) => "The server could not be reached. Check the network and try again; if it keeps failing, the server may not allow this app.".into(),
+        NetError::Redirected(_) => "The server answered with a redirect, which this app does not follow. An administrator should check the server's address.".into(),
+    }
+}
+
+/// `kind` is the launch kind when known (from the pending request or session).
+pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
+    let detail = Some(e.to_string());
+    match e {
+        LaunchError::UnknownIssuer(iss) => p(
+            "refused-issuer",
+            "This app is not set up for that EHR",
+            format!("The launch came from {iss}, which is not in this app's configuration, so nothing was sent to it. Launch from a configured EHR, or ask an administrator to add this one."),
+            Action::ContactAdministrator,
+            None,
+        ),
+        LaunchError::UnknownEhr(_) => p("refused-issuer", "Unknown EHR", "That EHR is not in this app's configuration.".into(), Action::ContactAdministrator, detail),
+        LaunchError::Discovery(d) => {
+            let net = matches!(d, crate::smart::discovery::DiscoveryError::Network(_));
+            p(
+                "discovery",
+                "The EHR's sign-in service could not be found",
+                if net { "The EHR could not be reached. Check the network and try again.".into() } else { "The EHR did not describe its SMART sign-in service in a way this app can use. An administrator should check the server.".into() },
+                if net { Action::Retry } else { Action::ContactAdministrator },
+                detail,
+            )
+        }
+        LaunchError::Callback(CallbackError::Denied { error, description }) => p(
+            "denied",
+            "The EHR did not grant access",
+            match description {
+                Some(d) => format!("The EHR said: {d} ({error})"),
+                None => format!("The EHR said: {error}"),
+            },
+            relaunch_action(kind),
+            None,
+        ),
+        LaunchError::Callback(_) => p(
+            "relaunch",
+            "Please relaunch the app",
+            "This sign-in response does not match a sign-in started in this browser tab (it may have been used already, expired, or been tampered with). No token was requested.".into(),
+            relaunch_action(kind),
+            detail,
+        ),
+        LaunchError::Token(TokenError::Network(n)) => p("token", "Sign-in could not be completed", net_message(n), relaunch_action(kind), detail),
+        LaunchError::Token(TokenError::Rejected { .. }) => p("token", "Sign-in could not be completed", "The EHR refused to issue a token for this sign-in. Please launch the app again.".into(), relaunch_action(kind), detail),
+        LaunchError::Token(_) => p("token", "Sign-in could not be completed", "The EHR's token answer could not be used. Please try again; if it keeps failing, contact an administrator.".into(), relaunch_action(kind), detail),
+        LaunchError::IdToken(_) => p("id-token", "The sign-in could not be verified", "The EHR's statement of who you are did not pass its checks, so this session was not started.".into(), relaunch_action(kind), detail),
+        LaunchError::Crypto(_) | LaunchError::Storage(_) => p("browser", "This browser cannot run the sign-in", "The browser's secure storage or cryptography is unavailable (private mode or a restricted embedded browser?).".into(), Action::ContactAdministrator, detail),
+    }
+}
+
+pub fn fhir_problem(e: &FhirError, kind: LaunchKind) -> Problem {
+    let detail = Some(e.to_string());
+    match e {
+        FhirError::SessionExpired => p(
+            "session-expired",
+            "Your session has expired",
+            match kind {
+                LaunchKind::Ehr => "Please relaunch the app from your EHR.".into(),
+                LaunchKind::Standalone => "Please sign in again.".into(),
+            },
+            relaunch_action(Some(kind)),
+            None,
+        ),
+        FhirError::Forbidden(_) => p("forbidden", "Not permitted", "Your access does not include this information.".into(), Action::ContactAdministrator, detail),
+        FhirError::NotFound(_) => p("not-found", "Not found", "The EHR has no such record.".into(), Action::Retry, detail),
+        FhirError::Network(n) => p("network", "The EHR could not be reached", net_message(n), Action::Retry, detail),
+        _ => p("fhir", "The EHR's answer could not be used", "Please try again; if it keeps failing, contact an administrator.".into(), Action::Retry, detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_issuer_names_the_server() {
+        let pr = launch_problem(&LaunchError::UnknownIssuer("https://evil.example/fhir".into()), Some(LaunchKind::Ehr));
+        assert_eq!(pr.code, "refused-issuer");
+        assert!(pr.message.contains("https://evil.example/fhir"));
+        assert!(pr.message.contains("nothing was sent"));
+    }
+
+    #[test]
+    fn state_problems_ask_for_a_relaunch_fitting_the_launch() {
+        let e = LaunchError::Callback(CallbackError::UnknownState);
+        assert_eq!(launch_problem(&e, Some(LaunchKind::Ehr)).action, Action::RelaunchFromEhr);
+        assert_eq!(launch_problem(&e, Some(LaunchKind::Standalone)).action, Action::SignInAgain);
+        assert_eq!(launch_problem(&e, None).title, "Please relaunch the app");
+    }
+
+    #[test]
+    fn server_words_are_kept_verbatim_as_text() {
+        let e = LaunchError::Callback(CallbackError::Denied { error: "access_denied".into(), description: Some("<img src=x onerror=alert(1)>".into()) });
+        let pr = launch_problem(&e, Some(LaunchKind::Standalone));
+        assert!(pr.message.contains("<img src=x onerror=alert(1)>"));
+    }
+
+    #[test]
+    fn session_expiry_depends_on_the_launch() {
+        assert_eq!(fhir_problem(&FhirError::SessionExpired, LaunchKind::Ehr).message, "Please relaunch the app from your EHR.");
+        assert_eq!(fhir_problem(&FhirError::SessionExpired, LaunchKind::Standalone).action, Action::SignInAgain);
+        assert_eq!(fhir_problem(&FhirError::Forbidden(None), LaunchKind::Ehr).code, "forbidden");
+    }
+}

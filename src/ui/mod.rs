@@ -1,0 +1,176 @@
+//! The Leptos components of launch.html. The app is one screen at a time; [`start`] decides the
+//! first from the page's address (callback, EHR launch, standalone, resume) and each screen is a
+//! small component in its own file.
+
+mod chart;
+mod picker;
+mod problem;
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::fhir::FhirClient;
+use crate::platform::Platform;
+use crate::problem::{config_problem, launch_problem, params_problem, Problem};
+use crate::smart::config::{ConfigError, Ehrs};
+use crate::smart::flow::{self, Target};
+use crate::smart::launch::{classify, PageRequest};
+use crate::smart::session::Session;
+use crate::web::{self, Browser};
+
+#[derive(Clone)]
+pub enum Screen {
+    /// A step in progress, with what the user is waiting for.
+    Working(String),
+    Picker,
+    Problem(Problem),
+    Chart(FhirClient<Browser>),
+}
+
+/// What every screen can reach: the current screen and the configured EHRs.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub screen: RwSignal<Screen, LocalStorage>,
+    pub ehrs: StoredValue<Option<Rc<Ehrs>>, LocalStorage>,
+}
+
+impl Ctx {
+    pub fn show(&self, s: Screen) {
+        self.screen.set(s);
+    }
+
+    pub fn problem(&self, p: Problem) {
+        self.show(Screen::Problem(p));
+    }
+
+    /// Starts a launch (EHR or standalone) and leaves the page for the authorize endpoint.
+    pub fn launch(&self, target: LaunchTarget) {
+        let ctx = *self;
+        let Some(ehrs) = ctx.ehrs.get_value() else { return };
+        spawn_local(async move {
+            let label = match &target {
+                LaunchTarget::Ehr(id) => ehrs.by_id(id).map(|(_, e)| e.name.clone()).unwrap_or_default(),
+                LaunchTarget::Issuer { iss, .. } => iss.clone(),
+            };
+            ctx.show(Screen::Working(format!("Connecting to {label}…")));
+            let (t, launch) = match &target {
+                LaunchTarget::Ehr(id) => (Target::Ehr(id), None),
+                LaunchTarget::Issuer { iss, launch } => (Target::Issuer(iss), launch.as_deref()),
+            };
+            let kind = if launch.is_some() {
+                crate::smart::authorize::LaunchKind::Ehr
+            } else {
+                crate::smart::authorize::LaunchKind::Standalone
+            };
+            match flow::begin(&Browser, &ehrs, t, launch, &web::page_url()).await {
+                Ok(url) => {
+                    ctx.show(Screen::Working(format!("Signing in at {label}…")));
+                    if let Err(e) = web::navigate(&url) {
+                        ctx.problem(Problem {
+                            code: "browser",
+                            title: "The browser did not go to the sign-in page".into(),
+                            message: "Please try again.".into(),
+                            action: crate::problem::Action::Retry,
+                            detail: Some(e),
+                        });
+                    }
+                }
+                Err(e) => ctx.problem(launch_problem(&e, Some(kind))),
+            }
+        });
+    }
+
+    pub fn open_session(&self, session: Session) {
+        match FhirClient::new(Rc::new(Browser), session) {
+            Some(client) => self.show(Screen::Chart(client)),
+            None => {
+                flow::sign_out(&Browser);
+                self.problem(config_problem(&ConfigError::Malformed("the session's FHIR base is not a URL".into())));
+            }
+        }
+    }
+
+    /// Sign-out: memory (the client goes with the screen), storage, and the screen.
+    pub fn sign_out(&self) {
+        flow::sign_out(&Browser);
+        self.show(Screen::Picker);
+    }
+}
+
+pub enum LaunchTarget {
+    Ehr(String),
+    Issuer { iss: String, launch: Option<String> },
+}
+
+async fn start(ctx: Ctx) {
+    let text = match web::fetch_text("config.json").await {
+        Ok(t) => t,
+        Err(e) => return ctx.problem(config_problem(&ConfigError::Malformed(e))),
+    };
+    let ehrs = match Ehrs::parse(&text) {
+        Ok(e) => Rc::new(e),
+        Err(e) => return ctx.problem(config_problem(&e)),
+    };
+    ctx.ehrs.set_value(Some(ehrs));
+    match classify(&web::query()) {
+        Err(e) => ctx.problem(params_problem(&e)),
+        Ok(PageRequest::Callback(params)) => {
+            // Off the address bar before the token request: a reload cannot replay the code.
+            web::strip_query();
+            ctx.show(Screen::Working("Completing sign-in…".into()));
+            let kind = flow::pending_kind(&Browser, params.state.as_deref());
+            match flow::complete(&Browser, params).await {
+                Ok(session) => ctx.open_session(session),
+                Err(e) => ctx.problem(launch_problem(&e, kind)),
+            }
+        }
+        Ok(PageRequest::EhrLaunch { iss, launch }) => {
+            // A new launch replaces whatever session this tab had.
+            flow::sign_out(&Browser);
+            web::strip_query();
+            ctx.launch(LaunchTarget::Issuer { iss, launch: Some(launch) });
+        }
+        Ok(PageRequest::StandaloneAt { iss }) => {
+            flow::sign_out(&Browser);
+            web::strip_query();
+            ctx.launch(LaunchTarget::Issuer { iss, launch: None });
+        }
+        Ok(PageRequest::Plain) => match flow::resume(&Browser) {
+            Some(session) => ctx.open_session(session),
+            None => ctx.show(Screen::Picker),
+        },
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let ctx = Ctx {
+        screen: RwSignal::new_local(Screen::Working("Starting…".into())),
+        ehrs: StoredValue::new_local(None),
+    };
+    spawn_local(start(ctx));
+    view! {
+        <header class="top"><span class="brand">"smart-launch"</span></header>
+        <main class="app">
+            {move || match ctx.screen.get() {
+                Screen::Working(what) => view! {
+                    <p class="status" id="status" role="status" aria-live="polite">{what}</p>
+                }.into_any(),
+                Screen::Picker => view! { <picker::Picker ctx=ctx/> }.into_any(),
+                Screen::Problem(p) => view! { <problem::ProblemView ctx=ctx problem=p/> }.into_any(),
+                Screen::Chart(client) => view! { <chart::Chart ctx=ctx client=client/> }.into_any(),
+            }}
+        </main>
+    }
+}
+
+/// Used by the chart's refresh loop: whether `client` is still the one on screen.
+pub(crate) fn still_showing(ctx: Ctx, client: &FhirClient<Browser>) -> bool {
+    ctx.screen.with_untracked(|s| match s {
+        Screen::Chart(c) => c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
+            && Browser.load(crate::smart::session::SESSION_KEY).is_some(),
+        _ => false,
+    })
+}

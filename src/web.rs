@@ -1,0 +1,197 @@
+//! The browser as a [`Platform`]: `fetch` (no cookies, no redirects followed, a timeout),
+//! this tab's `sessionStorage`, `Date.now()`, `crypto.getRandomValues` and `crypto.subtle`.
+//! Plus the page's address: read the launch parameters, strip them, navigate. Every browser
+//! failure becomes a typed error; nothing from JavaScript is unwrapped.
+
+use gloo_net::http::{Method as GlooMethod, RequestBuilder};
+use js_sys::{Array, Object, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
+
+use crate::platform::{CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, StorageError};
+
+/// How long any one request may take before the user is told.
+const TIMEOUT_MS: u32 = 30_000;
+
+#[derive(Clone, Copy, Default)]
+pub struct Browser;
+
+fn session_storage() -> Option<Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+fn describe(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| url.to_string())
+}
+
+impl Platform for Browser {
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, NetError> {
+        let signal = AbortSignal::timeout_with_u32(TIMEOUT_MS);
+        let mut b = RequestBuilder::new(&req.url)
+            .method(match req.method {
+                Method::Get => GlooMethod::GET,
+                Method::Post => GlooMethod::POST,
+            })
+            // Bearer tokens only; no cookies (SECURITY.md, "Where the token may go").
+            .credentials(RequestCredentials::Omit)
+            // A redirect would carry the request elsewhere: see it, never follow it.
+            .redirect(RequestRedirect::Manual)
+            .abort_signal(Some(&signal));
+        for (name, value) in &req.headers {
+            b = b.header(name, value);
+        }
+        let request = match req.body {
+            Some(body) => b.body(body),
+            None => b.build(),
+        }
+        .map_err(|_| NetError::Unreachable(origin_of(&req.url)))?;
+        let res = match request.send().await {
+            Ok(r) => r,
+            Err(_) if signal.aborted() => return Err(NetError::Timeout(origin_of(&req.url))),
+            Err(_) => return Err(NetError::Unreachable(origin_of(&req.url))),
+        };
+        if res.type_() == ResponseType::Opaqueredirect {
+            return Err(NetError::Redirected(origin_of(&req.url)));
+        }
+        let headers = res.headers();
+        let body = match res.text().await {
+            Ok(t) => t,
+            Err(_) if signal.aborted() => return Err(NetError::Timeout(origin_of(&req.url))),
+            Err(_) => return Err(NetError::Unreachable(origin_of(&req.url))),
+        };
+        Ok(HttpResponse {
+            status: res.status(),
+            content_type: headers.get("content-type"),
+            www_authenticate: headers.get("www-authenticate"),
+            body,
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    fn random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        let crypto = web_sys::window()
+            .ok_or_else(|| CryptoError("no window".into()))?
+            .crypto()
+            .map_err(|e| CryptoError(describe(&e)))?;
+        crypto
+            .get_random_values_with_u8_array(buf)
+            .map(|_| ())
+            .map_err(|e| CryptoError(describe(&e)))
+    }
+
+    async fn verify_rs256(&self, jwk: &serde_json::Value, input: &[u8], sig: &[u8]) -> Result<bool, CryptoError> {
+        let subtle = web_sys::window()
+            .ok_or_else(|| CryptoError("no window".into()))?
+            .crypto()
+            .map_err(|e| CryptoError(describe(&e)))?
+            .subtle();
+        // Only the public parts go to importKey.
+        let public = serde_json::json!({ "kty": "RSA", "n": jwk["n"], "e": jwk["e"], "alg": "RS256", "ext": true });
+        let key_data: Object = JSON::parse(&public.to_string())
+            .map_err(|e| CryptoError(describe(&e)))?
+            .unchecked_into();
+        let algorithm: Object = JSON::parse(r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#)
+            .map_err(|e| CryptoError(describe(&e)))?
+            .unchecked_into();
+        let usages = Array::of1(&JsValue::from_str("verify"));
+        let promise = subtle
+            .import_key_with_object("jwk", &key_data, &algorithm, false, &usages)
+            .map_err(|e| CryptoError(describe(&e)))?;
+        let key: CryptoKey = JsFuture::from(promise)
+            .await
+            .map_err(|e| CryptoError(describe(&e)))?
+            .dyn_into()
+            .map_err(|_| CryptoError("importKey returned no key".into()))?;
+        let promise = subtle
+            .verify_with_str_and_u8_array_and_u8_array("RSASSA-PKCS1-v1_5", &key, sig, input)
+            .map_err(|e| CryptoError(describe(&e)))?;
+        let ok = JsFuture::from(promise).await.map_err(|e| CryptoError(describe(&e)))?;
+        Ok(ok.as_bool().unwrap_or(false))
+    }
+
+    fn load(&self, key: &str) -> Option<String> {
+        session_storage()?.get_item(key).ok().flatten()
+    }
+
+    fn save(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        session_storage()
+            .ok_or_else(|| StorageError("sessionStorage is not available".into()))?
+            .set_item(key, value)
+            .map_err(|e| StorageError(describe(&e)))
+    }
+
+    fn remove(&self, key: &str) {
+        if let Some(s) = session_storage() {
+            let _ = s.remove_item(key);
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let Some(s) = session_storage() else { return Vec::new() };
+        let n = s.length().unwrap_or(0);
+        (0..n).filter_map(|i| s.key(i).ok().flatten()).collect()
+    }
+}
+
+/// The page's query string, with its `?`.
+pub fn query() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+/// This page's address without query or fragment: the default redirect URI.
+pub fn page_url() -> String {
+    let Some(w) = web_sys::window() else { return String::new() };
+    let l = w.location();
+    format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default())
+}
+
+/// Removes the launch or callback parameters from the address bar (and from history), so a
+/// reload or the back button cannot replay them (SECURITY.md, "Authorize and callback").
+pub fn strip_query() {
+    let Some(w) = web_sys::window() else { return };
+    let path = w.location().pathname().unwrap_or_else(|_| "/launch.html".into());
+    if let Ok(h) = w.history() {
+        let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&path));
+    }
+}
+
+/// Sends the browser to the authorization server.
+pub fn navigate(url: &str) -> Result<(), String> {
+    let w = web_sys::window().ok_or("no window")?;
+    w.location().assign(url).map_err(|e| describe(&e))
+}
+
+/// Reads a file served beside the app (the configuration), without caching surprises.
+pub async fn fetch_text(path: &str) -> Result<String, String> {
+    let res = RequestBuilder::new(path)
+        .credentials(RequestCredentials::SameOrigin)
+        .cache(web_sys::RequestCache::NoCache)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !res.ok() {
+        return Err(format!("{path} answered HTTP {}", res.status()));
+    }
+    res.text().await.map_err(|e| e.to_string())
+}
+
+/// Resolves after `ms` milliseconds (a `setTimeout` promise).
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}

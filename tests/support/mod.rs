@@ -1,0 +1,267 @@
+//! End-to-end harness: the sandbox EHR and the built app on two loopback origins (ephemeral
+//! ports), Debian's chromedriver + headless Chromium, and a WebDriver client.
+
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use sandbox::config::Config;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Env {
+    pub app: String,
+    pub sandbox: sandbox::Running,
+    pub browser: Client,
+    pub driver: Child,
+    _profile: TempDir,
+    _dist: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "smart-launch-e2e-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&p).expect("temp dir");
+    TempDir(p)
+}
+
+/// The built app: `APP_DIST` or `dist/` (README's test command builds it with Trunk first).
+pub fn dist() -> PathBuf {
+    let p = std::env::var_os("APP_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("dist"));
+    assert!(
+        p.join("launch.html").exists(),
+        "{} has no launch.html: build the app first (scripts/test.sh does: trunk build --offline)",
+        p.display()
+    );
+    p
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).expect("read dist") {
+        let e = e.expect("dist entry");
+        if e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy dist file");
+        }
+    }
+}
+
+async fn free_port() -> u16 {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
+    // The app's origin first: the sandbox must know its redirect URI.
+    let app_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind app");
+    let app_port = app_listener.local_addr().expect("addr").port();
+    let app = format!("http://localhost:{app_port}");
+    let mut config = Config {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        log_requests: false,
+        app_url: format!("{app}/launch.html"),
+        ..Config::default()
+    };
+    config.clients[0].redirect_uris = vec![format!("{app}/launch.html")];
+    tweak(&mut config);
+    let sandbox = sandbox::spawn(config).await.expect("sandbox starts");
+
+    // The app as deployed: the built files plus a config.json naming this sandbox.
+    let dist_copy = temp_dir("dist");
+    copy_dir(&dist(), &dist_copy.0);
+    let app_config = json!({ "ehrs": [{
+        "id": "sandbox", "name": "Sandbox EHR", "iss": sandbox.sandbox.fhir_base, "client_id": "smart-launch",
+        "scopes": "online_access patient/Patient.rs patient/Practitioner.rs patient/Condition.rs patient/Observation.rs",
+    }]});
+    std::fs::write(dist_copy.0.join("config.json"), app_config.to_string()).expect("write config");
+    let host = sandbox::app_host::AppHost::new(&dist_copy.0).expect("app host");
+    tokio::spawn(async move {
+        let _ = axum::serve(app_listener, host.router()).await;
+    });
+
+    let port = free_port().await;
+    let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()))
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does it)");
+    let profile = temp_dir("profile");
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--window-size=1100,900",
+                "--host-resolver-rules=MAP localhost 127.0.0.1",
+                format!("--user-data-dir={}", profile.0.display()),
+            ],
+        },
+        "goog:loggingPrefs": { "browser": "ALL" },
+    });
+    let caps = match caps {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    let mut browser = None;
+    for _ in 0..100 {
+        let mut b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        b.capabilities(caps.clone());
+        match b.connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => {
+                browser = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    Env {
+        app,
+        sandbox,
+        browser: browser.expect("a WebDriver session with headless Chromium"),
+        driver,
+        _profile: profile,
+        _dist: dist_copy,
+    }
+}
+
+impl Env {
+    pub fn fhir(&self) -> &str {
+        &self.sandbox.sandbox.fhir_base
+    }
+
+    pub fn stat(&self, name: &str) -> usize {
+        let s = &self.sandbox.sandbox.stats;
+        match name {
+            "token" => s.token_requests.load(Ordering::Relaxed) as usize,
+            "authorize" => s.authorize_requests.load(Ordering::Relaxed) as usize,
+            "fhir" => s.fhir_requests.load(Ordering::Relaxed) as usize,
+            _ => s.requests.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let el = self
+            .browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
+        el.text().await.unwrap_or_default()
+    }
+
+    /// Waits until `css` shows text that satisfies `ok`; returns it.
+    pub async fn text_when(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(el) = self.browser.find(Locator::Css(css)).await {
+                if let Ok(t) = el.text().await {
+                    if ok(&t) {
+                        return t;
+                    }
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                let src = self.browser.source().await.unwrap_or_default();
+                panic!("{css} never showed the expected text; page:\n{}", &src[..src.len().min(3000)]);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let el = self
+            .browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
+        el.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-output/screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = self.browser.screenshot().await {
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+    }
+
+    /// The patient's display name as the app computes it, from the sandbox's own record.
+    pub fn patient_name(&self, id: &str) -> String {
+        let r = &self.sandbox.sandbox.data.by_id[&("Patient", id.to_string())];
+        smart_launch::fhir::patient::display_name(&r.json)
+    }
+
+    pub async fn session_storage(&self) -> Value {
+        self.browser
+            .execute("return Object.assign({}, window.sessionStorage);", vec![])
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    pub async fn local_storage_len(&self) -> u64 {
+        self.browser
+            .execute("return window.localStorage.length;", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    }
+
+    pub async fn close(self) {
+        let _ = self.browser.close().await;
+    }
+}
+
+/// A TCP server that counts connections and answers nothing useful: proof of "no request sent".
+pub async fn counting_server() -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = l.accept().await {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    (port, count)
+}
