@@ -59,7 +59,12 @@ impl HttpResponse {
     }
 
     pub fn looks_like_html(&self) -> bool {
-        let start = self.body.trim_start().get(..15).unwrap_or("").to_ascii_lowercase();
+        let start = self
+            .body
+            .trim_start()
+            .get(..15)
+            .unwrap_or("")
+            .to_ascii_lowercase();
         self.content_type
             .as_deref()
             .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/html"))

@@ -34,8 +34,20 @@ pub struct Problem {
     pub detail: Option<String>,
 }
 
-fn p(code: &'static str, title: &str, message: String, action: Action, detail: Option<String>) -> Problem {
-    Problem { code, title: title.into(), message, action, detail }
+fn p(
+    code: &'static str,
+    title: &str,
+    message: String,
+    action: Action,
+    detail: Option<String>,
+) -> Problem {
+    Problem {
+        code,
+        title: title.into(),
+        message,
+        action,
+        detail,
+    }
 }
 
 fn relaunch_action(kind: Option<LaunchKind>) -> Action {
@@ -46,7 +58,14 @@ fn relaunch_action(kind: Option<LaunchKind>) -> Action {
 }
 
 pub fn config_problem(e: &ConfigError) -> Problem {
-    p("config", "This app is not set up correctly", "Its configuration file could not be used. An administrator needs to fix config.json.".into(), Action::ContactAdministrator, Some(e.to_string()))
+    p(
+        "config",
+        "This app is not set up correctly",
+        "Its configuration file could not be used. An administrator needs to fix config.json."
+            .into(),
+        Action::ContactAdministrator,
+        Some(e.to_string()),
+    )
 }
 
 pub fn params_problem(e: &LaunchParamError) -> Problem {
@@ -121,10 +140,34 @@ pub fn fhir_problem(e: &FhirError, kind: LaunchKind) -> Problem {
             relaunch_action(Some(kind)),
             None,
         ),
-        FhirError::Forbidden(_) => p("forbidden", "Not permitted", "Your access does not include this information.".into(), Action::ContactAdministrator, detail),
-        FhirError::NotFound(_) => p("not-found", "Not found", "The EHR has no such record.".into(), Action::Retry, detail),
-        FhirError::Network(n) => p("network", "The EHR could not be reached", net_message(n), Action::Retry, detail),
-        _ => p("fhir", "The EHR's answer could not be used", "Please try again; if it keeps failing, contact an administrator.".into(), Action::Retry, detail),
+        FhirError::Forbidden(_) => p(
+            "forbidden",
+            "Not permitted",
+            "Your access does not include this information.".into(),
+            Action::ContactAdministrator,
+            detail,
+        ),
+        FhirError::NotFound(_) => p(
+            "not-found",
+            "Not found",
+            "The EHR has no such record.".into(),
+            Action::Retry,
+            detail,
+        ),
+        FhirError::Network(n) => p(
+            "network",
+            "The EHR could not be reached",
+            net_message(n),
+            Action::Retry,
+            detail,
+        ),
+        _ => p(
+            "fhir",
+            "The EHR's answer could not be used",
+            "Please try again; if it keeps failing, contact an administrator.".into(),
+            Action::Retry,
+            detail,
+        ),
     }
 }
 
@@ -134,7 +177,10 @@ mod tests {
 
     #[test]
     fn refused_issuer_names_the_server() {
-        let pr = launch_problem(&LaunchError::UnknownIssuer("https://evil.example/fhir".into()), Some(LaunchKind::Ehr));
+        let pr = launch_problem(
+            &LaunchError::UnknownIssuer("https://evil.example/fhir".into()),
+            Some(LaunchKind::Ehr),
+        );
         assert_eq!(pr.code, "refused-issuer");
         assert!(pr.message.contains("https://evil.example/fhir"));
         assert!(pr.message.contains("nothing was sent"));
@@ -143,22 +189,40 @@ mod tests {
     #[test]
     fn state_problems_ask_for_a_relaunch_fitting_the_launch() {
         let e = LaunchError::Callback(CallbackError::UnknownState);
-        assert_eq!(launch_problem(&e, Some(LaunchKind::Ehr)).action, Action::RelaunchFromEhr);
-        assert_eq!(launch_problem(&e, Some(LaunchKind::Standalone)).action, Action::SignInAgain);
+        assert_eq!(
+            launch_problem(&e, Some(LaunchKind::Ehr)).action,
+            Action::RelaunchFromEhr
+        );
+        assert_eq!(
+            launch_problem(&e, Some(LaunchKind::Standalone)).action,
+            Action::SignInAgain
+        );
         assert_eq!(launch_problem(&e, None).title, "Please relaunch the app");
     }
 
     #[test]
     fn server_words_are_kept_verbatim_as_text() {
-        let e = LaunchError::Callback(CallbackError::Denied { error: "access_denied".into(), description: Some("<img src=x onerror=alert(1)>".into()) });
+        let e = LaunchError::Callback(CallbackError::Denied {
+            error: "access_denied".into(),
+            description: Some("<img src=x onerror=alert(1)>".into()),
+        });
         let pr = launch_problem(&e, Some(LaunchKind::Standalone));
         assert!(pr.message.contains("<img src=x onerror=alert(1)>"));
     }
 
     #[test]
     fn session_expiry_depends_on_the_launch() {
-        assert_eq!(fhir_problem(&FhirError::SessionExpired, LaunchKind::Ehr).message, "Please relaunch the app from your EHR.");
-        assert_eq!(fhir_problem(&FhirError::SessionExpired, LaunchKind::Standalone).action, Action::SignInAgain);
-        assert_eq!(fhir_problem(&FhirError::Forbidden(None), LaunchKind::Ehr).code, "forbidden");
+        assert_eq!(
+            fhir_problem(&FhirError::SessionExpired, LaunchKind::Ehr).message,
+            "Please relaunch the app from your EHR."
+        );
+        assert_eq!(
+            fhir_problem(&FhirError::SessionExpired, LaunchKind::Standalone).action,
+            Action::SignInAgain
+        );
+        assert_eq!(
+            fhir_problem(&FhirError::Forbidden(None), LaunchKind::Ehr).code,
+            "forbidden"
+        );
     }
 }

@@ -14,13 +14,21 @@ use sha2::Sha256;
 
 use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};
 
+/// `(method, url, body, Authorization header)` of one request.
+pub type Sent = (
+    crate::platform::Method,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 type Handler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, NetError>>;
 
 pub struct Scripted {
     pub now: Cell<u64>,
     pub storage: RefCell<BTreeMap<String, String>>,
     /// `(method, url, body)` of every request sent, in order.
-    pub sent: RefCell<Vec<(crate::platform::Method, String, Option<String>, Option<String>)>>,
+    pub sent: RefCell<Vec<Sent>>,
     handler: RefCell<Handler>,
     counter: Cell<u8>,
 }
@@ -35,7 +43,9 @@ pub fn json(status: u16, body: &str) -> Result<HttpResponse, NetError> {
 }
 
 impl Scripted {
-    pub fn new(handler: impl FnMut(&HttpRequest) -> Result<HttpResponse, NetError> + 'static) -> Self {
+    pub fn new(
+        handler: impl FnMut(&HttpRequest) -> Result<HttpResponse, NetError> + 'static,
+    ) -> Self {
         Self {
             now: Cell::new(1_700_000_000_000),
             storage: RefCell::new(BTreeMap::new()),
@@ -46,7 +56,11 @@ impl Scripted {
     }
 
     pub fn urls(&self) -> Vec<String> {
-        self.sent.borrow().iter().map(|(_, u, _, _)| u.clone()).collect()
+        self.sent
+            .borrow()
+            .iter()
+            .map(|(_, u, _, _)| u.clone())
+            .collect()
     }
 
     pub fn count(&self, fragment: &str) -> usize {
@@ -76,16 +90,26 @@ impl Platform for Scripted {
         Ok(())
     }
 
-    async fn verify_rs256(&self, jwk: &Value, input: &[u8], sig: &[u8]) -> Result<bool, CryptoError> {
+    async fn verify_rs256(
+        &self,
+        jwk: &Value,
+        input: &[u8],
+        sig: &[u8],
+    ) -> Result<bool, CryptoError> {
         let part = |k: &str| {
             jwk[k]
                 .as_str()
                 .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
                 .ok_or_else(|| CryptoError(format!("jwk has no {k}")))
         };
-        let key = RsaPublicKey::new(BigUint::from_bytes_be(&part("n")?), BigUint::from_bytes_be(&part("e")?))
-            .map_err(|e| CryptoError(e.to_string()))?;
-        let Ok(sig) = Signature::try_from(sig) else { return Ok(false) };
+        let key = RsaPublicKey::new(
+            BigUint::from_bytes_be(&part("n")?),
+            BigUint::from_bytes_be(&part("e")?),
+        )
+        .map_err(|e| CryptoError(e.to_string()))?;
+        let Ok(sig) = Signature::try_from(sig) else {
+            return Ok(false);
+        };
         Ok(VerifyingKey::<Sha256>::new(key).verify(input, &sig).is_ok())
     }
 
@@ -94,7 +118,9 @@ impl Platform for Scripted {
     }
 
     fn save(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        self.storage.borrow_mut().insert(key.to_string(), value.to_string());
+        self.storage
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
         Ok(())
     }
 

@@ -9,7 +9,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
 
-use crate::platform::{CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, StorageError};
+use crate::platform::{
+    CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, StorageError,
+};
 
 /// How long any one request may take before the user is told.
 const TIMEOUT_MS: u32 = 30_000;
@@ -29,7 +31,9 @@ fn describe(v: &JsValue) -> String {
 }
 
 fn origin_of(url: &str) -> String {
-    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| url.to_string())
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
 }
 
 impl Platform for Browser {
@@ -90,7 +94,12 @@ impl Platform for Browser {
             .map_err(|e| CryptoError(describe(&e)))
     }
 
-    async fn verify_rs256(&self, jwk: &serde_json::Value, input: &[u8], sig: &[u8]) -> Result<bool, CryptoError> {
+    async fn verify_rs256(
+        &self,
+        jwk: &serde_json::Value,
+        input: &[u8],
+        sig: &[u8],
+    ) -> Result<bool, CryptoError> {
         let subtle = web_sys::window()
             .ok_or_else(|| CryptoError("no window".into()))?
             .crypto()
@@ -116,7 +125,9 @@ impl Platform for Browser {
         let promise = subtle
             .verify_with_str_and_u8_array_and_u8_array("RSASSA-PKCS1-v1_5", &key, sig, input)
             .map_err(|e| CryptoError(describe(&e)))?;
-        let ok = JsFuture::from(promise).await.map_err(|e| CryptoError(describe(&e)))?;
+        let ok = JsFuture::from(promise)
+            .await
+            .map_err(|e| CryptoError(describe(&e)))?;
         Ok(ok.as_bool().unwrap_or(false))
     }
 
@@ -138,7 +149,9 @@ impl Platform for Browser {
     }
 
     fn keys(&self) -> Vec<String> {
-        let Some(s) = session_storage() else { return Vec::new() };
+        let Some(s) = session_storage() else {
+            return Vec::new();
+        };
         let n = s.length().unwrap_or(0);
         (0..n).filter_map(|i| s.key(i).ok().flatten()).collect()
     }
@@ -146,21 +159,32 @@ impl Platform for Browser {
 
 /// The page's query string, with its `?`.
 pub fn query() -> String {
-    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default()
 }
 
 /// This page's address without query or fragment: the default redirect URI.
 pub fn page_url() -> String {
-    let Some(w) = web_sys::window() else { return String::new() };
+    let Some(w) = web_sys::window() else {
+        return String::new();
+    };
     let l = w.location();
-    format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default())
+    format!(
+        "{}{}",
+        l.origin().unwrap_or_default(),
+        l.pathname().unwrap_or_default()
+    )
 }
 
 /// Removes the launch or callback parameters from the address bar (and from history), so a
 /// reload or the back button cannot replay them (SECURITY.md, "Authorize and callback").
 pub fn strip_query() {
     let Some(w) = web_sys::window() else { return };
-    let path = w.location().pathname().unwrap_or_else(|_| "/launch.html".into());
+    let path = w
+        .location()
+        .pathname()
+        .unwrap_or_else(|_| "/launch.html".into());
     if let Ok(h) = w.history() {
         let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&path));
     }

@@ -1,5 +1,7 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! End to end in headless Chromium: real launches of the built app against the sandbox EHR on
 //! another origin, as a clinician or a patient would do them.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -13,7 +15,12 @@ use support::{counting_server, start};
 async fn ehr_launch_then_reload_keeps_the_session() {
     let env = start(|_| {}).await;
     let b = &env.browser;
-    b.goto(&format!("{}/?patient=patient-04", env.sandbox.sandbox.config.public_url)).await.unwrap();
+    b.goto(&format!(
+        "{}/?patient=patient-04",
+        env.sandbox.sandbox.config.public_url
+    ))
+    .await
+    .unwrap();
     env.select("#practitioner", "dr-baker").await;
     env.click("#launch").await;
     // The sandbox asks the clinician to approve the requested scopes.
@@ -21,9 +28,15 @@ async fn ehr_launch_then_reload_keeps_the_session() {
     let expected = env.patient_name("patient-04");
     let shown = env.text_when("#patient-name", |t| !t.is_empty()).await;
     assert_eq!(shown, expected);
-    assert_eq!(env.text_when("#user", |t| t.contains("Baker")).await, "Thomas Baker MD");
+    assert_eq!(
+        env.text_when("#user", |t| t.contains("Baker")).await,
+        "Thomas Baker MD"
+    );
     let scopes = env.text("#scopes").await;
-    assert!(scopes.contains("launch") && scopes.contains("patient/Patient.rs"), "{scopes}");
+    assert!(
+        scopes.contains("launch") && scopes.contains("patient/Patient.rs"),
+        "{scopes}"
+    );
     // The address bar no longer holds the code or state.
     let url = b.current_url().await.unwrap();
     assert_eq!(url.query(), None, "{url}");
@@ -37,7 +50,10 @@ async fn ehr_launch_then_reload_keeps_the_session() {
     assert!(stored.get("smart-launch.session").is_some(), "{stored}");
 
     b.refresh().await.unwrap();
-    assert_eq!(env.text_when("#patient-name", |t| !t.is_empty()).await, expected);
+    assert_eq!(
+        env.text_when("#patient-name", |t| !t.is_empty()).await,
+        expected
+    );
     assert_eq!(env.stat("authorize"), 1, "a reload does not sign in again");
     assert_eq!(env.stat("token"), 1);
 
@@ -52,16 +68,23 @@ async fn ehr_launch_then_reload_keeps_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_launch_with_patient_picker() {
     let env = start(|_| {}).await;
-    env.browser.goto(&format!("{}/launch.html", env.app)).await.unwrap();
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
     env.click("#ehr-sandbox").await;
-    env.select("#practitioner", "Practitioner/dr-chowdhury").await;
+    env.select("#practitioner", "Practitioner/dr-chowdhury")
+        .await;
     env.click("#login-practitioner").await;
     env.select("#patient", "long-name").await;
     env.click("#select").await;
     env.click("#allow").await;
     let expected = env.patient_name("long-name");
     let shown = env.text_when("#patient-name", |t| !t.is_empty()).await;
-    assert_eq!(shown, expected, "unusual characters and markup shown as text");
+    assert_eq!(
+        shown, expected,
+        "unusual characters and markup shown as text"
+    );
     assert!(shown.contains("<b>"), "markup in a name is text, not HTML");
     env.screenshot("standalone-long-name").await;
     assert_eq!(env.stat("token"), 1);
@@ -75,23 +98,45 @@ async fn unknown_issuer_is_refused_without_a_request() {
     let (port, count) = counting_server().await;
     let evil = format!("http://localhost:{port}/fhir");
     env.browser
-        .goto(&format!("{}/launch.html?iss={}&launch=abc", env.app, urlencode(&evil)))
+        .goto(&format!(
+            "{}/launch.html?iss={}&launch=abc",
+            env.app,
+            urlencode(&evil)
+        ))
         .await
         .unwrap();
     let msg = env.text("#problem-message").await;
     assert!(msg.contains(&evil), "{msg}");
-    let code = env.browser.find(fantoccini::Locator::Css("#problem")).await.unwrap().attr("data-code").await.unwrap();
+    let code = env
+        .browser
+        .find(fantoccini::Locator::Css("#problem"))
+        .await
+        .unwrap()
+        .attr("data-code")
+        .await
+        .unwrap();
     assert_eq!(code.as_deref(), Some("refused-issuer"));
     // A look-alike of the configured issuer is refused too.
     let look_alike = format!("{}2", env.fhir());
     env.browser
-        .goto(&format!("{}/launch.html?iss={}&launch=abc", env.app, urlencode(&look_alike)))
+        .goto(&format!(
+            "{}/launch.html?iss={}&launch=abc",
+            env.app,
+            urlencode(&look_alike)
+        ))
         .await
         .unwrap();
-    assert!(env.text_when("#problem-message", |t| t.contains(&look_alike)).await.contains("nothing was sent"));
+    assert!(env
+        .text_when("#problem-message", |t| t.contains(&look_alike))
+        .await
+        .contains("nothing was sent"));
     env.screenshot("refused-issuer").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(count.load(Ordering::Relaxed), 0, "no connection reached the unknown issuer");
+    assert_eq!(
+        count.load(Ordering::Relaxed),
+        0,
+        "no connection reached the unknown issuer"
+    );
     assert_eq!(env.stat("all"), 0, "nor the sandbox");
     env.close().await;
 }
@@ -100,17 +145,27 @@ async fn unknown_issuer_is_refused_without_a_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_state_gets_the_relaunch_page() {
     let env = start(|_| {}).await;
-    env.browser.goto(&format!("{}/launch.html", env.app)).await.unwrap();
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
     env.click("#ehr-sandbox").await;
     env.text("#login-practitioner").await; // a real sign-in is pending in this tab
     env.browser
-        .goto(&format!("{}/launch.html?code=stolen-code&state=tampered-state", env.app))
+        .goto(&format!(
+            "{}/launch.html?code=stolen-code&state=tampered-state",
+            env.app
+        ))
         .await
         .unwrap();
     let title = env.text("#problem h1").await;
     assert_eq!(title, "Please relaunch the app");
     assert_eq!(env.stat("token"), 0);
-    assert_eq!(env.browser.current_url().await.unwrap().query(), None, "code and state stripped");
+    assert_eq!(
+        env.browser.current_url().await.unwrap().query(),
+        None,
+        "code and state stripped"
+    );
     env.screenshot("tampered-state").await;
     env.close().await;
 }
@@ -119,7 +174,10 @@ async fn tampered_state_gets_the_relaunch_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_access_is_shown_as_text() {
     let env = start(|_| {}).await;
-    env.browser.goto(&format!("{}/launch.html", env.app)).await.unwrap();
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
     env.click("#ehr-sandbox").await;
     env.click("#login-patient").await;
     env.click("#deny").await;

@@ -25,13 +25,20 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
     let mut rest = html;
     while let Some(start) = rest.find("<script") {
         let after = &rest[start..];
-        let Some(tag_end) = after.find('>') else { break };
+        let Some(tag_end) = after.find('>') else {
+            break;
+        };
         let tag = &after[..tag_end];
         let body_and_more = &after[tag_end + 1..];
-        let Some(close) = body_and_more.find("</script>") else { break };
+        let Some(close) = body_and_more.find("</script>") else {
+            break;
+        };
         if !tag.contains(" src=") && !tag.contains(" src =") {
             let body = &body_and_more[..close];
-            out.push(format!("'sha256-{}'", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+            out.push(format!(
+                "'sha256-{}'",
+                STANDARD.encode(Sha256::digest(body.as_bytes()))
+            ));
         }
         rest = &body_and_more[close..];
     }
@@ -62,8 +69,12 @@ pub fn ehr_origins(config_json: &str) -> Result<Vec<String>, String> {
 impl AppHost {
     /// Reads `launch.html` and `config.json` from `dir` once, to build the policy.
     pub fn new(dir: &Path) -> Result<Self, String> {
-        let html = std::fs::read_to_string(dir.join("launch.html"))
-            .map_err(|e| format!("{}: {e} (build the app first: trunk build)", dir.join("launch.html").display()))?;
+        let html = std::fs::read_to_string(dir.join("launch.html")).map_err(|e| {
+            format!(
+                "{}: {e} (build the app first: trunk build)",
+                dir.join("launch.html").display()
+            )
+        })?;
         let config = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|e| format!("{}: {e}", dir.join("config.json").display()))?;
         let origins = ehr_origins(&config)?.join(" ");
@@ -128,8 +139,14 @@ async fn serve(State(host): State<Arc<AppHost>>, req: Request) -> Response {
     if let Ok(v) = HeaderValue::from_str(&host.csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 
@@ -153,7 +170,11 @@ mod tests {
         let c = r#"{"ehrs":[{"iss":"http://localhost:9000/fhir"},{"iss":"https://ehr.example/r4","extra_origins":["https://auth.example"]},{"iss":"http://localhost:9000/other"}]}"#;
         assert_eq!(
             ehr_origins(c).unwrap(),
-            vec!["http://localhost:9000", "https://ehr.example", "https://auth.example"]
+            vec![
+                "http://localhost:9000",
+                "https://ehr.example",
+                "https://auth.example"
+            ]
         );
         assert!(ehr_origins("nope").is_err());
     }

@@ -227,7 +227,9 @@ pub fn from_args_and_env(
 
     let mut c = Config::default();
     let host: IpAddr = match get("host") {
-        Some(h) => h.parse().map_err(|_| format!("--host: {h:?} is not an IP address"))?,
+        Some(h) => h
+            .parse()
+            .map_err(|_| format!("--host: {h:?} is not an IP address"))?,
         None => c.listen.ip(),
     };
     let port: u16 = num("port", get("port"), 9000)?;

@@ -103,12 +103,39 @@ const GIVEN_MALE: &[&str] = &[
     "Omar", "Ivan", "Jamal", "Kenji", "Lucas", "Mateo", "Nikolai", "Samuel", "Tomas", "Wei",
 ];
 const FAMILY: &[&str] = &[
-    "Smith", "Garcia", "Nguyen", "Johnson", "Okafor", "Kowalski", "Haddad", "Tanaka", "Müller",
-    "Rossi", "Patel", "Cohen", "Andersson", "O'Neil", "Dubois", "Silva", "Kim", "Brown", "Ivanova",
-    "Hernández", "Wilson", "Chen", "Novak", "Mensah", "Larsen",
+    "Smith",
+    "Garcia",
+    "Nguyen",
+    "Johnson",
+    "Okafor",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Müller",
+    "Rossi",
+    "Patel",
+    "Cohen",
+    "Andersson",
+    "O'Neil",
+    "Dubois",
+    "Silva",
+    "Kim",
+    "Brown",
+    "Ivanova",
+    "Hernández",
+    "Wilson",
+    "Chen",
+    "Novak",
+    "Mensah",
+    "Larsen",
 ];
 const STREETS: &[&str] = &[
-    "Maple Avenue", "Oak Street", "Harbor Road", "Elm Court", "Mill Lane", "River Drive",
+    "Maple Avenue",
+    "Oak Street",
+    "Harbor Road",
+    "Elm Court",
+    "Mill Lane",
+    "River Drive",
 ];
 const CITIES: &[(&str, &str, &str)] = &[
     ("Springfield", "IL", "62701"),
@@ -125,18 +152,78 @@ struct Problem {
     chronic: bool,
 }
 const PROBLEMS: &[Problem] = &[
-    Problem { snomed: "38341003", display: "Hypertensive disorder, systemic arterial", text: "Hypertension", chronic: true },
-    Problem { snomed: "44054006", display: "Diabetes mellitus type 2", text: "Type 2 diabetes mellitus", chronic: true },
-    Problem { snomed: "55822004", display: "Hyperlipidemia", text: "Hyperlipidemia", chronic: true },
-    Problem { snomed: "195967001", display: "Asthma", text: "Asthma", chronic: true },
-    Problem { snomed: "35489007", display: "Depressive disorder", text: "Depression", chronic: true },
-    Problem { snomed: "40055000", display: "Chronic sinusitis", text: "Chronic sinusitis", chronic: true },
-    Problem { snomed: "709044004", display: "Chronic kidney disease", text: "Chronic kidney disease", chronic: true },
-    Problem { snomed: "49436004", display: "Atrial fibrillation", text: "Atrial fibrillation", chronic: true },
-    Problem { snomed: "444814009", display: "Viral sinusitis", text: "Viral sinusitis", chronic: false },
-    Problem { snomed: "10509002", display: "Acute bronchitis", text: "Acute bronchitis", chronic: false },
-    Problem { snomed: "43878008", display: "Streptococcal sore throat", text: "Strep throat", chronic: false },
-    Problem { snomed: "68496003", display: "Polyp of colon", text: "Colon polyp", chronic: false },
+    Problem {
+        snomed: "38341003",
+        display: "Hypertensive disorder, systemic arterial",
+        text: "Hypertension",
+        chronic: true,
+    },
+    Problem {
+        snomed: "44054006",
+        display: "Diabetes mellitus type 2",
+        text: "Type 2 diabetes mellitus",
+        chronic: true,
+    },
+    Problem {
+        snomed: "55822004",
+        display: "Hyperlipidemia",
+        text: "Hyperlipidemia",
+        chronic: true,
+    },
+    Problem {
+        snomed: "195967001",
+        display: "Asthma",
+        text: "Asthma",
+        chronic: true,
+    },
+    Problem {
+        snomed: "35489007",
+        display: "Depressive disorder",
+        text: "Depression",
+        chronic: true,
+    },
+    Problem {
+        snomed: "40055000",
+        display: "Chronic sinusitis",
+        text: "Chronic sinusitis",
+        chronic: true,
+    },
+    Problem {
+        snomed: "709044004",
+        display: "Chronic kidney disease",
+        text: "Chronic kidney disease",
+        chronic: true,
+    },
+    Problem {
+        snomed: "49436004",
+        display: "Atrial fibrillation",
+        text: "Atrial fibrillation",
+        chronic: true,
+    },
+    Problem {
+        snomed: "444814009",
+        display: "Viral sinusitis",
+        text: "Viral sinusitis",
+        chronic: false,
+    },
+    Problem {
+        snomed: "10509002",
+        display: "Acute bronchitis",
+        text: "Acute bronchitis",
+        chronic: false,
+    },
+    Problem {
+        snomed: "43878008",
+        display: "Streptococcal sore throat",
+        text: "Strep throat",
+        chronic: false,
+    },
+    Problem {
+        snomed: "68496003",
+        display: "Polyp of colon",
+        text: "Colon polyp",
+        chronic: false,
+    },
 ];
 
 struct Medication {
@@ -147,16 +234,66 @@ struct Medication {
     for_problem: Option<usize>,
 }
 const MEDICATIONS: &[Medication] = &[
-    Medication { rxnorm: "314076", display: "lisinopril 10 MG Oral Tablet", dosage: "Take 1 tablet by mouth once daily", for_problem: Some(0) },
-    Medication { rxnorm: "197361", display: "amlodipine 5 MG Oral Tablet", dosage: "Take 1 tablet by mouth once daily", for_problem: Some(0) },
-    Medication { rxnorm: "860975", display: "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet", dosage: "Take 1 tablet by mouth twice daily with meals", for_problem: Some(1) },
-    Medication { rxnorm: "617312", display: "atorvastatin 20 MG Oral Tablet", dosage: "Take 1 tablet by mouth at bedtime", for_problem: Some(2) },
-    Medication { rxnorm: "745679", display: "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", dosage: "Inhale 2 puffs every 4 to 6 hours as needed for wheezing", for_problem: Some(3) },
-    Medication { rxnorm: "312938", display: "sertraline 50 MG Oral Tablet", dosage: "Take 1 tablet by mouth once daily", for_problem: Some(4) },
-    Medication { rxnorm: "855332", display: "warfarin sodium 5 MG Oral Tablet", dosage: "Take as directed by anticoagulation clinic", for_problem: Some(7) },
-    Medication { rxnorm: "308182", display: "amoxicillin 250 MG Oral Capsule", dosage: "Take 1 capsule by mouth three times daily for 10 days", for_problem: Some(10) },
-    Medication { rxnorm: "198211", display: "simvastatin 40 MG Oral Tablet", dosage: "Take 1 tablet by mouth every evening", for_problem: Some(2) },
-    Medication { rxnorm: "310798", display: "hydrochlorothiazide 25 MG Oral Tablet", dosage: "Take 1 tablet by mouth every morning", for_problem: Some(0) },
+    Medication {
+        rxnorm: "314076",
+        display: "lisinopril 10 MG Oral Tablet",
+        dosage: "Take 1 tablet by mouth once daily",
+        for_problem: Some(0),
+    },
+    Medication {
+        rxnorm: "197361",
+        display: "amlodipine 5 MG Oral Tablet",
+        dosage: "Take 1 tablet by mouth once daily",
+        for_problem: Some(0),
+    },
+    Medication {
+        rxnorm: "860975",
+        display: "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
+        dosage: "Take 1 tablet by mouth twice daily with meals",
+        for_problem: Some(1),
+    },
+    Medication {
+        rxnorm: "617312",
+        display: "atorvastatin 20 MG Oral Tablet",
+        dosage: "Take 1 tablet by mouth at bedtime",
+        for_problem: Some(2),
+    },
+    Medication {
+        rxnorm: "745679",
+        display: "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler",
+        dosage: "Inhale 2 puffs every 4 to 6 hours as needed for wheezing",
+        for_problem: Some(3),
+    },
+    Medication {
+        rxnorm: "312938",
+        display: "sertraline 50 MG Oral Tablet",
+        dosage: "Take 1 tablet by mouth once daily",
+        for_problem: Some(4),
+    },
+    Medication {
+        rxnorm: "855332",
+        display: "warfarin sodium 5 MG Oral Tablet",
+        dosage: "Take as directed by anticoagulation clinic",
+        for_problem: Some(7),
+    },
+    Medication {
+        rxnorm: "308182",
+        display: "amoxicillin 250 MG Oral Capsule",
+        dosage: "Take 1 capsule by mouth three times daily for 10 days",
+        for_problem: Some(10),
+    },
+    Medication {
+        rxnorm: "198211",
+        display: "simvastatin 40 MG Oral Tablet",
+        dosage: "Take 1 tablet by mouth every evening",
+        for_problem: Some(2),
+    },
+    Medication {
+        rxnorm: "310798",
+        display: "hydrochlorothiazide 25 MG Oral Tablet",
+        dosage: "Take 1 tablet by mouth every morning",
+        for_problem: Some(0),
+    },
 ];
 
 struct Allergy {
@@ -171,12 +308,48 @@ const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
 const ALLERGIES: &[Allergy] = &[
-    Allergy { system: SNOMED, code: "764146007", display: "Penicillin", category: "medication", reaction: ("247472004", "Hives") },
-    Allergy { system: SNOMED, code: "91935009", display: "Allergy to peanut", category: "food", reaction: ("39579001", "Anaphylaxis") },
-    Allergy { system: SNOMED, code: "111088007", display: "Latex", category: "environment", reaction: ("271807003", "Skin rash") },
-    Allergy { system: RXNORM, code: "1191", display: "Aspirin", category: "medication", reaction: ("49727002", "Cough") },
-    Allergy { system: SNOMED, code: "256259004", display: "Pollen", category: "environment", reaction: ("21626009", "Cutaneous hypersensitivity") },
-    Allergy { system: SNOMED, code: "102263004", display: "Eggs (edible)", category: "food", reaction: ("422587007", "Nausea") },
+    Allergy {
+        system: SNOMED,
+        code: "764146007",
+        display: "Penicillin",
+        category: "medication",
+        reaction: ("247472004", "Hives"),
+    },
+    Allergy {
+        system: SNOMED,
+        code: "91935009",
+        display: "Allergy to peanut",
+        category: "food",
+        reaction: ("39579001", "Anaphylaxis"),
+    },
+    Allergy {
+        system: SNOMED,
+        code: "111088007",
+        display: "Latex",
+        category: "environment",
+        reaction: ("271807003", "Skin rash"),
+    },
+    Allergy {
+        system: RXNORM,
+        code: "1191",
+        display: "Aspirin",
+        category: "medication",
+        reaction: ("49727002", "Cough"),
+    },
+    Allergy {
+        system: SNOMED,
+        code: "256259004",
+        display: "Pollen",
+        category: "environment",
+        reaction: ("21626009", "Cutaneous hypersensitivity"),
+    },
+    Allergy {
+        system: SNOMED,
+        code: "102263004",
+        display: "Eggs (edible)",
+        category: "food",
+        reaction: ("422587007", "Nausea"),
+    },
 ];
 
 struct Lab {
@@ -191,12 +364,72 @@ struct Lab {
     decimals: i32,
 }
 const LABS: &[Lab] = &[
-    Lab { loinc: "4548-4", display: "Hemoglobin A1c/Hemoglobin.total in Blood", unit: "%", ucum: "%", low: 4.0, high: 5.6, mean: 6.1, sd: 0.9, decimals: 1 },
-    Lab { loinc: "18262-6", display: "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay", unit: "mg/dL", ucum: "mg/dL", low: 0.0, high: 100.0, mean: 112.0, sd: 28.0, decimals: 0 },
-    Lab { loinc: "2160-0", display: "Creatinine [Mass/volume] in Serum or Plasma", unit: "mg/dL", ucum: "mg/dL", low: 0.6, high: 1.3, mean: 1.0, sd: 0.25, decimals: 2 },
-    Lab { loinc: "2345-7", display: "Glucose [Mass/volume] in Serum or Plasma", unit: "mg/dL", ucum: "mg/dL", low: 70.0, high: 99.0, mean: 98.0, sd: 18.0, decimals: 0 },
-    Lab { loinc: "2823-3", display: "Potassium [Moles/volume] in Serum or Plasma", unit: "mmol/L", ucum: "mmol/L", low: 3.5, high: 5.1, mean: 4.3, sd: 0.4, decimals: 1 },
-    Lab { loinc: "718-7", display: "Hemoglobin [Mass/volume] in Blood", unit: "g/dL", ucum: "g/dL", low: 12.0, high: 17.5, mean: 14.2, sd: 1.4, decimals: 1 },
+    Lab {
+        loinc: "4548-4",
+        display: "Hemoglobin A1c/Hemoglobin.total in Blood",
+        unit: "%",
+        ucum: "%",
+        low: 4.0,
+        high: 5.6,
+        mean: 6.1,
+        sd: 0.9,
+        decimals: 1,
+    },
+    Lab {
+        loinc: "18262-6",
+        display: "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+        low: 0.0,
+        high: 100.0,
+        mean: 112.0,
+        sd: 28.0,
+        decimals: 0,
+    },
+    Lab {
+        loinc: "2160-0",
+        display: "Creatinine [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+        low: 0.6,
+        high: 1.3,
+        mean: 1.0,
+        sd: 0.25,
+        decimals: 2,
+    },
+    Lab {
+        loinc: "2345-7",
+        display: "Glucose [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+        low: 70.0,
+        high: 99.0,
+        mean: 98.0,
+        sd: 18.0,
+        decimals: 0,
+    },
+    Lab {
+        loinc: "2823-3",
+        display: "Potassium [Moles/volume] in Serum or Plasma",
+        unit: "mmol/L",
+        ucum: "mmol/L",
+        low: 3.5,
+        high: 5.1,
+        mean: 4.3,
+        sd: 0.4,
+        decimals: 1,
+    },
+    Lab {
+        loinc: "718-7",
+        display: "Hemoglobin [Mass/volume] in Blood",
+        unit: "g/dL",
+        ucum: "g/dL",
+        low: 12.0,
+        high: 17.5,
+        mean: 14.2,
+        sd: 1.4,
+        decimals: 1,
+    },
 ];
 
 pub struct PractitionerInfo {
@@ -249,7 +482,11 @@ impl Generator {
                 .or_default()
                 .push(r.clone());
         }
-        self.data.by_type.entry(r.resource_type).or_default().push(r);
+        self.data
+            .by_type
+            .entry(r.resource_type)
+            .or_default()
+            .push(r);
     }
 
     fn add_json(&mut self, json: Value, patient: Option<&str>, date: Option<&str>) {
@@ -388,7 +625,15 @@ impl Generator {
         }
     }
 
-    fn patient_json(&mut self, id: &str, family: &str, given: &[&str], gender: &str, birth_days: i64, n: usize) -> Value {
+    fn patient_json(
+        &mut self,
+        id: &str,
+        family: &str,
+        given: &[&str],
+        gender: &str,
+        birth_days: i64,
+        n: usize,
+    ) -> Value {
         let (city, state, zip) = *self.rng.pick(CITIES);
         let street = *self.rng.pick(STREETS);
         let gp = self.practitioners[n % self.practitioners.len()].id.clone();
@@ -414,13 +659,24 @@ impl Generator {
 
     fn regular_patient(&mut self, n: usize) {
         let female = self.rng.chance(0.5);
-        let given = *self.rng.pick(if female { GIVEN_FEMALE } else { GIVEN_MALE });
-        let middle = *self.rng.pick(if female { GIVEN_FEMALE } else { GIVEN_MALE });
+        let given = *self
+            .rng
+            .pick(if female { GIVEN_FEMALE } else { GIVEN_MALE });
+        let middle = *self
+            .rng
+            .pick(if female { GIVEN_FEMALE } else { GIVEN_MALE });
         let family = *self.rng.pick(FAMILY);
         let age_years = self.rng.range(4, 92);
         let birth = TODAY_DAYS - age_years * 365 - self.rng.range(0, 364);
         let id = format!("patient-{:02}", n + 1);
-        let patient = self.patient_json(&id, family, &[given, middle], if female { "female" } else { "male" }, birth, n);
+        let patient = self.patient_json(
+            &id,
+            family,
+            &[given, middle],
+            if female { "female" } else { "male" },
+            birth,
+            n,
+        );
         self.add_person(patient);
 
         // Problems: chronic conditions grow with age; acute ones come and go.
@@ -465,7 +721,11 @@ impl Generator {
             }
             let authored = self.rng.range(start, TODAY_DAYS - 10);
             let status = if PROBLEMS[med.for_problem.unwrap_or(0)].chronic {
-                if self.rng.chance(0.85) { "active" } else { "stopped" }
+                if self.rng.chance(0.85) {
+                    "active"
+                } else {
+                    "stopped"
+                }
             } else {
                 "completed"
             };
@@ -510,8 +770,16 @@ impl Generator {
         let visits = self.rng.range(6, 18);
         let diabetic = problems.contains(&1);
         let height = if female { 162.0 } else { 176.0 } + self.rng.normal() * 7.0;
-        let height = if age_years < 16 { 100.0 + age_years as f64 * 4.5 } else { height };
-        let mut weight = if age_years < 16 { 15.0 + age_years as f64 * 3.2 } else { 60.0 + self.rng.unit() * 45.0 };
+        let height = if age_years < 16 {
+            100.0 + age_years as f64 * 4.5
+        } else {
+            height
+        };
+        let mut weight = if age_years < 16 {
+            15.0 + age_years as f64 * 3.2
+        } else {
+            60.0 + self.rng.unit() * 45.0
+        };
         let mut day = start;
         for v in 0..visits {
             day += self.rng.range(30, 200);
@@ -519,7 +787,11 @@ impl Generator {
                 break;
             }
             let secs = day * 86_400 + self.rng.range(8 * 3600, 17 * 3600);
-            let class = if v % 7 == 6 { ("EMER", "emergency") } else { ("AMB", "ambulatory") };
+            let class = if v % 7 == 6 {
+                ("EMER", "emergency")
+            } else {
+                ("AMB", "ambulatory")
+            };
             let enc_id = self.next_id("enc");
             let doctor = self.rng.pick(&self.practitioners).id.clone();
             let reason = PROBLEMS[*self.rng.pick(&problems)].text;
@@ -544,7 +816,14 @@ impl Generator {
         }
     }
 
-    fn vitals(&mut self, patient: &str, encounter: Option<&str>, secs: i64, height_cm: f64, weight_kg: f64) {
+    fn vitals(
+        &mut self,
+        patient: &str,
+        encounter: Option<&str>,
+        secs: i64,
+        height_cm: f64,
+        weight_kg: f64,
+    ) {
         let hr = round(72.0 + self.rng.normal() * 9.0, 0);
         let sys = round(124.0 + self.rng.normal() * 13.0, 0);
         let dia = round(79.0 + self.rng.normal() * 8.0, 0);
@@ -554,11 +833,27 @@ impl Generator {
         let when = civil::date_time(secs);
         let simple = [
             ("8867-4", "Heart rate", quantity(hr, "beats/minute", "/min")),
-            ("29463-7", "Body weight", quantity(round(weight_kg, 1), "kg", "kg")),
-            ("8302-2", "Body height", quantity(round(height_cm, 1), "cm", "cm")),
-            ("39156-5", "Body mass index (BMI) [Ratio]", quantity(bmi, "kg/m2", "kg/m2")),
+            (
+                "29463-7",
+                "Body weight",
+                quantity(round(weight_kg, 1), "kg", "kg"),
+            ),
+            (
+                "8302-2",
+                "Body height",
+                quantity(round(height_cm, 1), "cm", "cm"),
+            ),
+            (
+                "39156-5",
+                "Body mass index (BMI) [Ratio]",
+                quantity(bmi, "kg/m2", "kg/m2"),
+            ),
             ("8310-5", "Body temperature", quantity(temp, "Cel", "Cel")),
-            ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", quantity(spo2, "%", "%")),
+            (
+                "59408-5",
+                "Oxygen saturation in Arterial blood by Pulse oximetry",
+                quantity(spo2, "%", "%"),
+            ),
         ];
         for (code, display, value) in simple {
             let mut o = json!({
@@ -601,7 +896,11 @@ impl Generator {
             if lab.loinc == "4548-4" && !diabetic && self.rng.chance(0.6) {
                 continue;
             }
-            let mean = if lab.loinc == "4548-4" && diabetic { 7.4 } else { lab.mean };
+            let mean = if lab.loinc == "4548-4" && diabetic {
+                7.4
+            } else {
+                lab.mean
+            };
             let value = round((mean + self.rng.normal() * lab.sd).max(0.0), lab.decimals);
             let flag = if value < lab.low {
                 ("L", "Low")
@@ -635,7 +934,14 @@ impl Generator {
     }
 
     fn special_patients(&mut self, big_observations: usize) {
-        let empty = self.patient_json(EMPTY_PATIENT, "Empty", &["Eve"], "female", TODAY_DAYS - 30 * 365, 90);
+        let empty = self.patient_json(
+            EMPTY_PATIENT,
+            "Empty",
+            &["Eve"],
+            "female",
+            TODAY_DAYS - 30 * 365,
+            90,
+        );
         self.add_person(empty);
 
         // A long name with characters that break naive rendering: apostrophes, diacritics,
@@ -658,7 +964,14 @@ impl Generator {
         );
         self.add_person(long);
 
-        let big = self.patient_json(BIG_PATIENT, "Volume", &["Victor", "Long-Record"], "male", TODAY_DAYS - 67 * 365 - 40, 92);
+        let big = self.patient_json(
+            BIG_PATIENT,
+            "Volume",
+            &["Victor", "Long-Record"],
+            "male",
+            TODAY_DAYS - 67 * 365 - 40,
+            92,
+        );
         self.add_person(big);
         // Seven vitals per set; sets every eight hours going back as far as needed, then labs.
         let sets = big_observations.div_ceil(7);
@@ -706,7 +1019,9 @@ mod tests {
         for t in RESOURCE_TYPES {
             assert!(!a.by_type[t].is_empty(), "{t} generated");
         }
-        assert!(a.by_patient.get(&("Observation", EMPTY_PATIENT.into())).is_none());
+        assert!(!a
+            .by_patient
+            .contains_key(&("Observation", EMPTY_PATIENT.into())));
         assert!(a.by_patient[&("Observation", BIG_PATIENT.into())].len() >= 1000);
     }
 

@@ -39,9 +39,14 @@ pub async fn launch_page(State(sb): S, Query(q): Query<HashMap<String, String>>)
         .cloned()
         .unwrap_or_else(|| patients.first().map(|p| p.id.clone()).unwrap_or_default());
     let practitioner = q.get("practitioner").cloned().unwrap_or_default();
-    let app_url = q.get("app_url").cloned().unwrap_or_else(|| sb.config.app_url.clone());
+    let app_url = q
+        .get("app_url")
+        .cloned()
+        .unwrap_or_else(|| sb.config.app_url.clone());
     let practitioner_opts = options(
-        sb.practitioners.iter().map(|p| (p.id.as_str(), p.name.clone())),
+        sb.practitioners
+            .iter()
+            .map(|p| (p.id.as_str(), p.name.clone())),
         &practitioner,
     );
     let patient_opts = options(
@@ -59,7 +64,11 @@ pub async fn launch_page(State(sb): S, Query(q): Query<HashMap<String, String>>)
         .unwrap_or(&[]);
     let encounter_opts = options(
         std::iter::once(("", "No encounter".to_string())).chain(encounters.iter().rev().map(|e| {
-            let when = e.json["period"]["start"].as_str().unwrap_or("").get(..10).unwrap_or("");
+            let when = e.json["period"]["start"]
+                .as_str()
+                .unwrap_or("")
+                .get(..10)
+                .unwrap_or("");
             let kind = e.json["type"][0]["text"].as_str().unwrap_or("Encounter");
             (e.id.as_str(), format!("{when} {kind}"))
         })),
@@ -120,12 +129,20 @@ pub async fn launch(State(sb): S, body: Bytes) -> Response {
             .get(&("Encounter", e.clone()))
             .is_some_and(|r| r.patient.as_deref() == Some(patient.as_str()));
         if !ok {
-            return error_page(StatusCode::BAD_REQUEST, "That encounter is not this patient's.");
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "That encounter is not this patient's.",
+            );
         }
     }
     let app_url = match url::Url::parse(&get("app_url")) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-        _ => return error_page(StatusCode::BAD_REQUEST, "The app launch URL must be an http(s) URL."),
+        _ => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The app launch URL must be an http(s) URL.",
+            )
+        }
     };
     let embedded = get("mode") == "iframe";
     let launch = new_launch(

@@ -161,7 +161,11 @@ fn authenticate(sb: &Sandbox, headers: &HeaderMap) -> Result<GrantContext, Respo
 
 /// What a grant may see of `resource_type`: `Ok(None)` everything, `Ok(Some(p))` only patient
 /// `p`'s compartment, `Err` a 403 (SMART App Launch 2.2 §"Scopes for requesting clinical data").
-fn access(ctx: &GrantContext, resource_type: &str, interaction: Interaction) -> Result<Option<String>, Response> {
+fn access(
+    ctx: &GrantContext,
+    resource_type: &str,
+    interaction: Interaction,
+) -> Result<Option<String>, Response> {
     let patient_user = match &ctx.user {
         Some(User::Patient(id)) => Some(id.clone()),
         _ => None,
@@ -210,24 +214,40 @@ fn known_type(t: &str) -> Option<&'static str> {
 }
 
 /// `GET /fhir/{type}/{id}`.
-pub async fn read(State(sb): S, Path((rtype, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+pub async fn read(
+    State(sb): S,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let ctx = match authenticate(&sb, &headers) {
         Ok(c) => c,
         Err(r) => return r,
     };
     let Some(rtype) = known_type(&rtype) else {
-        return outcome(StatusCode::NOT_FOUND, "not-supported", &format!("Resource type {rtype} is not supported"));
+        return outcome(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            &format!("Resource type {rtype} is not supported"),
+        );
     };
     let compartment = match access(&ctx, rtype, Interaction::Read) {
         Ok(c) => c,
         Err(r) => return r,
     };
     let Some(r) = sb.data.by_id.get(&(rtype, id.clone())) else {
-        return outcome(StatusCode::NOT_FOUND, "not-found", &format!("{rtype}/{id} is not known"));
+        return outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{rtype}/{id} is not known"),
+        );
     };
     if let Some(p) = compartment {
         if !in_compartment(r, &p) {
-            return outcome(StatusCode::FORBIDDEN, "forbidden", &format!("{rtype}/{id} lies outside the patient compartment of this token"));
+            return outcome(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &format!("{rtype}/{id} lies outside the patient compartment of this token"),
+            );
         }
     }
     fhir_json(StatusCode::OK, malformed(&sb, r.raw.clone()))
@@ -246,20 +266,35 @@ fn bad(msg: &str) -> Response {
 }
 
 fn parse_search(rtype: &str, raw: &str) -> Result<Search, Response> {
-    let mut s = Search { count: DEFAULT_COUNT, offset: 0, sort_desc: None, filters: Vec::new() };
+    let mut s = Search {
+        count: DEFAULT_COUNT,
+        offset: 0,
+        sort_desc: None,
+        filters: Vec::new(),
+    };
     let supported = search_params(rtype);
     for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
         match k.as_ref() {
             "_count" => {
-                let n: usize = v.parse().map_err(|_| bad("_count must be a whole number"))?;
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| bad("_count must be a whole number"))?;
                 s.count = n.min(MAX_COUNT);
             }
-            "_offset" => s.offset = v.parse().map_err(|_| bad("_offset must be a whole number"))?,
+            "_offset" => {
+                s.offset = v
+                    .parse()
+                    .map_err(|_| bad("_offset must be a whole number"))?
+            }
             "_sort" => {
                 s.sort_desc = Some(match v.as_ref() {
                     "date" => false,
                     "-date" => true,
-                    other => return Err(bad(&format!("_sort={other} is not supported (use date or -date)"))),
+                    other => {
+                        return Err(bad(&format!(
+                            "_sort={other} is not supported (use date or -date)"
+                        )))
+                    }
                 })
             }
             "_format" if v == "json" || v.contains("fhir+json") => {}
@@ -269,7 +304,9 @@ fn parse_search(rtype: &str, raw: &str) -> Result<Search, Response> {
                     None => (key, None),
                 };
                 if !supported.iter().any(|(n, _)| *n == name) {
-                    return Err(bad(&format!("Search parameter {key} is not supported for {rtype}")));
+                    return Err(bad(&format!(
+                        "Search parameter {key} is not supported for {rtype}"
+                    )));
                 }
                 let values = v.split(',').map(str::to_string).collect();
                 s.filters.push((name.to_string(), modifier, values));
@@ -289,12 +326,14 @@ fn token_matches(value: &str, pairs: &[(String, String)]) -> bool {
 }
 
 fn date_matches(value: &str, t: Option<i64>) -> Result<bool, Response> {
-    let (prefix, date) = if value.len() > 2 && value.as_bytes()[..2].iter().all(u8::is_ascii_lowercase) {
-        value.split_at(2)
-    } else {
-        ("eq", value)
-    };
-    let (lo, hi) = civil::parse_range(date).ok_or_else(|| bad(&format!("{value:?} is not a FHIR date")))?;
+    let (prefix, date) =
+        if value.len() > 2 && value.as_bytes()[..2].iter().all(u8::is_ascii_lowercase) {
+            value.split_at(2)
+        } else {
+            ("eq", value)
+        };
+    let (lo, hi) =
+        civil::parse_range(date).ok_or_else(|| bad(&format!("{value:?} is not a FHIR date")))?;
     let Some(t) = t else { return Ok(false) };
     Ok(match prefix {
         "eq" => lo <= t && t < hi,
@@ -311,22 +350,36 @@ fn reference_id(value: &str) -> &str {
     value.rsplit('/').next().unwrap_or(value)
 }
 
-fn string_matches(modifier: Option<&str>, value: &str, candidates: &[String]) -> Result<bool, Response> {
+fn string_matches(
+    modifier: Option<&str>,
+    value: &str,
+    candidates: &[String],
+) -> Result<bool, Response> {
     let v = value.to_lowercase();
     Ok(match modifier {
-        None => candidates.iter().any(|c| c.starts_with(&v) || c.split([' ', '-']).any(|w| w.starts_with(&v))),
-        Some("exact") => candidates.iter().any(|c| *c == v),
+        None => candidates
+            .iter()
+            .any(|c| c.starts_with(&v) || c.split([' ', '-']).any(|w| w.starts_with(&v))),
+        Some("exact") => candidates.contains(&v),
         Some("contains") => candidates.iter().any(|c| c.contains(&v)),
         Some(m) => return Err(bad(&format!("modifier :{m} is not supported"))),
     })
 }
 
-fn matches(r: &Resource, name: &str, modifier: Option<&str>, values: &[String]) -> Result<bool, Response> {
+fn matches(
+    r: &Resource,
+    name: &str,
+    modifier: Option<&str>,
+    values: &[String],
+) -> Result<bool, Response> {
     for v in values {
         let hit = match name {
             "_id" => r.id == *v,
             "patient" | "subject" => r.patient.as_deref() == Some(reference_id(v)),
-            "category" => r.categories.iter().any(|c| c == v || v.ends_with(&format!("|{c}"))),
+            "category" => r
+                .categories
+                .iter()
+                .any(|c| c == v || v.ends_with(&format!("|{c}"))),
             "code" => token_matches(v, &r.codes),
             "status" => r.json["status"].as_str() == Some(v),
             "gender" => r.gender.as_deref() == Some(v),
@@ -349,13 +402,22 @@ fn matches(r: &Resource, name: &str, modifier: Option<&str>, values: &[String]) 
 }
 
 /// `GET /fhir/{type}?...`.
-pub async fn search(State(sb): S, Path(rtype): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+pub async fn search(
+    State(sb): S,
+    Path(rtype): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let ctx = match authenticate(&sb, &headers) {
         Ok(c) => c,
         Err(r) => return r,
     };
     let Some(rtype) = known_type(&rtype) else {
-        return outcome(StatusCode::NOT_FOUND, "not-supported", &format!("Resource type {rtype} is not supported"));
+        return outcome(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            &format!("Resource type {rtype} is not supported"),
+        );
     };
     let compartment = match access(&ctx, rtype, Interaction::Search) {
         Ok(c) => c,
@@ -369,8 +431,14 @@ pub async fn search(State(sb): S, Path(rtype): Path<String>, RawQuery(raw): RawQ
     // A patient-scoped token searching another patient's record is refused outright.
     if let Some(p) = &compartment {
         for (name, _, values) in &search.filters {
-            if (name == "patient" || name == "subject") && values.iter().any(|v| reference_id(v) != p) {
-                return outcome(StatusCode::FORBIDDEN, "forbidden", "This token may only search its own patient's record");
+            if (name == "patient" || name == "subject")
+                && values.iter().any(|v| reference_id(v) != p)
+            {
+                return outcome(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "This token may only search its own patient's record",
+                );
             }
         }
     }
@@ -381,7 +449,11 @@ pub async fn search(State(sb): S, Path(rtype): Path<String>, RawQuery(raw): RawQ
             Some(v) => v,
             None => &empty,
         },
-        (Some(p), _) => sb.data.by_patient.get(&(rtype, p.clone())).unwrap_or(&empty),
+        (Some(p), _) => sb
+            .data
+            .by_patient
+            .get(&(rtype, p.clone()))
+            .unwrap_or(&empty),
     };
     let mut hits: Vec<&Arc<Resource>> = Vec::new();
     for r in candidates {
@@ -404,7 +476,11 @@ pub async fn search(State(sb): S, Path(rtype): Path<String>, RawQuery(raw): RawQ
         // Stable: equal dates keep creation order.
         hits.sort_by(|a, b| {
             let o = a.date.cmp(&b.date);
-            if desc { o.reverse() } else { o }
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
         });
     }
     let total = hits.len();
@@ -423,7 +499,9 @@ pub async fn search(State(sb): S, Path(rtype): Path<String>, RawQuery(raw): RawQ
         if offset > 0 {
             q.push(("_offset".into(), offset.to_string()));
         }
-        let qs: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish();
+        let qs: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(q)
+            .finish();
         format!("{base}/{rtype}?{qs}")
     };
     let mut links = vec![json!({ "relation": "self", "url": link(search.offset) })];
@@ -434,7 +512,9 @@ pub async fn search(State(sb): S, Path(rtype): Path<String>, RawQuery(raw): RawQ
         links.push(json!({ "relation": "previous", "url": link(search.offset.saturating_sub(search.count)) }));
     }
     // The entries are spliced in as already-serialised text: searches of 1,000 observations stay fast.
-    let head = json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "link": links }).to_string();
+    let head =
+        json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "link": links })
+            .to_string();
     let mut body = String::with_capacity(head.len() + page.len() * 900);
     body.push_str(&head[..head.len() - 1]);
     body.push_str(",\"entry\":[");

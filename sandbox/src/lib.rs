@@ -8,6 +8,10 @@
 //! - [`data`]: the deterministic patient generator
 //! - [`app_host`]: a static host for the built app with its security headers
 
+// Handlers return `Result<_, Response>` so an error is the HTTP answer itself; boxing every
+// response to please `result_large_err` would buy nothing on a request path.
+#![allow(clippy::result_large_err)]
+
 pub mod app_host;
 pub mod civil;
 pub mod config;
@@ -41,26 +45,44 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/", get(ehr::launch_page))
         .route("/ehr/launch", post(ehr::launch))
-        .route("/fhir/.well-known/smart-configuration", get(oauth::smart_configuration))
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(oauth::smart_configuration),
+        )
         .route("/fhir/metadata", get(oauth::metadata))
         .route("/fhir/{type}", get(fhir::search))
         .route("/fhir/{type}/{id}", get(fhir::read))
         .route("/auth/authorize", get(oauth::authorize))
-        .route("/auth/login", get(oauth::login_page).post(oauth::login_submit))
+        .route(
+            "/auth/login",
+            get(oauth::login_page).post(oauth::login_submit),
+        )
         .route(
             "/auth/select-patient",
             get(oauth::select_patient_page).post(oauth::select_patient_submit),
         )
-        .route("/auth/approve", get(oauth::approve_page).post(oauth::approve_submit))
+        .route(
+            "/auth/approve",
+            get(oauth::approve_page).post(oauth::approve_submit),
+        )
         .route("/auth/token", post(oauth::token))
         .route("/jwks", get(oauth::jwks))
         .route("/smart-style.json", get(oauth::smart_style))
         .route("/_admin/faults", get(get_faults).post(set_faults))
         .route("/_admin/stats", get(stats))
         .fallback(|| async { fhir::outcome(StatusCode::NOT_FOUND, "not-found", "no such path") })
-        .layer(axum::middleware::from_fn_with_state(sb.clone(), middleware::faults))
-        .layer(axum::middleware::from_fn_with_state(sb.clone(), middleware::cors))
-        .layer(axum::middleware::from_fn_with_state(sb.clone(), middleware::log))
+        .layer(axum::middleware::from_fn_with_state(
+            sb.clone(),
+            middleware::faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            sb.clone(),
+            middleware::cors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            sb.clone(),
+            middleware::log,
+        ))
         .with_state(sb)
 }
 
@@ -97,7 +119,11 @@ async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>)
         None => None,
     };
     if u.failure_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
-        return (StatusCode::BAD_REQUEST, "failure_rate must lie between 0 and 1").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "failure_rate must lie between 0 and 1",
+        )
+            .into_response();
     }
     {
         let mut f = sb.faults.write().unwrap_or_else(|e| e.into_inner());

@@ -41,7 +41,10 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
 
 /// Paths browser apps call across origins: discovery, token, FHIR, JWKS, style.
 fn is_api(path: &str) -> bool {
-    path.starts_with("/fhir") || path == "/auth/token" || path == "/jwks" || path == "/smart-style.json"
+    path.starts_with("/fhir")
+        || path == "/auth/token"
+        || path == "/jwks"
+        || path == "/smart-style.json"
 }
 
 /// CORS (Fetch standard): the token endpoint and FHIR answer the registered apps' origins only;
@@ -89,7 +92,10 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static("Authorization, Content-Type, Accept, Prefer"),
             );
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
         }
     }
     res

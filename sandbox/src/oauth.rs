@@ -47,13 +47,20 @@ pub const CAPABILITIES: &[&str] = &[
 
 fn endpoints(sb: &Sandbox) -> (String, String) {
     let base = &sb.config.public_url;
-    (format!("{base}/auth/authorize"), format!("{base}/auth/token"))
+    (
+        format!("{base}/auth/authorize"),
+        format!("{base}/auth/token"),
+    )
 }
 
 /// `GET /fhir/.well-known/smart-configuration` (SMART App Launch 2.2 §"Conformance").
 pub async fn smart_configuration(State(sb): S) -> Response {
     if sb.config.smart_v1_only {
-        return crate::fhir::outcome(StatusCode::NOT_FOUND, "not-found", "no SMART configuration here");
+        return crate::fhir::outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no SMART configuration here",
+        );
     }
     if sb.faults().malformed.contains(&Malformed::Discovery) {
         return page(
@@ -165,7 +172,13 @@ fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a st
 }
 
 /// Redirects an authorization error back to the client (RFC 6749 §4.1.2.1) with `iss` (RFC 9207).
-fn error_redirect(sb: &Sandbox, redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+fn error_redirect(
+    sb: &Sandbox,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
     let mut u = match url::Url::parse(redirect_uri) {
         Ok(u) => u,
         Err(_) => return error_page(StatusCode::BAD_REQUEST, description),
@@ -184,8 +197,7 @@ fn error_redirect(sb: &Sandbox, redirect_uri: &str, state: Option<&str>, error: 
 
 fn is_pkce_value(s: &str, min: usize) -> bool {
     (min..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
@@ -199,7 +211,10 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
     let Some(client) = sb.client(client_id) else {
-        return error_page(StatusCode::BAD_REQUEST, &format!("unknown client_id {client_id:?}"));
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("unknown client_id {client_id:?}"),
+        );
     };
     let redirect_uri = match one("redirect_uri") {
         Ok(Some(r)) => r,
@@ -213,9 +228,19 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
         );
     }
     let state = one("state").ok().flatten();
-    let fail = |error: &str, description: &str| error_redirect(&sb, redirect_uri, state, error, description);
+    let fail = |error: &str, description: &str| {
+        error_redirect(&sb, redirect_uri, state, error, description)
+    };
 
-    for name in ["response_type", "scope", "state", "aud", "launch", "code_challenge", "code_challenge_method"] {
+    for name in [
+        "response_type",
+        "scope",
+        "state",
+        "aud",
+        "launch",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
         if let Err(e) = one(name) {
             return fail("invalid_request", &e);
         }
@@ -229,10 +254,16 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
     let challenge = one("code_challenge").ok().flatten().unwrap_or_default();
     let method = one("code_challenge_method").ok().flatten();
     if method != Some("S256") {
-        return fail("invalid_request", "PKCE is required: code_challenge_method must be S256");
+        return fail(
+            "invalid_request",
+            "PKCE is required: code_challenge_method must be S256",
+        );
     }
     if challenge.len() != 43 || !is_pkce_value(challenge, 43) {
-        return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)");
+        return fail(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 (43 characters)",
+        );
     }
     let aud = one("aud").ok().flatten().unwrap_or_default();
     if aud.trim_end_matches('/') != sb.fhir_base {
@@ -247,7 +278,10 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
         requested.retain(|s| allowed.contains(s));
     }
     if requested.is_empty() {
-        return fail("invalid_scope", "none of the requested scopes can be granted");
+        return fail(
+            "invalid_scope",
+            "none of the requested scopes can be granted",
+        );
     }
     let launch = match one("launch").ok().flatten() {
         Some(l) => {
@@ -261,7 +295,10 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
         None => None,
     };
     if launch.is_none() && scopes::has(&requested, &Scope::Launch) {
-        return fail("invalid_scope", "the launch scope needs a launch parameter (EHR launch)");
+        return fail(
+            "invalid_scope",
+            "the launch scope needs a launch parameter (EHR launch)",
+        );
     }
     let mut pending = PendingAuth {
         client_id: client_id.to_string(),
@@ -276,7 +313,10 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
     };
     if sb.config.auto_approve {
         if pending.user.is_none() {
-            pending.user = sb.practitioners.first().map(|p| User::Practitioner(p.id.clone()));
+            pending.user = sb
+                .practitioners
+                .first()
+                .map(|p| User::Practitioner(p.id.clone()));
         }
         if pending.launch.is_none() && scopes::has(&pending.requested, &Scope::LaunchPatient) {
             pending.patient = Some(
@@ -290,7 +330,11 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
         return issue_code(&sb, pending, granted);
     }
     let id = random_token();
-    let next = if pending.user.is_some() { "approve" } else { "login" };
+    let next = if pending.user.is_some() {
+        "approve"
+    } else {
+        "login"
+    };
     sb.store().pending.insert(id.clone(), pending);
     Redirect::to(&format!("/auth/{next}?req={id}")).into_response()
 }
@@ -391,13 +435,24 @@ pub async fn login_page(State(sb): S, Query(q): Query<HashMap<String, String>>) 
 
 pub async fn login_submit(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let req = get("req");
     let user = get("user");
     let user = if let Some(id) = user.strip_prefix("Practitioner/") {
-        sb.data.by_id.contains_key(&("Practitioner", id.to_string())).then(|| User::Practitioner(id.to_string()))
+        sb.data
+            .by_id
+            .contains_key(&("Practitioner", id.to_string()))
+            .then(|| User::Practitioner(id.to_string()))
     } else if let Some(id) = user.strip_prefix("Patient/") {
-        sb.data.by_id.contains_key(&("Patient", id.to_string())).then(|| User::Patient(id.to_string()))
+        sb.data
+            .by_id
+            .contains_key(&("Patient", id.to_string()))
+            .then(|| User::Patient(id.to_string()))
     } else {
         None
     };
@@ -408,7 +463,8 @@ pub async fn login_submit(State(sb): S, body: Bytes) -> Response {
     let Some(p) = store.pending.get_mut(&req) else {
         return expired();
     };
-    let pick = matches!(user, User::Practitioner(_)) && scopes::has(&p.requested, &Scope::LaunchPatient);
+    let pick =
+        matches!(user, User::Practitioner(_)) && scopes::has(&p.requested, &Scope::LaunchPatient);
     p.user = Some(user);
     let next = if pick { "select-patient" } else { "approve" };
     Redirect::to(&format!("/auth/{next}?req={}", url_encode(&req))).into_response()
@@ -420,7 +476,10 @@ fn url_encode(s: &str) -> String {
 
 /// `GET /auth/select-patient`: the patient picker of a clinician's standalone launch
 /// (`launch/patient`, SMART App Launch 2.2 §"Standalone launch").
-pub async fn select_patient_page(State(sb): S, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn select_patient_page(
+    State(sb): S,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let req = q.get("req").cloned().unwrap_or_default();
     if take_pending(&sb, &req).is_none() {
         return expired();
@@ -449,7 +508,12 @@ pub async fn select_patient_page(State(sb): S, Query(q): Query<HashMap<String, S
 
 pub async fn select_patient_submit(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let req = get("req");
     let patient = get("patient");
     if !sb.data.by_id.contains_key(&("Patient", patient.clone())) {
@@ -497,13 +561,24 @@ pub async fn approve_page(State(sb): S, Query(q): Query<HashMap<String, String>>
 
 pub async fn approve_submit(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let req = get("req");
     let Some(p) = sb.store().pending.remove(&req) else {
         return expired();
     };
     if get("decision") != "allow" {
-        return error_redirect(&sb, &p.redirect_uri, Some(&p.state), "access_denied", "The user denied access.");
+        return error_redirect(
+            &sb,
+            &p.redirect_uri,
+            Some(&p.state),
+            "access_denied",
+            "The user denied access.",
+        );
     }
     // Only what was asked can be granted: ticked boxes outside the request are ignored.
     let granted: Vec<String> = p
@@ -513,7 +588,13 @@ pub async fn approve_submit(State(sb): S, body: Bytes) -> Response {
         .cloned()
         .collect();
     if granted.is_empty() {
-        return error_redirect(&sb, &p.redirect_uri, Some(&p.state), "invalid_scope", "No scope was approved.");
+        return error_redirect(
+            &sb,
+            &p.redirect_uri,
+            Some(&p.state),
+            "invalid_scope",
+            "No scope was approved.",
+        );
     }
     issue_code(&sb, p, granted)
 }
@@ -522,7 +603,10 @@ pub async fn approve_submit(State(sb): S, body: Bytes) -> Response {
 fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
-        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
         Json(json!({ "error": error, "error_description": description })),
     )
         .into_response()
@@ -539,13 +623,21 @@ pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !form_type.starts_with("application/x-www-form-urlencoded") {
-        return token_error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be application/x-www-form-urlencoded");
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        );
     }
     let form = pairs(&body);
     let mut params: HashMap<&str, &str> = HashMap::new();
     for (k, v) in &form {
         if params.insert(k.as_str(), v.as_str()).is_some() {
-            return token_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("parameter {k} given more than once"));
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("parameter {k} given more than once"),
+            );
         }
     }
     // Client authentication: public clients name themselves; confidential ones use Basic.
@@ -563,16 +655,32 @@ pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
         None => (params.get("client_id").copied(), None),
     };
     let Some(client) = client_id.and_then(|id| sb.client(id)) else {
-        return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown or missing client_id");
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown or missing client_id",
+        );
     };
     if client.secret.as_deref() != secret {
-        return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
     }
     let out = match params.get("grant_type").copied() {
         Some("authorization_code") => code_grant(&sb, &client.id, &params),
         Some("refresh_token") => refresh_grant(&sb, &client.id, &params),
-        Some(other) => Err(token_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &format!("grant_type {other} is not supported"))),
-        None => Err(token_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing")),
+        Some(other) => Err(token_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant_type {other} is not supported"),
+        )),
+        None => Err(token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is missing",
+        )),
     };
     match out {
         Ok(body) => {
@@ -597,12 +705,24 @@ pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
     }
 }
 
-fn code_grant(sb: &Sandbox, client_id: &str, params: &HashMap<&str, &str>) -> Result<Value, Response> {
-    let code = params.get("code").copied().ok_or_else(|| token_error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing"))?;
+fn code_grant(
+    sb: &Sandbox,
+    client_id: &str,
+    params: &HashMap<&str, &str>,
+) -> Result<Value, Response> {
+    let code = params.get("code").copied().ok_or_else(|| {
+        token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code is missing",
+        )
+    })?;
     let redirect_uri = params.get("redirect_uri").copied().unwrap_or_default();
     let verifier = params.get("code_verifier").copied();
     if sb.faults().reject_code {
-        return Err(invalid_grant("the authorization code was rejected (sandbox fault --reject-code)"));
+        return Err(invalid_grant(
+            "the authorization code was rejected (sandbox fault --reject-code)",
+        ));
     }
     let mut store = sb.store();
     let Some(entry) = store.codes.get_mut(code) else {
@@ -611,23 +731,31 @@ fn code_grant(sb: &Sandbox, client_id: &str, params: &HashMap<&str, &str>) -> Re
     if let Some(grant) = entry.redeemed {
         // RFC 6749 §4.1.2: a code used twice revokes the tokens issued for it.
         store.revoke(grant);
-        return Err(invalid_grant("the authorization code was already used; its tokens are revoked"));
+        return Err(invalid_grant(
+            "the authorization code was already used; its tokens are revoked",
+        ));
     }
     if entry.expires < Instant::now() {
         return Err(invalid_grant("the authorization code has expired"));
     }
     if entry.context.client_id != client_id {
-        return Err(invalid_grant("the authorization code was issued to another client"));
+        return Err(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
     }
     if entry.redirect_uri != redirect_uri {
-        return Err(invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     let Some(verifier) = verifier else {
         return Err(invalid_grant("code_verifier is missing (PKCE is required)"));
     };
     let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     if !is_pkce_value(verifier, 43) || computed != entry.code_challenge {
-        return Err(invalid_grant("code_verifier does not match the code_challenge"));
+        return Err(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
     }
     let context = entry.context.clone();
     let grant = store.new_grant(context.clone());
@@ -639,10 +767,22 @@ fn code_grant(sb: &Sandbox, client_id: &str, params: &HashMap<&str, &str>) -> Re
     Ok(issue_tokens(sb, grant, &context, true))
 }
 
-fn refresh_grant(sb: &Sandbox, client_id: &str, params: &HashMap<&str, &str>) -> Result<Value, Response> {
-    let token = params.get("refresh_token").copied().ok_or_else(|| token_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing"))?;
+fn refresh_grant(
+    sb: &Sandbox,
+    client_id: &str,
+    params: &HashMap<&str, &str>,
+) -> Result<Value, Response> {
+    let token = params.get("refresh_token").copied().ok_or_else(|| {
+        token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "refresh_token is missing",
+        )
+    })?;
     if sb.faults().reject_refresh {
-        return Err(invalid_grant("the refresh token was rejected (sandbox fault --reject-refresh)"));
+        return Err(invalid_grant(
+            "the refresh token was rejected (sandbox fault --reject-refresh)",
+        ));
     }
     let mut store = sb.store();
     let Some(entry) = store.refresh.get(token) else {
@@ -652,7 +792,9 @@ fn refresh_grant(sb: &Sandbox, client_id: &str, params: &HashMap<&str, &str>) ->
     if entry.rotated {
         // RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the whole grant.
         store.revoke(grant_id);
-        return Err(invalid_grant("the refresh token was already used; the grant is revoked"));
+        return Err(invalid_grant(
+            "the refresh token was already used; the grant is revoked",
+        ));
     }
     let Some(grant) = store.grants.get(&grant_id) else {
         return Err(invalid_grant("unknown grant"));
@@ -661,13 +803,19 @@ fn refresh_grant(sb: &Sandbox, client_id: &str, params: &HashMap<&str, &str>) ->
         return Err(invalid_grant("the grant was revoked"));
     }
     if grant.context.client_id != client_id {
-        return Err(invalid_grant("the refresh token was issued to another client"));
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
     }
     let mut context = grant.context.clone();
     if let Some(scope) = params.get("scope") {
         let asked = scopes::known_tokens(scope);
         if asked.is_empty() || asked.iter().any(|s| !context.scopes.contains(s)) {
-            return Err(token_error(StatusCode::BAD_REQUEST, "invalid_scope", "a refresh may only narrow the granted scopes"));
+            return Err(token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "a refresh may only narrow the granted scopes",
+            ));
         }
         context.scopes = asked;
     }
@@ -695,7 +843,8 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
     if let Some(e) = &ctx.encounter {
         body["encounter"] = json!(e);
     }
-    let offline = scopes::has(&ctx.scopes, &Scope::OfflineAccess) || scopes::has(&ctx.scopes, &Scope::OnlineAccess);
+    let offline = scopes::has(&ctx.scopes, &Scope::OfflineAccess)
+        || scopes::has(&ctx.scopes, &Scope::OnlineAccess);
     let mut store = sb.store();
     store.access.insert(
         access,
@@ -706,15 +855,25 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
     );
     if offline {
         let refresh = random_token();
-        store.refresh.insert(refresh.clone(), RefreshEntry { grant, rotated: false });
+        store.refresh.insert(
+            refresh.clone(),
+            RefreshEntry {
+                grant,
+                rotated: false,
+            },
+        );
         body["refresh_token"] = json!(refresh);
     }
     drop(store);
     let openid = scopes::has(&ctx.scopes, &Scope::OpenId);
-    let fhir_user = scopes::has(&ctx.scopes, &Scope::FhirUser) || scopes::has(&ctx.scopes, &Scope::Profile);
+    let fhir_user =
+        scopes::has(&ctx.scopes, &Scope::FhirUser) || scopes::has(&ctx.scopes, &Scope::Profile);
     if openid && (first || fhir_user) {
         if let Some(user) = &ctx.user {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             let mut claims = json!({
                 "iss": sb.fhir_base,
                 "sub": user.reference().replace('/', "-"),

@@ -113,7 +113,12 @@ pub fn has(tokens: &[String], scope: &Scope) -> bool {
 }
 
 /// Whether the granted scopes allow `interaction` on `resource_type` at `level`.
-pub fn allows(tokens: &[String], level: Level, resource_type: &str, interaction: Interaction) -> bool {
+pub fn allows(
+    tokens: &[String],
+    level: Level,
+    resource_type: &str,
+    interaction: Interaction,
+) -> bool {
     tokens.iter().filter_map(|t| parse_resource(t)).any(|s| {
         s.level == level
             && (s.resource_type == "*" || s.resource_type == resource_type)
@@ -134,9 +139,23 @@ mod tests {
 
     #[test]
     fn v1_and_v2_syntax() {
-        let g = t("patient/Observation.read user/*.rs patient/Condition.s bogus/x.read patient/Foo.read");
-        assert_eq!(g, vec!["patient/Observation.read", "user/*.rs", "patient/Condition.s"]);
-        assert!(allows(&g, Level::Patient, "Observation", Interaction::Search));
+        let g = t(
+            "patient/Observation.read user/*.rs patient/Condition.s bogus/x.read patient/Foo.read",
+        );
+        assert_eq!(
+            g,
+            vec![
+                "patient/Observation.read",
+                "user/*.rs",
+                "patient/Condition.s"
+            ]
+        );
+        assert!(allows(
+            &g,
+            Level::Patient,
+            "Observation",
+            Interaction::Search
+        ));
         assert!(allows(&g, Level::User, "Patient", Interaction::Read));
         assert!(allows(&g, Level::Patient, "Condition", Interaction::Search));
         assert!(!allows(&g, Level::Patient, "Condition", Interaction::Read));

@@ -192,7 +192,33 @@ impl Sandbox {
     }
 
     pub fn faults(&self) -> Faults {
-        self.faults.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.faults
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// An access token granted directly, without the authorize dance: for benchmarks and tools
+    /// that measure the FHIR server alone.
+    pub fn grant_direct(&self, scopes: &str, patient: Option<&str>) -> String {
+        let mut store = self.store();
+        let grant = store.new_grant(GrantContext {
+            client_id: self.config.clients[0].id.clone(),
+            scopes: crate::scopes::known_tokens(scopes),
+            patient: patient.map(str::to_string),
+            encounter: None,
+            user: None,
+            need_patient_banner: true,
+        });
+        let token = random_token();
+        store.access.insert(
+            token.clone(),
+            AccessEntry {
+                grant,
+                expires: Instant::now() + self.config.token_lifetime,
+            },
+        );
+        token
     }
 
     pub fn client(&self, id: &str) -> Option<&crate::config::Client> {

@@ -1,5 +1,6 @@
 //! The sandbox over real HTTP on loopback: the code flow with PKCE, each rejection a strict EHR
 //! must make, paging, and v1/v2 scopes.
+#![allow(clippy::unwrap_used)]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -44,11 +45,18 @@ fn challenge(verifier: &str) -> String {
 }
 
 fn query(url: &str) -> Vec<(String, String)> {
-    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
 }
 
 fn param(url: &str, name: &str) -> Option<String> {
-    query(url).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    query(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 impl Peer {
@@ -124,7 +132,11 @@ impl Peer {
     }
 
     async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let url = if path.starts_with("http") { path.to_string() } else { format!("{}/{path}", self.fhir) };
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.fhir)
+        };
         let r = self.http.get(url).bearer_auth(token).send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
@@ -138,35 +150,86 @@ fn err(body: &Value) -> &str {
 #[tokio::test]
 async fn discovery_and_metadata() {
     let p = start(|_| {}).await;
-    let r: Value = p.http.get(format!("{}/.well-known/smart-configuration", p.fhir)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(r["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert!(r["capabilities"].as_array().unwrap().iter().any(|c| c == "permission-v2"));
-    let m: Value = p.http.get(format!("{}/metadata", p.fhir)).send().await.unwrap().json().await.unwrap();
+    let r: Value = p
+        .http
+        .get(format!("{}/.well-known/smart-configuration", p.fhir))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        r["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert!(r["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "permission-v2"));
+    let m: Value = p
+        .http
+        .get(format!("{}/metadata", p.fhir))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let ext = &m["rest"][0]["security"]["extension"][0];
-    assert_eq!(ext["url"], "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
-    assert_eq!(ext["extension"][0]["valueUri"], format!("{}/auth/authorize", p.base));
+    assert_eq!(
+        ext["url"],
+        "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+    );
+    assert_eq!(
+        ext["extension"][0]["valueUri"],
+        format!("{}/auth/authorize", p.base)
+    );
 
     let v1 = start(|c| c.smart_v1_only = true).await;
-    let r = v1.http.get(format!("{}/.well-known/smart-configuration", v1.fhir)).send().await.unwrap();
+    let r = v1
+        .http
+        .get(format!("{}/.well-known/smart-configuration", v1.fhir))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = v1.http.get(format!("{}/metadata", v1.fhir)).send().await.unwrap();
+    let r = v1
+        .http
+        .get(format!("{}/metadata", v1.fhir))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn full_code_flow_with_pkce_and_id_token() {
     let p = start(|_| {}).await;
-    let t = p.login("launch/patient openid fhirUser offline_access patient/*.rs").await;
+    let t = p
+        .login("launch/patient openid fhirUser offline_access patient/*.rs")
+        .await;
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["patient"], "patient-01");
     assert!(t["expires_in"].as_u64().unwrap() > 0);
     assert!(t["refresh_token"].is_string());
     let id_token = t["id_token"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims["iss"], p.fhir);
     assert_eq!(claims["aud"], "smart-launch");
-    assert!(claims["fhirUser"].as_str().unwrap().starts_with(&format!("{}/Practitioner/", p.fhir)));
-    let (s, patient) = p.get("Patient/patient-01", t["access_token"].as_str().unwrap()).await;
+    assert!(claims["fhirUser"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/Practitioner/", p.fhir)));
+    let (s, patient) = p
+        .get("Patient/patient-01", t["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(patient["id"], "patient-01");
 }
@@ -175,11 +238,18 @@ async fn full_code_flow_with_pkce_and_id_token() {
 async fn wrong_or_missing_verifier_is_invalid_grant() {
     let p = start(|_| {}).await;
     let code = p.code("launch/patient patient/*.rs").await;
-    let (s, body) = p.exchange(&code, "wrong-verifier-wrong-verifier-wrong-verifier-xx").await;
+    let (s, body) = p
+        .exchange(&code, "wrong-verifier-wrong-verifier-wrong-verifier-xx")
+        .await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
     let code = p.code("launch/patient patient/*.rs").await;
     let (s, body) = p
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", "smart-launch")])
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "smart-launch"),
+        ])
         .await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
 }
@@ -194,43 +264,74 @@ async fn reused_code_is_refused_and_revokes_its_tokens() {
     assert_eq!(p.get("Patient/patient-01", token).await.0, StatusCode::OK);
     let (s, body) = p.exchange(&code, VERIFIER).await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
-    assert_eq!(p.get("Patient/patient-01", token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        p.get("Patient/patient-01", token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn wrong_redirect_uri_and_unknown_client_get_an_error_page_not_a_redirect() {
     let p = start(|_| {}).await;
-    let url = p.authorize_url("launch/patient", &[]).replace("smart-launch", "someone-else");
+    let url = p
+        .authorize_url("launch/patient", &[])
+        .replace("smart-launch", "someone-else");
     let (s, loc) = p.authorize(&url).await;
     assert_eq!((s, loc.as_str()), (StatusCode::BAD_REQUEST, ""));
-    let url = p.authorize_url("launch/patient", &[]).replace("launch.html", "evil.html");
+    let url = p
+        .authorize_url("launch/patient", &[])
+        .replace("launch.html", "evil.html");
     let (s, loc) = p.authorize(&url).await;
     assert_eq!((s, loc.as_str()), (StatusCode::BAD_REQUEST, ""));
     // At the token endpoint, a different redirect_uri than the authorize request's is invalid_grant.
     let code = p.code("launch/patient patient/*.rs").await;
     let (s, body) = p
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://localhost:8000/other"), ("client_id", "smart-launch"), ("code_verifier", VERIFIER)])
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:8000/other"),
+            ("client_id", "smart-launch"),
+            ("code_verifier", VERIFIER),
+        ])
         .await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
     let (s, body) = p
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", "nobody"), ("code_verifier", VERIFIER)])
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "nobody"),
+            ("code_verifier", VERIFIER),
+        ])
         .await;
-    assert_eq!((s, err(&body)), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    assert_eq!(
+        (s, err(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
 }
 
 #[tokio::test]
 async fn authorize_errors_go_back_with_state_and_iss() {
     let p = start(|_| {}).await;
-    let no_pkce = p.authorize_url("launch/patient", &[]).replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let no_pkce = p
+        .authorize_url("launch/patient", &[])
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
     let (_, loc) = p.authorize(&no_pkce).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("invalid_request"));
     assert_eq!(param(&loc, "state").as_deref(), Some("s-123"));
     assert_eq!(param(&loc, "iss").as_deref(), Some(p.fhir.as_str()));
-    let bad_aud = p.authorize_url("launch/patient", &[]).replace("%2Ffhir", "%2Fother");
-    assert_eq!(param(&p.authorize(&bad_aud).await.1, "error").as_deref(), Some("invalid_request"));
+    let bad_aud = p
+        .authorize_url("launch/patient", &[])
+        .replace("%2Ffhir", "%2Fother");
+    assert_eq!(
+        param(&p.authorize(&bad_aud).await.1, "error").as_deref(),
+        Some("invalid_request")
+    );
     let (_, loc) = p.authorize(&p.authorize_url("bogus", &[])).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("invalid_scope"));
-    let (_, loc) = p.authorize(&p.authorize_url("launch patient/*.rs", &[("launch", "never-issued")])).await;
+    let (_, loc) = p
+        .authorize(&p.authorize_url("launch patient/*.rs", &[("launch", "never-issued")]))
+        .await;
     assert_eq!(param(&loc, "error").as_deref(), Some("invalid_request"));
 }
 
@@ -239,15 +340,33 @@ async fn refresh_rotates_and_reuse_is_refused() {
     let p = start(|_| {}).await;
     let t = p.login("launch/patient offline_access patient/*.rs").await;
     let r1 = t["refresh_token"].as_str().unwrap();
-    let (s, t2) = p.token(&[("grant_type", "refresh_token"), ("refresh_token", r1), ("client_id", "smart-launch")]).await;
+    let (s, t2) = p
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r1),
+            ("client_id", "smart-launch"),
+        ])
+        .await;
     assert_eq!(s, StatusCode::OK, "{t2}");
     let r2 = t2["refresh_token"].as_str().unwrap();
     assert_ne!(r1, r2);
     assert_eq!(t2["patient"], "patient-01");
-    let (s, body) = p.token(&[("grant_type", "refresh_token"), ("refresh_token", r1), ("client_id", "smart-launch")]).await;
+    let (s, body) = p
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r1),
+            ("client_id", "smart-launch"),
+        ])
+        .await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
     // The reuse revoked the grant: the rotated token is dead too.
-    let (s, body) = p.token(&[("grant_type", "refresh_token"), ("refresh_token", r2), ("client_id", "smart-launch")]).await;
+    let (s, body) = p
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r2),
+            ("client_id", "smart-launch"),
+        ])
+        .await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
     // No offline/online access: no refresh token.
     let t = p.login("launch/patient patient/*.rs").await;
@@ -261,20 +380,42 @@ async fn expired_token_is_401_with_www_authenticate() {
     let token = t["access_token"].as_str().unwrap();
     assert_eq!(p.get("Patient/patient-01", token).await.0, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = p.http.get(format!("{}/Patient/patient-01", p.fhir)).bearer_auth(token).send().await.unwrap();
+    let r = p
+        .http
+        .get(format!("{}/Patient/patient-01", p.fhir))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
-    let r = p.http.get(format!("{}/Patient/patient-01", p.fhir)).send().await.unwrap();
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    let r = p
+        .http
+        .get(format!("{}/Patient/patient-01", p.fhir))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn compartment_and_resource_types_are_enforced() {
     let p = start(|_| {}).await;
-    let t = p.login("launch/patient patient/Patient.rs patient/Observation.rs").await;
+    let t = p
+        .login("launch/patient patient/Patient.rs patient/Observation.rs")
+        .await;
     let token = t["access_token"].as_str().unwrap();
-    assert_eq!(p.get("Patient/patient-02", token).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(p.get("Observation?patient=patient-02", token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        p.get("Patient/patient-02", token).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        p.get("Observation?patient=patient-02", token).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (s, b) = p.get("Condition?patient=patient-01", token).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(b["resourceType"], "OperationOutcome");
@@ -285,8 +426,17 @@ async fn compartment_and_resource_types_are_enforced() {
         assert_eq!(e["resource"]["subject"]["reference"], "Patient/patient-01");
     }
     // An out-of-compartment resource read by id.
-    let other = p.get("Observation?patient=patient-01&_count=1", token).await.1["entry"][0]["resource"]["id"].clone();
-    assert_eq!(p.get(&format!("Observation/{}", other.as_str().unwrap()), token).await.0, StatusCode::OK);
+    let other = p
+        .get("Observation?patient=patient-01&_count=1", token)
+        .await
+        .1["entry"][0]["resource"]["id"]
+        .clone();
+    assert_eq!(
+        p.get(&format!("Observation/{}", other.as_str().unwrap()), token)
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (_, all) = p.get("Patient?_count=5", token).await;
     assert_eq!(all["total"], 1);
 }
@@ -295,15 +445,34 @@ async fn compartment_and_resource_types_are_enforced() {
 async fn v1_and_v2_scopes_and_user_level_search() {
     let p = start(|_| {}).await;
     let v1 = p.login("launch/patient patient/Observation.read").await;
-    assert_eq!(p.get("Observation?patient=patient-01", v1["access_token"].as_str().unwrap()).await.0, StatusCode::OK);
+    assert_eq!(
+        p.get(
+            "Observation?patient=patient-01",
+            v1["access_token"].as_str().unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
     let search_only = p.login("launch/patient patient/Observation.s").await;
     let tok = search_only["access_token"].as_str().unwrap();
     let (_, page) = p.get("Observation?patient=patient-01&_count=1", tok).await;
-    let id = page["entry"][0]["resource"]["id"].as_str().unwrap().to_string();
-    assert_eq!(p.get(&format!("Observation/{id}"), tok).await.0, StatusCode::FORBIDDEN);
+    let id = page["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        p.get(&format!("Observation/{id}"), tok).await.0,
+        StatusCode::FORBIDDEN
+    );
     let user = p.login("user/Patient.rs").await;
     assert!(user.get("patient").is_none());
-    let (s, b) = p.get("Patient?family=Empty", user["access_token"].as_str().unwrap()).await;
+    let (s, b) = p
+        .get(
+            "Patient?family=Empty",
+            user["access_token"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["entry"][0]["resource"]["id"], "empty-record");
 }
@@ -313,7 +482,12 @@ async fn paging_and_search_parameters() {
     let p = start(|_| {}).await;
     let t = p.login("user/*.rs").await;
     let token = t["access_token"].as_str().unwrap();
-    let (s, first) = p.get("Observation?patient=big-record&category=vital-signs&_sort=-date&_count=500", token).await;
+    let (s, first) = p
+        .get(
+            "Observation?patient=big-record&category=vital-signs&_sort=-date&_count=500",
+            token,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let total = first["total"].as_u64().unwrap() as usize;
     assert!(total >= 1200);
@@ -322,12 +496,20 @@ async fn paging_and_search_parameters() {
     let mut last_date = String::from("9999");
     loop {
         for e in page["entry"].as_array().unwrap() {
-            let d = e["resource"]["effectiveDateTime"].as_str().unwrap().to_string();
+            let d = e["resource"]["effectiveDateTime"]
+                .as_str()
+                .unwrap()
+                .to_string();
             assert!(d <= last_date, "sorted newest first");
             last_date = d;
             seen += 1;
         }
-        let next = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").map(|l| l["url"].as_str().unwrap().to_string());
+        let next = page["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .map(|l| l["url"].as_str().unwrap().to_string());
         match next {
             Some(n) => page = p.get(&n, token).await.1,
             None => break,
@@ -340,19 +522,38 @@ async fn paging_and_search_parameters() {
         assert_eq!(e["resource"]["code"]["coding"][0]["code"], "8867-4");
         assert!(e["resource"]["effectiveDateTime"].as_str().unwrap() >= "2026-05-01");
     }
-    assert_eq!(p.get("Observation?unknown=1", token).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(p.get("Observation?_count=x", token).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        p.get("Observation?unknown=1", token).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        p.get("Observation?_count=x", token).await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
 async fn cors_lets_the_app_origin_in_only() {
     let p = start(|_| {}).await;
-    let pre = p.http.request(reqwest::Method::OPTIONS, format!("{}/auth/token", p.base))
+    let pre = p
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/auth/token", p.base))
         .header("Origin", "http://localhost:8000")
         .header("Access-Control-Request-Method", "POST")
-        .send().await.unwrap();
-    assert_eq!(pre.headers()["access-control-allow-origin"], "http://localhost:8000");
-    let evil = p.http.get(format!("{}/Patient", p.fhir)).header("Origin", "http://evil.example").send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "http://localhost:8000"
+    );
+    let evil = p
+        .http
+        .get(format!("{}/Patient", p.fhir))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
 }
 
@@ -363,6 +564,11 @@ async fn faults_on_demand() {
     let (s, body) = p.exchange(&code, VERIFIER).await;
     assert_eq!((s, err(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"));
     let p = start(|c| c.faults.failure_rate = 1.0).await;
-    let r = p.http.get(format!("{}/metadata", p.fhir)).send().await.unwrap();
+    let r = p
+        .http
+        .get(format!("{}/metadata", p.fhir))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_server_error());
 }

@@ -16,7 +16,10 @@ pub struct FhirBase {
 impl FhirBase {
     pub fn new(base: &str) -> Option<Self> {
         let mut dir = Url::parse(base).ok()?;
-        if !matches!(dir.scheme(), "http" | "https") || dir.query().is_some() || dir.fragment().is_some() {
+        if !matches!(dir.scheme(), "http" | "https")
+            || dir.query().is_some()
+            || dir.fragment().is_some()
+        {
             return None;
         }
         if !dir.path().ends_with('/') {
@@ -56,7 +59,8 @@ impl FhirBase {
         u.origin() == self.dir.origin()
             && u.username().is_empty()
             && u.password().is_none()
-            && (u.path().starts_with(self.dir.path()) || u.path() == self.dir.path().trim_end_matches('/'))
+            && (u.path().starts_with(self.dir.path())
+                || u.path() == self.dir.path().trim_end_matches('/'))
     }
 
     /// A reference (`Practitioner/1` or an absolute URL) as a URL the token may go to, or `None`
@@ -86,7 +90,11 @@ pub struct Pager {
 
 impl Pager {
     pub fn new(first_url: &str, max_pages: usize) -> Self {
-        Self { seen: HashSet::from([first_url.to_string()]), pages: 1, max_pages }
+        Self {
+            seen: HashSet::from([first_url.to_string()]),
+            pages: 1,
+            max_pages,
+        }
     }
 
     pub fn pages(&self) -> usize {
@@ -144,7 +152,10 @@ mod tests {
         ] {
             assert!(!b.allows(other), "{other}");
         }
-        assert_eq!(b.resolve("Practitioner/dr-1").as_deref(), Some("https://ehr.example/fhir/Practitioner/dr-1"));
+        assert_eq!(
+            b.resolve("Practitioner/dr-1").as_deref(),
+            Some("https://ehr.example/fhir/Practitioner/dr-1")
+        );
         assert_eq!(b.resolve("https://evil.example/fhir/Practitioner/1"), None);
         assert_eq!(b.resolve("../admin/x"), None);
     }
@@ -152,9 +163,17 @@ mod tests {
     #[test]
     fn urls_encode_ids_and_params() {
         let b = base();
-        assert_eq!(b.read_url("Patient", "a/b c"), "https://ehr.example/fhir/Patient/a%2Fb%20c");
-        assert_eq!(b.search_url("Observation", &[("patient", "p1"), ("code", "http://loinc.org|8867-4")]),
-            "https://ehr.example/fhir/Observation?patient=p1&code=http%3A%2F%2Floinc.org%7C8867-4");
+        assert_eq!(
+            b.read_url("Patient", "a/b c"),
+            "https://ehr.example/fhir/Patient/a%2Fb%20c"
+        );
+        assert_eq!(
+            b.search_url(
+                "Observation",
+                &[("patient", "p1"), ("code", "http://loinc.org|8867-4")]
+            ),
+            "https://ehr.example/fhir/Observation?patient=p1&code=http%3A%2F%2Floinc.org%7C8867-4"
+        );
     }
 
     fn bundle(next: &str) -> Value {
@@ -166,11 +185,32 @@ mod tests {
         let b = base();
         let first = b.search_url("Observation", &[("patient", "p")]);
         let mut p = Pager::new(&first, 3);
-        assert_eq!(p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=2")).unwrap().as_deref(), Some("https://ehr.example/fhir/Observation?page=2"));
-        assert_eq!(p.next(&b, &bundle("https://evil.example/fhir/Observation?page=3")), Err(PagingError::OffBase("https://evil.example/fhir/Observation?page=3".into())));
-        assert!(matches!(p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=2")), Err(PagingError::Cycle(_))));
-        assert_eq!(p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=3")).unwrap().as_deref(), Some("https://ehr.example/fhir/Observation?page=3"));
-        assert_eq!(p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=4")), Err(PagingError::TooManyPages(3)));
+        assert_eq!(
+            p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=2"))
+                .unwrap()
+                .as_deref(),
+            Some("https://ehr.example/fhir/Observation?page=2")
+        );
+        assert_eq!(
+            p.next(&b, &bundle("https://evil.example/fhir/Observation?page=3")),
+            Err(PagingError::OffBase(
+                "https://evil.example/fhir/Observation?page=3".into()
+            ))
+        );
+        assert!(matches!(
+            p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=2")),
+            Err(PagingError::Cycle(_))
+        ));
+        assert_eq!(
+            p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=3"))
+                .unwrap()
+                .as_deref(),
+            Some("https://ehr.example/fhir/Observation?page=3")
+        );
+        assert_eq!(
+            p.next(&b, &bundle("https://ehr.example/fhir/Observation?page=4")),
+            Err(PagingError::TooManyPages(3))
+        );
         assert_eq!(p.next(&b, &json!({"resourceType":"Bundle"})), Ok(None));
     }
 }

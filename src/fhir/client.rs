@@ -28,7 +28,10 @@ pub enum RefreshError {
 impl RefreshError {
     /// Worth trying again later (the network or server hiccuped) rather than final.
     pub fn is_transient(&self) -> bool {
-        matches!(self, RefreshError::Token(TokenError::Network(_) | TokenError::Server(_)))
+        matches!(
+            self,
+            RefreshError::Token(TokenError::Network(_) | TokenError::Server(_))
+        )
     }
 }
 
@@ -47,7 +50,9 @@ pub struct FhirClient<P: Platform + 'static> {
 
 impl<P: Platform + 'static> Clone for FhirClient<P> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -106,7 +111,11 @@ impl<P: Platform + 'static> FhirClient<P> {
             Ok(res) => match process_token_response(&res) {
                 Ok(t) => {
                     let now = inner.platform.now_ms();
-                    inner.session.borrow_mut().apply_refresh(t, now).map_err(RefreshError::from)
+                    inner
+                        .session
+                        .borrow_mut()
+                        .apply_refresh(t, now)
+                        .map_err(RefreshError::from)
                 }
                 Err(e) => Err(RefreshError::Token(e)),
             },
@@ -125,7 +134,10 @@ impl<P: Platform + 'static> FhirClient<P> {
 
     async fn send_with_token(&self, url: &str) -> Result<HttpResponse, FhirError> {
         let mut req = HttpRequest::get(url, "application/fhir+json");
-        let bearer = format!("Bearer {}", self.inner.session.borrow().access_token.expose());
+        let bearer = format!(
+            "Bearer {}",
+            self.inner.session.borrow().access_token.expose()
+        );
         req.headers.push(("Authorization", bearer));
         Ok(self.inner.platform.send(req).await?)
     }
@@ -136,7 +148,8 @@ impl<P: Platform + 'static> FhirClient<P> {
             return Err(FhirError::OffBase(url.to_string()));
         }
         let now = self.inner.platform.now_ms();
-        let (due, expired, can) = self.with_session(|s| (s.refresh_due(now), s.is_expired(now), s.can_refresh()));
+        let (due, expired, can) =
+            self.with_session(|s| (s.refresh_due(now), s.is_expired(now), s.can_refresh()));
         if due && can {
             if let Err(e) = self.refresh().await {
                 if expired || !e.is_transient() {
@@ -180,7 +193,9 @@ impl<P: Platform + 'static> FhirClient<P> {
         loop {
             let bundle = self.get(&url).await?;
             if bundle["resourceType"] != "Bundle" {
-                return Err(FhirError::Malformed("a search did not return a Bundle".into()));
+                return Err(FhirError::Malformed(
+                    "a search did not return a Bundle".into(),
+                ));
             }
             for e in bundle["entry"].as_array().into_iter().flatten() {
                 // Searches may include OperationOutcomes (search.mode = outcome); keep matches.

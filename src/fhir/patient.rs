@@ -9,7 +9,12 @@ pub fn human_name(name: &Value) -> Option<String> {
         return Some(t.trim().to_string());
     }
     let list = |k: &str| -> Vec<&str> {
-        name[k].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
+        name[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
     };
     let mut parts: Vec<&str> = list("prefix");
     parts.extend(list("given"));
@@ -17,7 +22,12 @@ pub fn human_name(name: &Value) -> Option<String> {
         parts.push(f);
     }
     parts.extend(list("suffix"));
-    let s = parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    let s = parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     (!s.is_empty()).then_some(s)
 }
 
@@ -76,9 +86,15 @@ mod tests {
     fn names() {
         let p = json!({"name":[{"use":"nickname","given":["Bob"]},{"use":"official","family":"Smith","given":["Robert","J"],"prefix":["Mr."]}]});
         assert_eq!(display_name(&p), "Mr. Robert J Smith");
-        assert_eq!(display_name(&json!({"name":[{"text":"  Dr. Who "}]})), "Dr. Who");
+        assert_eq!(
+            display_name(&json!({"name":[{"text":"  Dr. Who "}]})),
+            "Dr. Who"
+        );
         assert_eq!(display_name(&json!({})), "(no name recorded)");
-        assert_eq!(display_name(&json!({"name":[{"given":[42]}]})), "(no name recorded)");
+        assert_eq!(
+            display_name(&json!({"name":[{"given":[42]}]})),
+            "(no name recorded)"
+        );
         let odd = json!({"name":[{"family":"O'Connor-Ñúñez","given":["<b>Zoë</b>","نور"]}]});
         assert_eq!(display_name(&odd), "<b>Zoë</b> نور O'Connor-Ñúñez");
     }
@@ -87,7 +103,10 @@ mod tests {
     fn summary() {
         let p = json!({"id":"p1","gender":"female","birthDate":"1980-02-03","identifier":[{"type":{"text":"MRN"},"value":"123"},{"system":"urn:x","value":"9"},{"system":"urn:y"}]});
         let s = summarize(&p);
-        assert_eq!(s.identifiers, vec![("MRN".into(), "123".into()), ("urn:x".into(), "9".into())]);
+        assert_eq!(
+            s.identifiers,
+            vec![("MRN".into(), "123".into()), ("urn:x".into(), "9".into())]
+        );
         assert_eq!(s.birth_date.as_deref(), Some("1980-02-03"));
         assert_eq!(s.gender.as_deref(), Some("female"));
     }

@@ -19,7 +19,10 @@ pub enum FhirError {
     #[error("not found{}", .0.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     NotFound(Option<String>),
     #[error("the FHIR server answered HTTP {status}{}", outcome.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Server { status: u16, outcome: Option<String> },
+    Server {
+        status: u16,
+        outcome: Option<String>,
+    },
     #[error("the FHIR server's answer is not FHIR JSON: {0}")]
     Malformed(String),
     #[error("{0} lies outside the FHIR server; the token is not sent there")]
@@ -71,18 +74,47 @@ mod tests {
     use super::*;
 
     fn res(status: u16, body: &str) -> HttpResponse {
-        HttpResponse { status, content_type: Some("application/fhir+json".into()), www_authenticate: None, body: body.into() }
+        HttpResponse {
+            status,
+            content_type: Some("application/fhir+json".into()),
+            www_authenticate: None,
+            body: body.into(),
+        }
     }
 
     #[test]
     fn classifies() {
         let oo = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"no <b>way</b>"}]}"#;
-        assert_eq!(process_response(&res(403, oo)), Err(FhirError::Forbidden(Some("no <b>way</b>".into()))));
-        assert_eq!(process_response(&res(401, oo)), Err(FhirError::SessionExpired));
-        assert_eq!(process_response(&res(404, "")), Err(FhirError::NotFound(None)));
-        assert_eq!(process_response(&res(500, oo)), Err(FhirError::Server { status: 500, outcome: Some("no <b>way</b>".into()) }));
-        assert!(matches!(process_response(&res(200, r#"{"resourceType":"Pat"#)), Err(FhirError::Malformed(_))));
-        assert!(matches!(process_response(&res(200, r#"{"id":"x"}"#)), Err(FhirError::Malformed(_))));
-        assert_eq!(process_response(&res(200, r#"{"resourceType":"Patient"}"#)).unwrap()["resourceType"], "Patient");
+        assert_eq!(
+            process_response(&res(403, oo)),
+            Err(FhirError::Forbidden(Some("no <b>way</b>".into())))
+        );
+        assert_eq!(
+            process_response(&res(401, oo)),
+            Err(FhirError::SessionExpired)
+        );
+        assert_eq!(
+            process_response(&res(404, "")),
+            Err(FhirError::NotFound(None))
+        );
+        assert_eq!(
+            process_response(&res(500, oo)),
+            Err(FhirError::Server {
+                status: 500,
+                outcome: Some("no <b>way</b>".into())
+            })
+        );
+        assert!(matches!(
+            process_response(&res(200, r#"{"resourceType":"Pat"#)),
+            Err(FhirError::Malformed(_))
+        ));
+        assert!(matches!(
+            process_response(&res(200, r#"{"id":"x"}"#)),
+            Err(FhirError::Malformed(_))
+        ));
+        assert_eq!(
+            process_response(&res(200, r#"{"resourceType":"Patient"}"#)).unwrap()["resourceType"],
+            "Patient"
+        );
     }
 }

@@ -83,11 +83,14 @@ pub fn authorize(
         &["launch/patient", "openid", "fhirUser"]
     };
     let scope = request_scope(context, &ehr.scopes, smart.supports_v2_scopes());
-    let redirect_uri = ehr.redirect_uri.clone().unwrap_or_else(|| default_redirect_uri.to_string());
+    let redirect_uri = ehr
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| default_redirect_uri.to_string());
 
     // The endpoint was checked to be an absolute http(s) URL by discovery.
-    let mut url = Url::parse(&smart.authorization_endpoint)
-        .unwrap_or_else(|_| issuer.url().clone());
+    let mut url =
+        Url::parse(&smart.authorization_endpoint).unwrap_or_else(|_| issuer.url().clone());
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code")
@@ -112,7 +115,11 @@ pub fn authorize(
             client_id: ehr.client_id.clone(),
             redirect_uri,
             scope,
-            kind: if launch.is_some() { LaunchKind::Ehr } else { LaunchKind::Standalone },
+            kind: if launch.is_some() {
+                LaunchKind::Ehr
+            } else {
+                LaunchKind::Standalone
+            },
             smart: smart.clone(),
             created_ms: now_ms,
         },
@@ -143,18 +150,33 @@ mod tests {
             authorization_endpoint: "http://localhost:9000/auth/authorize".into(),
             token_endpoint: "http://localhost:9000/auth/token".into(),
             jwks_uri: None,
-            capabilities: if v2 { vec!["permission-v2".into()] } else { vec![] },
+            capabilities: if v2 {
+                vec!["permission-v2".into()]
+            } else {
+                vec![]
+            },
             code_challenge_methods_supported: Some(vec!["S256".into()]),
             source: Source::WellKnown,
         }
     }
 
-    const ENTROPY: Entropy = Entropy { state: [1; 32], verifier: [2; 32] };
+    const ENTROPY: Entropy = Entropy {
+        state: [1; 32],
+        verifier: [2; 32],
+    };
 
     #[test]
     fn exact_ehr_launch_url_from_fixed_entropy() {
         let iss = Issuer::parse("http://localhost:9000/fhir").unwrap();
-        let r = authorize(&ehr(), &iss, &smart(true), Some("abc 123&x"), "http://localhost:8000/launch.html", &ENTROPY, 1000);
+        let r = authorize(
+            &ehr(),
+            &iss,
+            &smart(true),
+            Some("abc 123&x"),
+            "http://localhost:8000/launch.html",
+            &ENTROPY,
+            1000,
+        );
         assert_eq!(
             r.url,
             "http://localhost:9000/auth/authorize?response_type=code&client_id=smart-launch\
@@ -165,8 +187,14 @@ mod tests {
              &code_challenge=bB1ju9q0N8VDaMu9iIaohqea2XcpfiZe6_H19fAVM7k&code_challenge_method=S256"
         );
         assert_eq!(r.pending.kind, LaunchKind::Ehr);
-        assert_eq!(r.pending.state, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE");
-        assert_eq!(r.pending.code_verifier.challenge(), "bB1ju9q0N8VDaMu9iIaohqea2XcpfiZe6_H19fAVM7k");
+        assert_eq!(
+            r.pending.state,
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
+        );
+        assert_eq!(
+            r.pending.code_verifier.challenge(),
+            "bB1ju9q0N8VDaMu9iIaohqea2XcpfiZe6_H19fAVM7k"
+        );
     }
 
     #[test]
@@ -174,7 +202,15 @@ mod tests {
         let iss = Issuer::parse("http://localhost:9000/fhir").unwrap();
         let mut e = ehr();
         e.redirect_uri = Some("https://app.example/cb".into());
-        let r = authorize(&e, &iss, &smart(false), None, "http://localhost:8000/launch.html", &ENTROPY, 1000);
+        let r = authorize(
+            &e,
+            &iss,
+            &smart(false),
+            None,
+            "http://localhost:8000/launch.html",
+            &ENTROPY,
+            1000,
+        );
         assert_eq!(
             r.url,
             "http://localhost:9000/auth/authorize?response_type=code&client_id=smart-launch\
@@ -193,6 +229,9 @@ mod tests {
         let p = authorize(&ehr(), &iss, &smart(true), None, "x", &ENTROPY, 1_000_000).pending;
         assert!(!p.is_expired(1_000_000 + PENDING_TTL_MS));
         assert!(p.is_expired(1_000_000 + PENDING_TTL_MS + 1));
-        assert!(p.is_expired(999_999), "a clock that went back is not trusted");
+        assert!(
+            p.is_expired(999_999),
+            "a clock that went back is not trusted"
+        );
     }
 }

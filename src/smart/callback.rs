@@ -20,7 +20,10 @@ pub enum CallbackError {
     WrongIssuer { expected: String, got: String },
     /// The server said no; its words are shown as plain text.
     #[error("the EHR refused the sign-in: {error}")]
-    Denied { error: String, description: Option<String> },
+    Denied {
+        error: String,
+        description: Option<String>,
+    },
     #[error("the sign-in response has no authorization code")]
     MissingCode,
 }
@@ -62,14 +65,23 @@ pub fn validate(
         let expected = &pending.smart.issuer;
         let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
         if !same(iss, expected) && !same(iss, &pending.issuer) {
-            return Err(CallbackError::WrongIssuer { expected: expected.clone(), got: iss.clone() });
+            return Err(CallbackError::WrongIssuer {
+                expected: expected.clone(),
+                got: iss.clone(),
+            });
         }
     }
     if let Some(error) = params.error {
-        return Err(CallbackError::Denied { error, description: params.error_description });
+        return Err(CallbackError::Denied {
+            error,
+            description: params.error_description,
+        });
     }
     match params.code {
-        Some(c) if !c.is_empty() => Ok(ValidCallback { code: AuthCode::new(c), pending }),
+        Some(c) if !c.is_empty() => Ok(ValidCallback {
+            code: AuthCode::new(c),
+            pending,
+        }),
         _ => Err(CallbackError::MissingCode),
     }
 }
@@ -102,11 +114,27 @@ mod tests {
             source: Source::WellKnown,
         };
         let iss = Issuer::parse(&ehr.iss).unwrap();
-        authorize(&ehr, &iss, &smart, None, "http://localhost:8000/launch.html", &Entropy { state: [7; 32], verifier: [8; 32] }, 1000).pending
+        authorize(
+            &ehr,
+            &iss,
+            &smart,
+            None,
+            "http://localhost:8000/launch.html",
+            &Entropy {
+                state: [7; 32],
+                verifier: [8; 32],
+            },
+            1000,
+        )
+        .pending
     }
 
     fn params(code: &str, state: &str) -> CallbackParams {
-        CallbackParams { code: Some(code.into()), state: Some(state.into()), ..Default::default() }
+        CallbackParams {
+            code: Some(code.into()),
+            state: Some(state.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -120,11 +148,36 @@ mod tests {
     #[test]
     fn bad_state_is_refused() {
         let state = pending().state;
-        assert_eq!(validate(CallbackParams { code: Some("c".into()), ..Default::default() }, Some(pending()), 2000).unwrap_err(), CallbackError::MissingState);
-        assert_eq!(validate(params("c", "tampered"), None, 2000).unwrap_err(), CallbackError::UnknownState);
+        assert_eq!(
+            validate(
+                CallbackParams {
+                    code: Some("c".into()),
+                    ..Default::default()
+                },
+                Some(pending()),
+                2000
+            )
+            .unwrap_err(),
+            CallbackError::MissingState
+        );
+        assert_eq!(
+            validate(params("c", "tampered"), None, 2000).unwrap_err(),
+            CallbackError::UnknownState
+        );
         // Stored under a key that does not match its own state: refused too.
-        assert_eq!(validate(params("c", "tampered"), Some(pending()), 2000).unwrap_err(), CallbackError::UnknownState);
-        assert_eq!(validate(params("c", &state), Some(pending()), 1000 + PENDING_TTL_MS + 1).unwrap_err(), CallbackError::Expired);
+        assert_eq!(
+            validate(params("c", "tampered"), Some(pending()), 2000).unwrap_err(),
+            CallbackError::UnknownState
+        );
+        assert_eq!(
+            validate(
+                params("c", &state),
+                Some(pending()),
+                1000 + PENDING_TTL_MS + 1
+            )
+            .unwrap_err(),
+            CallbackError::Expired
+        );
     }
 
     #[test]
@@ -132,7 +185,10 @@ mod tests {
         let p = pending();
         let mut cb = params("c", &p.state);
         cb.iss = Some("https://evil.example/fhir".into());
-        assert!(matches!(validate(cb, Some(p), 2000), Err(CallbackError::WrongIssuer { .. })));
+        assert!(matches!(
+            validate(cb, Some(p), 2000),
+            Err(CallbackError::WrongIssuer { .. })
+        ));
         let p = pending();
         let mut cb = params("c", &p.state);
         cb.iss = Some("http://localhost:9000/fhir/".into());
@@ -149,10 +205,22 @@ mod tests {
             ..Default::default()
         };
         let e = validate(cb, Some(p), 2000).unwrap_err();
-        assert_eq!(e, CallbackError::Denied { error: "access_denied".into(), description: Some("<script>alert(1)</script>".into()) });
+        assert_eq!(
+            e,
+            CallbackError::Denied {
+                error: "access_denied".into(),
+                description: Some("<script>alert(1)</script>".into())
+            }
+        );
         assert!(!e.needs_relaunch());
         let p = pending();
-        let cb = CallbackParams { state: Some(p.state.clone()), ..Default::default() };
-        assert_eq!(validate(cb, Some(p), 2000).unwrap_err(), CallbackError::MissingCode);
+        let cb = CallbackParams {
+            state: Some(p.state.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(cb, Some(p), 2000).unwrap_err(),
+            CallbackError::MissingCode
+        );
     }
 }

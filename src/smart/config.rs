@@ -39,7 +39,11 @@ impl Issuer {
         {
             return Err(IssuerError::Extra(s.to_string()));
         }
-        let path = url.path().strip_suffix('/').unwrap_or(url.path()).to_string();
+        let path = url
+            .path()
+            .strip_suffix('/')
+            .unwrap_or(url.path())
+            .to_string();
         url.set_path(&path);
         Ok(Self(url))
     }
@@ -216,11 +220,20 @@ mod tests {
         assert!(matches!(Ehrs::parse("{"), Err(ConfigError::Malformed(_))));
         assert_eq!(Ehrs::parse(r#"{"ehrs":[]}"#), Err(ConfigError::Empty));
         let http_remote = r#"{"ehrs":[{"id":"a","name":"A","iss":"http://ehr.example/fhir","client_id":"c","scopes":""}]}"#;
-        assert!(matches!(Ehrs::parse(http_remote), Err(ConfigError::BadIssuer { .. })));
+        assert!(matches!(
+            Ehrs::parse(http_remote),
+            Err(ConfigError::BadIssuer { .. })
+        ));
         let no_client = r#"{"ehrs":[{"id":"a","name":"A","iss":"https://ehr.example/fhir","client_id":" ","scopes":""}]}"#;
-        assert_eq!(Ehrs::parse(no_client), Err(ConfigError::NoClient("a".into())));
+        assert_eq!(
+            Ehrs::parse(no_client),
+            Err(ConfigError::NoClient("a".into()))
+        );
         let bad_redirect = r#"{"ehrs":[{"id":"a","name":"A","iss":"https://ehr.example/fhir","client_id":"c","scopes":"","redirect_uri":"javascript:alert(1)"}]}"#;
-        assert!(matches!(Ehrs::parse(bad_redirect), Err(ConfigError::BadRedirect { .. })));
+        assert!(matches!(
+            Ehrs::parse(bad_redirect),
+            Err(ConfigError::BadRedirect { .. })
+        ));
     }
 
     #[test]

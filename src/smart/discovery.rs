@@ -75,39 +75,64 @@ pub fn well_known_request(iss: &Issuer) -> HttpRequest {
 }
 
 pub fn metadata_request(iss: &Issuer) -> HttpRequest {
-    HttpRequest::get(format!("{}/metadata", iss.as_str()), "application/fhir+json")
+    HttpRequest::get(
+        format!("{}/metadata", iss.as_str()),
+        "application/fhir+json",
+    )
 }
 
-fn json_object(url: &str, res: &HttpResponse, expected: &'static str) -> Result<Value, DiscoveryError> {
+fn json_object(
+    url: &str,
+    res: &HttpResponse,
+    expected: &'static str,
+) -> Result<Value, DiscoveryError> {
     if !(200..300).contains(&res.status) {
-        return Err(DiscoveryError::Status { url: url.to_string(), status: res.status });
+        return Err(DiscoveryError::Status {
+            url: url.to_string(),
+            status: res.status,
+        });
     }
     if res.looks_like_html() {
-        return Err(DiscoveryError::Html { url: url.to_string() });
+        return Err(DiscoveryError::Html {
+            url: url.to_string(),
+        });
     }
     let v: Value = serde_json::from_str(&res.body).map_err(|e| DiscoveryError::NotJson {
         url: url.to_string(),
         detail: e.to_string(),
     })?;
     if !v.is_object() {
-        return Err(DiscoveryError::WrongShape { url: url.to_string(), expected });
+        return Err(DiscoveryError::WrongShape {
+            url: url.to_string(),
+            expected,
+        });
     }
     Ok(v)
 }
 
 /// Resolves an advertised endpoint against the FHIR base and insists on http(s).
-fn endpoint(iss: &Issuer, name: &'static str, value: Option<&Value>) -> Result<String, DiscoveryError> {
+fn endpoint(
+    iss: &Issuer,
+    name: &'static str,
+    value: Option<&Value>,
+) -> Result<String, DiscoveryError> {
     let raw = match value {
         None | Some(Value::Null) => return Err(DiscoveryError::MissingEndpoint(name)),
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
         Some(other) => {
-            return Err(DiscoveryError::BadEndpoint { name, value: other.to_string() })
+            return Err(DiscoveryError::BadEndpoint {
+                name,
+                value: other.to_string(),
+            })
         }
     };
     let url = iss
         .base_dir()
         .join(raw)
-        .map_err(|_| DiscoveryError::BadEndpoint { name, value: raw.to_string() })?;
+        .map_err(|_| DiscoveryError::BadEndpoint {
+            name,
+            value: raw.to_string(),
+        })?;
     check_scheme(iss, name, &url)?;
     Ok(url.to_string())
 }
@@ -122,13 +147,19 @@ fn check_scheme(iss: &Issuer, name: &'static str, url: &Url) -> Result<(), Disco
     if ok && url.host().is_some() {
         Ok(())
     } else {
-        Err(DiscoveryError::BadEndpoint { name, value: url.to_string() })
+        Err(DiscoveryError::BadEndpoint {
+            name,
+            value: url.to_string(),
+        })
     }
 }
 
 fn strings(v: &Value) -> Option<Vec<String>> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+    v.as_array().map(|a| {
+        a.iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    })
 }
 
 fn require_s256(methods: &Option<Vec<String>>) -> Result<(), DiscoveryError> {
@@ -139,13 +170,23 @@ fn require_s256(methods: &Option<Vec<String>>) -> Result<(), DiscoveryError> {
 }
 
 /// Checks a `.well-known/smart-configuration` answer.
-pub fn process_well_known(iss: &Issuer, res: &HttpResponse) -> Result<SmartConfiguration, DiscoveryError> {
+pub fn process_well_known(
+    iss: &Issuer,
+    res: &HttpResponse,
+) -> Result<SmartConfiguration, DiscoveryError> {
     let url = well_known_request(iss).url;
     let v = json_object(&url, res, "SMART configuration object")?;
     let methods = strings(&v["code_challenge_methods_supported"]);
     let config = SmartConfiguration {
-        issuer: v["issuer"].as_str().map(str::to_string).unwrap_or_else(|| iss.as_str().to_string()),
-        authorization_endpoint: endpoint(iss, "authorization_endpoint", v.get("authorization_endpoint"))?,
+        issuer: v["issuer"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| iss.as_str().to_string()),
+        authorization_endpoint: endpoint(
+            iss,
+            "authorization_endpoint",
+            v.get("authorization_endpoint"),
+        )?,
         token_endpoint: endpoint(iss, "token_endpoint", v.get("token_endpoint"))?,
         jwks_uri: match v.get("jwks_uri") {
             None | Some(Value::Null) => None,
@@ -160,11 +201,17 @@ pub fn process_well_known(iss: &Issuer, res: &HttpResponse) -> Result<SmartConfi
 }
 
 /// Checks a CapabilityStatement and reads the `oauth-uris` extension (SMART App Launch 1.0).
-pub fn process_metadata(iss: &Issuer, res: &HttpResponse) -> Result<SmartConfiguration, DiscoveryError> {
+pub fn process_metadata(
+    iss: &Issuer,
+    res: &HttpResponse,
+) -> Result<SmartConfiguration, DiscoveryError> {
     let url = metadata_request(iss).url;
     let v = json_object(&url, res, "CapabilityStatement")?;
     if v["resourceType"] != "CapabilityStatement" {
-        return Err(DiscoveryError::WrongShape { url, expected: "CapabilityStatement" });
+        return Err(DiscoveryError::WrongShape {
+            url,
+            expected: "CapabilityStatement",
+        });
     }
     let ext = v["rest"]
         .as_array()
@@ -181,7 +228,11 @@ pub fn process_metadata(iss: &Issuer, res: &HttpResponse) -> Result<SmartConfigu
     };
     Ok(SmartConfiguration {
         issuer: iss.as_str().to_string(),
-        authorization_endpoint: endpoint(iss, "authorization_endpoint", find("authorize").as_ref())?,
+        authorization_endpoint: endpoint(
+            iss,
+            "authorization_endpoint",
+            find("authorize").as_ref(),
+        )?,
         token_endpoint: endpoint(iss, "token_endpoint", find("token").as_ref())?,
         jwks_uri: None,
         // A v1 server's scopes are v1; PKCE is still required of it (S256 is always sent).
@@ -215,7 +266,10 @@ mod tests {
             &json(r#"{"authorization_endpoint":"auth/authorize","token_endpoint":"/oauth/token","code_challenge_methods_supported":["S256"],"capabilities":["permission-v2"]}"#),
         )
         .unwrap();
-        assert_eq!(c.authorization_endpoint, "https://ehr.example/fhir/auth/authorize");
+        assert_eq!(
+            c.authorization_endpoint,
+            "https://ehr.example/fhir/auth/authorize"
+        );
         assert_eq!(c.token_endpoint, "https://ehr.example/oauth/token");
         assert_eq!(c.issuer, "https://ehr.example/fhir");
         assert!(c.supports_v2_scopes());
@@ -225,27 +279,61 @@ mod tests {
     fn refuses_a_server_without_s256() {
         let e = process_well_known(
             &iss(),
-            &json(r#"{"authorization_endpoint":"https://ehr.example/a","token_endpoint":"https://ehr.example/t","code_challenge_methods_supported":["plain"]}"#),
+            &json(
+                r#"{"authorization_endpoint":"https://ehr.example/a","token_endpoint":"https://ehr.example/t","code_challenge_methods_supported":["plain"]}"#,
+            ),
         );
         assert_eq!(e, Err(DiscoveryError::NoS256(vec!["plain".into()])));
     }
 
     #[test]
     fn bad_answers_get_clear_errors() {
-        let html = HttpResponse { content_type: Some("text/html".into()), ..json("<!DOCTYPE html><form>") };
-        assert!(matches!(process_well_known(&iss(), &html), Err(DiscoveryError::Html { .. })));
-        let not_found = HttpResponse { status: 404, ..json("{}") };
-        assert!(matches!(process_well_known(&iss(), &not_found), Err(DiscoveryError::Status { status: 404, .. })));
-        assert!(matches!(process_well_known(&iss(), &json("{\"a\":")), Err(DiscoveryError::NotJson { .. })));
-        assert!(matches!(process_well_known(&iss(), &json("[1,2]")), Err(DiscoveryError::WrongShape { .. })));
+        let html = HttpResponse {
+            content_type: Some("text/html".into()),
+            ..json("<!DOCTYPE html><form>")
+        };
+        assert!(matches!(
+            process_well_known(&iss(), &html),
+            Err(DiscoveryError::Html { .. })
+        ));
+        let not_found = HttpResponse {
+            status: 404,
+            ..json("{}")
+        };
+        assert!(matches!(
+            process_well_known(&iss(), &not_found),
+            Err(DiscoveryError::Status { status: 404, .. })
+        ));
+        assert!(matches!(
+            process_well_known(&iss(), &json("{\"a\":")),
+            Err(DiscoveryError::NotJson { .. })
+        ));
+        assert!(matches!(
+            process_well_known(&iss(), &json("[1,2]")),
+            Err(DiscoveryError::WrongShape { .. })
+        ));
         assert_eq!(
-            process_well_known(&iss(), &json(r#"{"token_endpoint":"https://ehr.example/t"}"#)),
+            process_well_known(
+                &iss(),
+                &json(r#"{"token_endpoint":"https://ehr.example/t"}"#)
+            ),
             Err(DiscoveryError::MissingEndpoint("authorization_endpoint"))
         );
-        for bad in [r#""javascript:alert(1)""#, r#""http://ehr.example/a""#, "42", r#""""#] {
-            let body = format!(r#"{{"authorization_endpoint":{bad},"token_endpoint":"https://ehr.example/t"}}"#);
+        for bad in [
+            r#""javascript:alert(1)""#,
+            r#""http://ehr.example/a""#,
+            "42",
+            r#""""#,
+        ] {
+            let body = format!(
+                r#"{{"authorization_endpoint":{bad},"token_endpoint":"https://ehr.example/t"}}"#
+            );
             assert!(
-                matches!(process_well_known(&iss(), &json(&body)), Err(DiscoveryError::BadEndpoint { .. }) | Err(DiscoveryError::MissingEndpoint(_))),
+                matches!(
+                    process_well_known(&iss(), &json(&body)),
+                    Err(DiscoveryError::BadEndpoint { .. })
+                        | Err(DiscoveryError::MissingEndpoint(_))
+                ),
                 "{bad}"
             );
         }
@@ -259,7 +347,13 @@ mod tests {
         assert_eq!(c.source, Source::Metadata);
         assert!(!c.supports_v2_scopes());
         let no_ext = r#"{"resourceType":"CapabilityStatement","rest":[{}]}"#;
-        assert_eq!(process_metadata(&iss(), &json(no_ext)), Err(DiscoveryError::MissingEndpoint("authorization_endpoint")));
-        assert!(matches!(process_metadata(&iss(), &json(r#"{"resourceType":"Patient"}"#)), Err(DiscoveryError::WrongShape { .. })));
+        assert_eq!(
+            process_metadata(&iss(), &json(no_ext)),
+            Err(DiscoveryError::MissingEndpoint("authorization_endpoint"))
+        );
+        assert!(matches!(
+            process_metadata(&iss(), &json(r#"{"resourceType":"Patient"}"#)),
+            Err(DiscoveryError::WrongShape { .. })
+        ));
     }
 }

@@ -39,7 +39,10 @@ pub enum LaunchError {
 /// Discovery: `.well-known/smart-configuration`, then `metadata` when the first is not a SMART
 /// document at all. A server whose SMART document refuses S256, or is otherwise bad, is not given
 /// a second chance through `metadata` (that would drop the PKCE check).
-pub async fn discover<P: Platform>(p: &P, iss: &Issuer) -> Result<SmartConfiguration, DiscoveryError> {
+pub async fn discover<P: Platform>(
+    p: &P,
+    iss: &Issuer,
+) -> Result<SmartConfiguration, DiscoveryError> {
     let well_known = match p.send(discovery::well_known_request(iss)).await {
         Ok(res) => discovery::process_well_known(iss, &res),
         Err(e) => Err(e.into()),
@@ -59,22 +62,34 @@ pub async fn discover<P: Platform>(p: &P, iss: &Issuer) -> Result<SmartConfigura
         Ok(res) => discovery::process_metadata(iss, &res),
         Err(e) => Err(e.into()),
     };
-    metadata.map_err(|second| DiscoveryError::Both { well_known: Box::new(first), metadata: Box::new(second) })
+    metadata.map_err(|second| DiscoveryError::Both {
+        well_known: Box::new(first),
+        metadata: Box::new(second),
+    })
 }
 
 fn entropy<P: Platform>(p: &P) -> Result<Entropy, CryptoError> {
-    let mut e = Entropy { state: [0; 32], verifier: [0; 32] };
+    let mut e = Entropy {
+        state: [0; 32],
+        verifier: [0; 32],
+    };
     p.random(&mut e.state)?;
     p.random(&mut e.verifier)?;
     if e.state == [0; 32] || e.state == e.verifier {
-        return Err(CryptoError("the random source returned no randomness".into()));
+        return Err(CryptoError(
+            "the random source returned no randomness".into(),
+        ));
     }
     Ok(e)
 }
 
 /// Drops pending requests that expired or cannot be read (abandoned sign-ins).
 fn sweep_pending<P: Platform>(p: &P, now_ms: u64) {
-    for key in p.keys().into_iter().filter(|k| k.starts_with(PENDING_PREFIX)) {
+    for key in p
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(PENDING_PREFIX))
+    {
         let stale = p
             .load(&key)
             .and_then(|v| serde_json::from_str::<PendingAuthorization>(&v).ok())
@@ -102,8 +117,12 @@ pub async fn begin<P: Platform>(
     redirect_uri: &str,
 ) -> Result<String, LaunchError> {
     let (issuer, ehr) = match target {
-        Target::Issuer(iss) => ehrs.for_issuer(iss).ok_or_else(|| LaunchError::UnknownIssuer(iss.to_string()))?,
-        Target::Ehr(id) => ehrs.by_id(id).ok_or_else(|| LaunchError::UnknownEhr(id.to_string()))?,
+        Target::Issuer(iss) => ehrs
+            .for_issuer(iss)
+            .ok_or_else(|| LaunchError::UnknownIssuer(iss.to_string()))?,
+        Target::Ehr(id) => ehrs
+            .by_id(id)
+            .ok_or_else(|| LaunchError::UnknownEhr(id.to_string()))?,
     };
     let smart = discover(p, issuer).await?;
     let entropy = entropy(p)?;
@@ -111,15 +130,23 @@ pub async fn begin<P: Platform>(
     sweep_pending(p, now);
     let req = authorize(ehr, issuer, &smart, launch, redirect_uri, &entropy, now);
     let json = serde_json::to_string(&req.pending).map_err(|e| StorageError(e.to_string()))?;
-    p.save(&PendingAuthorization::storage_key(&req.pending.state), &json)?;
+    p.save(
+        &PendingAuthorization::storage_key(&req.pending.state),
+        &json,
+    )?;
     Ok(req.url)
 }
 
 /// The launch kind of the pending request named by `state`, without taking it: lets the UI word
 /// an error for an EHR or a standalone launch.
-pub fn pending_kind<P: Platform>(p: &P, state: Option<&str>) -> Option<crate::smart::authorize::LaunchKind> {
+pub fn pending_kind<P: Platform>(
+    p: &P,
+    state: Option<&str>,
+) -> Option<crate::smart::authorize::LaunchKind> {
     let stored = p.load(&PendingAuthorization::storage_key(state?))?;
-    serde_json::from_str::<PendingAuthorization>(&stored).ok().map(|pending| pending.kind)
+    serde_json::from_str::<PendingAuthorization>(&stored)
+        .ok()
+        .map(|pending| pending.kind)
 }
 
 /// Takes (reads and deletes) the pending request named by `state`: single use.
@@ -135,7 +162,10 @@ fn take_pending<P: Platform>(p: &P, state: Option<&str>) -> Option<PendingAuthor
 pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Session, LaunchError> {
     let pending = take_pending(p, params.state.as_deref());
     let valid = callback::validate(params, pending, p.now_ms())?;
-    let res = p.send(token::exchange_request(&valid)).await.map_err(TokenError::from)?;
+    let res = p
+        .send(token::exchange_request(&valid))
+        .await
+        .map_err(TokenError::from)?;
     let tokens = token::process_token_response(&res)?;
     let pending = valid.pending;
     let fhir_user = match &tokens.id_token {
@@ -160,18 +190,29 @@ async fn check_id_token<P: Platform>(
     token: &crate::smart::secret::IdToken,
 ) -> Result<Option<String>, IdTokenError> {
     let decoded = id_token::decode(token)?;
-    id_token::check_claims(&decoded, &pending.smart.issuer, &pending.client_id, p.now_ms() / 1000)?;
+    id_token::check_claims(
+        &decoded,
+        &pending.smart.issuer,
+        &pending.client_id,
+        p.now_ms() / 1000,
+    )?;
     let Some(jwks_uri) = &pending.smart.jwks_uri else {
-        return Err(IdTokenError::Unverifiable("the server publishes no jwks_uri".into()));
+        return Err(IdTokenError::Unverifiable(
+            "the server publishes no jwks_uri".into(),
+        ));
     };
     let res = p
         .send(HttpRequest::get(jwks_uri.clone(), "application/json"))
         .await
         .map_err(|e| IdTokenError::Unverifiable(e.to_string()))?;
     if res.status != 200 {
-        return Err(IdTokenError::Unverifiable(format!("the JWKS answered HTTP {}", res.status)));
+        return Err(IdTokenError::Unverifiable(format!(
+            "the JWKS answered HTTP {}",
+            res.status
+        )));
     }
-    let jwks: Value = serde_json::from_str(&res.body).map_err(|_| IdTokenError::Unverifiable("the JWKS is not JSON".into()))?;
+    let jwks: Value = serde_json::from_str(&res.body)
+        .map_err(|_| IdTokenError::Unverifiable("the JWKS is not JSON".into()))?;
     let key = id_token::select_key(&jwks, decoded.kid.as_deref())?;
     let ok = p
         .verify_rs256(key, decoded.signing_input.as_bytes(), &decoded.signature)
@@ -195,7 +236,11 @@ pub fn resume<P: Platform>(p: &P) -> Option<Session> {
 /// Sign-out: forget the session and every pending sign-in of this tab.
 pub fn sign_out<P: Platform>(p: &P) {
     p.remove(SESSION_KEY);
-    for key in p.keys().into_iter().filter(|k| k.starts_with("smart-launch.")) {
+    for key in p
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("smart-launch."))
+    {
         p.remove(&key);
     }
 }

@@ -60,7 +60,13 @@ fn token_body(p: &Scripted, claims: Option<serde_json::Value>) -> String {
 }
 
 fn callback_from(authorize_url: &str, code: &str) -> CallbackParams {
-    let state = url::Url::parse(authorize_url).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
+    let state = url::Url::parse(authorize_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .to_string();
     match classify(&format!("code={code}&state={state}&iss={ISS}")).unwrap() {
         PageRequest::Callback(c) => c,
         other => panic!("{other:?}"),
@@ -71,22 +77,43 @@ fn callback_from(authorize_url: &str, code: &str) -> CallbackParams {
 fn ehr_launch_end_to_end() {
     let probe = Scripted::new(|_| json(500, ""));
     let p = server(token_body(&probe, None));
-    let url = block_on(begin(&p, &ehrs(), Target::Issuer("http://localhost:9000/fhir/"), Some("L1"), REDIRECT)).unwrap();
-    assert!(url.starts_with("http://localhost:9000/auth/authorize?response_type=code&client_id=smart-launch"));
+    let url = block_on(begin(
+        &p,
+        &ehrs(),
+        Target::Issuer("http://localhost:9000/fhir/"),
+        Some("L1"),
+        REDIRECT,
+    ))
+    .unwrap();
+    assert!(url.starts_with(
+        "http://localhost:9000/auth/authorize?response_type=code&client_id=smart-launch"
+    ));
     assert!(url.contains("&launch=L1&"));
     assert!(url.contains("scope=launch+openid+fhirUser+patient%2F*.rs+online_access"));
-    assert_eq!(p.keys().iter().filter(|k| k.starts_with(PENDING_PREFIX)).count(), 1);
+    assert_eq!(
+        p.keys()
+            .iter()
+            .filter(|k| k.starts_with(PENDING_PREFIX))
+            .count(),
+        1
+    );
 
     let session = block_on(complete(&p, callback_from(&url, "CODE-1"))).unwrap();
     assert_eq!(session.patient.as_deref(), Some("patient-01"));
-    assert_eq!(session.fhir_user.as_deref(), Some("http://localhost:9000/fhir/Practitioner/dr-adams"));
+    assert_eq!(
+        session.fhir_user.as_deref(),
+        Some("http://localhost:9000/fhir/Practitioner/dr-adams")
+    );
     assert_eq!(session.refresh_token.as_ref().unwrap().expose(), "RT-1");
     // Exactly: one discovery, one token request, one JWKS; no metadata.
-    assert_eq!(p.urls(), vec![
-        "http://localhost:9000/fhir/.well-known/smart-configuration",
-        "http://localhost:9000/auth/token",
-        "http://localhost:9000/jwks",
-    ]);
+    assert_eq!(
+        p.urls(),
+        vec![
+            "http://localhost:9000/fhir/.well-known/smart-configuration",
+            "http://localhost:9000/auth/token",
+            "http://localhost:9000/jwks",
+        ]
+    );
     let sent = p.sent.borrow();
     let (method, _, body, auth) = &sent[1];
     assert_eq!(*method, Method::Post);
@@ -102,7 +129,11 @@ fn ehr_launch_end_to_end() {
 #[test]
 fn unknown_issuer_is_refused_before_any_request() {
     let p = server(String::new());
-    for iss in ["https://evil.example/fhir", "http://localhost:9000/fhir2", "http://localhost:9000.evil.example/fhir"] {
+    for iss in [
+        "https://evil.example/fhir",
+        "http://localhost:9000/fhir2",
+        "http://localhost:9000.evil.example/fhir",
+    ] {
         let e = block_on(begin(&p, &ehrs(), Target::Issuer(iss), Some("L"), REDIRECT)).unwrap_err();
         assert_eq!(e, LaunchError::UnknownIssuer(iss.into()));
     }
@@ -113,14 +144,23 @@ fn unknown_issuer_is_refused_before_any_request() {
 fn v1_server_falls_back_to_metadata_and_gets_v1_scopes() {
     let p = Scripted::new(|req| {
         if req.url.ends_with("/metadata") {
-            json(200, r#"{"resourceType":"CapabilityStatement","rest":[{"security":{"extension":[{"url":"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris","extension":[{"url":"authorize","valueUri":"http://localhost:9000/auth/authorize"},{"url":"token","valueUri":"http://localhost:9000/auth/token"}]}]}}]}"#)
+            json(
+                200,
+                r#"{"resourceType":"CapabilityStatement","rest":[{"security":{"extension":[{"url":"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris","extension":[{"url":"authorize","valueUri":"http://localhost:9000/auth/authorize"},{"url":"token","valueUri":"http://localhost:9000/auth/token"}]}]}}]}"#,
+            )
         } else {
             json(404, r#"{"resourceType":"OperationOutcome"}"#)
         }
     });
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
-    assert!(url.contains("scope=launch%2Fpatient+openid+fhirUser+patient%2F*.read+online_access"), "{url}");
-    assert!(url.contains("code_challenge_method=S256"), "PKCE is never dropped");
+    assert!(
+        url.contains("scope=launch%2Fpatient+openid+fhirUser+patient%2F*.read+online_access"),
+        "{url}"
+    );
+    assert!(
+        url.contains("code_challenge_method=S256"),
+        "PKCE is never dropped"
+    );
     assert_eq!(p.count("/metadata"), 1);
 }
 
@@ -128,13 +168,19 @@ fn v1_server_falls_back_to_metadata_and_gets_v1_scopes() {
 fn a_server_refusing_s256_gets_no_second_chance() {
     let p = Scripted::new(|req| {
         if req.url.ends_with("/.well-known/smart-configuration") {
-            json(200, r#"{"authorization_endpoint":"http://localhost:9000/a","token_endpoint":"http://localhost:9000/t","code_challenge_methods_supported":["plain"]}"#)
+            json(
+                200,
+                r#"{"authorization_endpoint":"http://localhost:9000/a","token_endpoint":"http://localhost:9000/t","code_challenge_methods_supported":["plain"]}"#,
+            )
         } else {
             json(200, "{}")
         }
     });
     let e = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap_err();
-    assert!(matches!(e, LaunchError::Discovery(DiscoveryError::NoS256(_))));
+    assert!(matches!(
+        e,
+        LaunchError::Discovery(DiscoveryError::NoS256(_))
+    ));
     assert_eq!(p.count("/metadata"), 0);
     assert!(p.keys().is_empty(), "nothing pending");
 }
@@ -155,7 +201,10 @@ fn tampered_or_reused_state_sends_no_token_request() {
     cb.state = good_state;
     let again = CallbackParams { ..cb.clone() };
     block_on(complete(&p, cb)).unwrap();
-    assert_eq!(block_on(complete(&p, again)).unwrap_err(), LaunchError::Callback(CallbackError::UnknownState));
+    assert_eq!(
+        block_on(complete(&p, again)).unwrap_err(),
+        LaunchError::Callback(CallbackError::UnknownState)
+    );
     assert_eq!(p.count("/auth/token"), 1);
 }
 
@@ -178,10 +227,7 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     wrong_aud["aud"] = json!("someone-else");
     let mut wrong_iss = good_claims(now_s);
     wrong_iss["iss"] = json!("https://evil.example/fhir");
-    for (claims, expected) in [
-        (wrong_aud, "Audience"),
-        (wrong_iss, "Issuer"),
-    ] {
+    for (claims, expected) in [(wrong_aud, "Audience"), (wrong_iss, "Issuer")] {
         let p = server(token_body(&probe, Some(claims)));
         let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
@@ -192,7 +238,14 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
     let t = body["id_token"].as_str().unwrap().to_string();
     let (head, sig) = t.rsplit_once('.').unwrap();
-    let forged = format!("{head}.{}", if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) });
+    let forged = format!(
+        "{head}.{}",
+        if sig.starts_with('A') {
+            sig.replacen('A', "B", 1)
+        } else {
+            format!("A{}", &sig[1..])
+        }
+    );
     body["id_token"] = json!(forged);
     let p = server(body.to_string());
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
@@ -207,7 +260,10 @@ fn token_errors_store_nothing() {
         if req.url.ends_with("/.well-known/smart-configuration") {
             well_known()
         } else {
-            json(400, r#"{"error":"invalid_grant","error_description":"code expired"}"#)
+            json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"code expired"}"#,
+            )
         }
     });
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
@@ -216,7 +272,10 @@ fn token_errors_store_nothing() {
     assert!(p.keys().is_empty());
 }
 
-fn launched(handler: impl FnMut(&crate::platform::HttpRequest) -> Result<HttpResponse, NetError> + 'static, token: &str) -> (Rc<Scripted>, FhirClient<Scripted>) {
+fn launched(
+    handler: impl FnMut(&crate::platform::HttpRequest) -> Result<HttpResponse, NetError> + 'static,
+    token: &str,
+) -> (Rc<Scripted>, FhirClient<Scripted>) {
     let p = Rc::new(Scripted::new(handler));
     let pending: crate::smart::authorize::PendingAuthorization = serde_json::from_value(json!({
         "state": "s", "code_verifier": "v", "ehr_id": "sandbox", "issuer": ISS, "client_id": "smart-launch",
@@ -238,7 +297,10 @@ fn a_401_refreshes_once_and_retries_with_the_new_token() {
     let (p, client) = launched(
         |req| {
             if req.url.ends_with("/auth/token") {
-                return json(200, r#"{"access_token":"AT-2","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-2"}"#);
+                return json(
+                    200,
+                    r#"{"access_token":"AT-2","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-2"}"#,
+                );
             }
             match req.header("Authorization") {
                 Some("Bearer AT-2") => json(200, PATIENT),
@@ -252,7 +314,10 @@ fn a_401_refreshes_once_and_retries_with_the_new_token() {
     assert_eq!(p.count("/auth/token"), 1);
     let sent = p.sent.borrow();
     assert_eq!(sent[0].3.as_deref(), Some("Bearer AT-1"));
-    assert_eq!(sent[1].2.as_deref(), Some("grant_type=refresh_token&refresh_token=RT-1&client_id=smart-launch"));
+    assert_eq!(
+        sent[1].2.as_deref(),
+        Some("grant_type=refresh_token&refresh_token=RT-1&client_id=smart-launch")
+    );
     assert_eq!(sent[2].3.as_deref(), Some("Bearer AT-2"));
     client.with_session(|s| assert_eq!(s.refresh_token.as_ref().unwrap().expose(), "RT-2"));
     // The mirror holds the rotated token.
@@ -264,7 +329,10 @@ fn concurrent_callers_share_one_refresh() {
     let (p, client) = launched(
         |req| {
             if req.url.ends_with("/auth/token") {
-                json(200, r#"{"access_token":"AT-2","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-2"}"#)
+                json(
+                    200,
+                    r#"{"access_token":"AT-2","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-2"}"#,
+                )
             } else {
                 json(200, PATIENT)
             }
@@ -286,10 +354,18 @@ fn concurrent_callers_share_one_refresh() {
 #[test]
 fn a_403_is_not_permitted_and_never_refreshes() {
     let (p, client) = launched(
-        |_| json(403, r#"{"resourceType":"OperationOutcome","issue":[{"diagnostics":"scope"}]}"#),
+        |_| {
+            json(
+                403,
+                r#"{"resourceType":"OperationOutcome","issue":[{"diagnostics":"scope"}]}"#,
+            )
+        },
         r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-1"}"#,
     );
-    assert_eq!(block_on(client.read("Patient", "x")), Err(FhirError::Forbidden(Some("scope".into()))));
+    assert_eq!(
+        block_on(client.read("Patient", "x")),
+        Err(FhirError::Forbidden(Some("scope".into())))
+    );
     assert_eq!(p.count("/auth/token"), 0);
 }
 
@@ -305,9 +381,19 @@ fn a_refused_refresh_ends_the_session_without_a_loop() {
         },
         r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-1"}"#,
     );
-    assert_eq!(block_on(client.read("Patient", "x")), Err(FhirError::SessionExpired));
-    assert_eq!(block_on(client.read("Patient", "x")), Err(FhirError::SessionExpired));
-    assert_eq!(p.count("/auth/token"), 1, "the dead refresh token is not retried");
+    assert_eq!(
+        block_on(client.read("Patient", "x")),
+        Err(FhirError::SessionExpired)
+    );
+    assert_eq!(
+        block_on(client.read("Patient", "x")),
+        Err(FhirError::SessionExpired)
+    );
+    assert_eq!(
+        p.count("/auth/token"),
+        1,
+        "the dead refresh token is not retried"
+    );
     client.with_session(|s| assert!(s.refresh_token.is_none()));
 }
 
@@ -316,19 +402,39 @@ fn the_token_never_leaves_the_fhir_base() {
     let (p, client) = launched(
         |req| {
             if req.url.contains("page=2") {
-                json(200, r#"{"resourceType":"Bundle","entry":[],"link":[{"relation":"next","url":"https://evil.example/fhir/Observation?page=3"}]}"#)
+                json(
+                    200,
+                    r#"{"resourceType":"Bundle","entry":[],"link":[{"relation":"next","url":"https://evil.example/fhir/Observation?page=3"}]}"#,
+                )
             } else {
-                json(200, r#"{"resourceType":"Bundle","total":2,"entry":[{"resource":{"resourceType":"Observation","id":"1"}}],"link":[{"relation":"next","url":"http://localhost:9000/fhir/Observation?page=2"}]}"#)
+                json(
+                    200,
+                    r#"{"resourceType":"Bundle","total":2,"entry":[{"resource":{"resourceType":"Observation","id":"1"}}],"link":[{"relation":"next","url":"http://localhost:9000/fhir/Observation?page=2"}]}"#,
+                )
             }
         },
         r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
     );
-    assert!(matches!(block_on(client.get("https://evil.example/fhir/Patient/1")), Err(FhirError::OffBase(_))));
+    assert!(matches!(
+        block_on(client.get("https://evil.example/fhir/Patient/1")),
+        Err(FhirError::OffBase(_))
+    ));
     let mut progress = Vec::new();
-    let e = block_on(client.search_all("Observation", &[("patient", "p")], |n, t| progress.push((n, t)))).unwrap_err();
-    assert!(matches!(e, FhirError::Paging(crate::fhir::PagingError::OffBase(_))));
+    let e = block_on(
+        client.search_all("Observation", &[("patient", "p")], |n, t| {
+            progress.push((n, t))
+        }),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        FhirError::Paging(crate::fhir::PagingError::OffBase(_))
+    ));
     assert_eq!(progress, vec![(1, Some(2)), (1, None)]);
-    assert!(p.urls().iter().all(|u| u.starts_with("http://localhost:9000/fhir/")));
+    assert!(p
+        .urls()
+        .iter()
+        .all(|u| u.starts_with("http://localhost:9000/fhir/")));
 }
 
 #[test]

@@ -41,7 +41,9 @@ pub struct DecodedIdToken {
 impl DecodedIdToken {
     /// `fhirUser` (SMART) or, from older servers, `profile`: the user's FHIR resource URL.
     pub fn fhir_user(&self) -> Option<&str> {
-        self.claims["fhirUser"].as_str().or_else(|| self.claims["profile"].as_str())
+        self.claims["fhirUser"]
+            .as_str()
+            .or_else(|| self.claims["profile"].as_str())
     }
 }
 
@@ -51,13 +53,17 @@ pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
         return Err(IdTokenError::Malformed);
     };
     let json = |part: &str| -> Result<Value, IdTokenError> {
-        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| IdTokenError::Malformed)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| IdTokenError::Malformed)?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|_| IdTokenError::Malformed)?;
         v.is_object().then_some(v).ok_or(IdTokenError::Malformed)
     };
     let header = json(h)?;
     let claims = json(p)?;
-    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| IdTokenError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| IdTokenError::Malformed)?;
     let alg = header["alg"].as_str().unwrap_or("").to_string();
     if alg != "RS256" {
         return Err(IdTokenError::Algorithm(alg));
@@ -72,10 +78,18 @@ pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
 }
 
 /// Claims checks (OIDC Core §3.1.3.7 items 2, 3 and 9), with 60 s of clock skew allowed.
-pub fn check_claims(t: &DecodedIdToken, expected_issuer: &str, client_id: &str, now_secs: u64) -> Result<(), IdTokenError> {
+pub fn check_claims(
+    t: &DecodedIdToken,
+    expected_issuer: &str,
+    client_id: &str,
+    now_secs: u64,
+) -> Result<(), IdTokenError> {
     let iss = t.claims["iss"].as_str().unwrap_or("");
     if iss.trim_end_matches('/') != expected_issuer.trim_end_matches('/') {
-        return Err(IdTokenError::Issuer { expected: expected_issuer.to_string(), got: iss.to_string() });
+        return Err(IdTokenError::Issuer {
+            expected: expected_issuer.to_string(),
+            got: iss.to_string(),
+        });
     }
     let aud_ok = match &t.claims["aud"] {
         Value::String(a) => a == client_id,
@@ -117,7 +131,12 @@ mod tests {
     }
 
     fn token(header: Value, claims: Value) -> IdToken {
-        IdToken::new(format!("{}.{}.{}", b64(&header), b64(&claims), URL_SAFE_NO_PAD.encode(b"sig")))
+        IdToken::new(format!(
+            "{}.{}.{}",
+            b64(&header),
+            b64(&claims),
+            URL_SAFE_NO_PAD.encode(b"sig")
+        ))
     }
 
     fn claims() -> Value {
@@ -126,13 +145,26 @@ mod tests {
 
     #[test]
     fn decodes_and_checks_claims() {
-        let t = decode(&token(serde_json::json!({"alg":"RS256","kid":"k1"}), claims())).unwrap();
+        let t = decode(&token(
+            serde_json::json!({"alg":"RS256","kid":"k1"}),
+            claims(),
+        ))
+        .unwrap();
         assert_eq!(t.kid.as_deref(), Some("k1"));
         assert_eq!(t.fhir_user(), Some("https://e/fhir/Practitioner/1"));
         assert_eq!(check_claims(&t, "https://e/fhir/", "app", 1000), Ok(()));
-        assert!(matches!(check_claims(&t, "https://other/fhir", "app", 1000), Err(IdTokenError::Issuer { .. })));
-        assert_eq!(check_claims(&t, "https://e/fhir", "other-app", 1000), Err(IdTokenError::Audience));
-        assert_eq!(check_claims(&t, "https://e/fhir", "app", 2061), Err(IdTokenError::Expired));
+        assert!(matches!(
+            check_claims(&t, "https://other/fhir", "app", 1000),
+            Err(IdTokenError::Issuer { .. })
+        ));
+        assert_eq!(
+            check_claims(&t, "https://e/fhir", "other-app", 1000),
+            Err(IdTokenError::Audience)
+        );
+        assert_eq!(
+            check_claims(&t, "https://e/fhir", "app", 2061),
+            Err(IdTokenError::Expired)
+        );
         let mut c = claims();
         c["aud"] = serde_json::json!(["x", "app"]);
         let t = decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap();
@@ -141,18 +173,33 @@ mod tests {
 
     #[test]
     fn refuses_unsigned_and_malformed_tokens() {
-        assert_eq!(decode(&token(serde_json::json!({"alg":"none"}), claims())), Err(IdTokenError::Algorithm("none".into())));
-        assert_eq!(decode(&token(serde_json::json!({"alg":"HS256"}), claims())), Err(IdTokenError::Algorithm("HS256".into())));
+        assert_eq!(
+            decode(&token(serde_json::json!({"alg":"none"}), claims())),
+            Err(IdTokenError::Algorithm("none".into()))
+        );
+        assert_eq!(
+            decode(&token(serde_json::json!({"alg":"HS256"}), claims())),
+            Err(IdTokenError::Algorithm("HS256".into()))
+        );
         assert_eq!(decode(&IdToken::new("a.b")), Err(IdTokenError::Malformed));
-        assert_eq!(decode(&IdToken::new("!!.??.**")), Err(IdTokenError::Malformed));
+        assert_eq!(
+            decode(&IdToken::new("!!.??.**")),
+            Err(IdTokenError::Malformed)
+        );
     }
 
     #[test]
     fn selects_the_key_by_kid() {
         let jwks = serde_json::json!({"keys":[{"kty":"RSA","kid":"a","n":"x","e":"AQAB"},{"kty":"EC","kid":"b"},{"kty":"RSA","kid":"c","n":"y","e":"AQAB","use":"enc"}]});
         assert_eq!(select_key(&jwks, Some("a")).unwrap()["n"], "x");
-        assert_eq!(select_key(&jwks, Some("b")), Err(IdTokenError::NoKey(Some("b".into()))));
-        assert_eq!(select_key(&jwks, Some("c")), Err(IdTokenError::NoKey(Some("c".into()))));
+        assert_eq!(
+            select_key(&jwks, Some("b")),
+            Err(IdTokenError::NoKey(Some("b".into())))
+        );
+        assert_eq!(
+            select_key(&jwks, Some("c")),
+            Err(IdTokenError::NoKey(Some("c".into())))
+        );
         assert_eq!(select_key(&jwks, None).unwrap()["kid"], "a");
         assert!(select_key(&serde_json::json!([]), None).is_err());
     }

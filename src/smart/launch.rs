@@ -18,9 +18,14 @@ pub struct CallbackParams {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PageRequest {
     Callback(CallbackParams),
-    EhrLaunch { iss: String, launch: String },
+    EhrLaunch {
+        iss: String,
+        launch: String,
+    },
     /// `iss` alone: a standalone launch against that server.
-    StandaloneAt { iss: String },
+    StandaloneAt {
+        iss: String,
+    },
     /// No launch parameters: the user picks an EHR (or a stored session resumes).
     Plain,
 }
@@ -29,7 +34,9 @@ pub enum PageRequest {
 pub enum LaunchParamError {
     #[error("the launch parameter {0} appears more than once")]
     Repeated(String),
-    #[error("the EHR sent a launch value but no iss: the app cannot tell which server launched it")]
+    #[error(
+        "the EHR sent a launch value but no iss: the app cannot tell which server launched it"
+    )]
     LaunchWithoutIss,
     #[error("the launch parameter {0} is empty")]
     Empty(&'static str),
@@ -61,7 +68,11 @@ pub fn classify(query: &str) -> Result<PageRequest, LaunchParamError> {
     }
     if state.is_some() {
         // A state with neither code nor error is a broken callback, not a launch.
-        return Ok(PageRequest::Callback(CallbackParams { state, iss, ..Default::default() }));
+        return Ok(PageRequest::Callback(CallbackParams {
+            state,
+            iss,
+            ..Default::default()
+        }));
     }
     match (iss, launch) {
         (Some(iss), Some(launch)) => {
@@ -90,13 +101,30 @@ mod tests {
         assert_eq!(classify("?foo=bar"), Ok(PageRequest::Plain));
         assert_eq!(
             classify("iss=http%3A%2F%2Flocalhost%3A9000%2Ffhir&launch=xyz"),
-            Ok(PageRequest::EhrLaunch { iss: "http://localhost:9000/fhir".into(), launch: "xyz".into() })
+            Ok(PageRequest::EhrLaunch {
+                iss: "http://localhost:9000/fhir".into(),
+                launch: "xyz".into()
+            })
         );
-        assert_eq!(classify("iss=https://e.example/r4"), Ok(PageRequest::StandaloneAt { iss: "https://e.example/r4".into() }));
+        assert_eq!(
+            classify("iss=https://e.example/r4"),
+            Ok(PageRequest::StandaloneAt {
+                iss: "https://e.example/r4".into()
+            })
+        );
         // A callback that also carries iss (RFC 9207) is still a callback.
         let cb = classify("code=c&state=s&iss=https://e.example/r4&launch=zzz").unwrap();
-        assert!(matches!(cb, PageRequest::Callback(CallbackParams { code: Some(_), state: Some(_), iss: Some(_), .. })));
-        let err = classify("error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state=s").unwrap();
+        assert!(matches!(
+            cb,
+            PageRequest::Callback(CallbackParams {
+                code: Some(_),
+                state: Some(_),
+                iss: Some(_),
+                ..
+            })
+        ));
+        let err =
+            classify("error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state=s").unwrap();
         assert_eq!(
             err,
             PageRequest::Callback(CallbackParams {
@@ -111,10 +139,25 @@ mod tests {
 
     #[test]
     fn refuses_ambiguous_parameters() {
-        assert_eq!(classify("iss=a&iss=b&launch=x"), Err(LaunchParamError::Repeated("iss".into())));
-        assert_eq!(classify("code=a&code=b&state=s"), Err(LaunchParamError::Repeated("code".into())));
-        assert_eq!(classify("launch=x"), Err(LaunchParamError::LaunchWithoutIss));
-        assert_eq!(classify("iss=&launch=x"), Err(LaunchParamError::Empty("iss")));
-        assert_eq!(classify("iss=https://e.example&launch="), Err(LaunchParamError::Empty("launch")));
+        assert_eq!(
+            classify("iss=a&iss=b&launch=x"),
+            Err(LaunchParamError::Repeated("iss".into()))
+        );
+        assert_eq!(
+            classify("code=a&code=b&state=s"),
+            Err(LaunchParamError::Repeated("code".into()))
+        );
+        assert_eq!(
+            classify("launch=x"),
+            Err(LaunchParamError::LaunchWithoutIss)
+        );
+        assert_eq!(
+            classify("iss=&launch=x"),
+            Err(LaunchParamError::Empty("iss"))
+        );
+        assert_eq!(
+            classify("iss=https://e.example&launch="),
+            Err(LaunchParamError::Empty("launch"))
+        );
     }
 }

@@ -7,7 +7,9 @@ pub fn to_v1(scope: &str) -> String {
     let Some((resource, perms)) = scope.rsplit_once('.') else {
         return scope.to_string();
     };
-    let is_clinical = ["patient/", "user/", "system/"].iter().any(|p| scope.starts_with(p));
+    let is_clinical = ["patient/", "user/", "system/"]
+        .iter()
+        .any(|p| scope.starts_with(p));
     if !is_clinical || !perms.chars().all(|c| "cruds".contains(c)) || perms.is_empty() {
         return scope.to_string();
     }
@@ -24,7 +26,9 @@ pub fn to_v1(scope: &str) -> String {
 /// The whole space-separated scope, without repeats, context scopes first.
 pub fn request_scope(context: &[&str], configured: &str, v2: bool) -> String {
     let mut out: Vec<String> = Vec::new();
-    let configured = configured.split_whitespace().map(|s| if v2 { s.to_string() } else { to_v1(s) });
+    let configured = configured
+        .split_whitespace()
+        .map(|s| if v2 { s.to_string() } else { to_v1(s) });
     for s in context.iter().map(|s| s.to_string()).chain(configured) {
         if !out.contains(&s) {
             out.push(s);
@@ -41,16 +45,26 @@ mod tests {
     fn v2_to_v1() {
         assert_eq!(to_v1("patient/Observation.rs"), "patient/Observation.read");
         assert_eq!(to_v1("user/*.cruds"), "user/*.*");
-        assert_eq!(to_v1("patient/Observation.cud"), "patient/Observation.write");
+        assert_eq!(
+            to_v1("patient/Observation.cud"),
+            "patient/Observation.write"
+        );
         assert_eq!(to_v1("openid"), "openid");
         assert_eq!(to_v1("launch/patient"), "launch/patient");
-        assert_eq!(to_v1("patient/Observation.read"), "patient/Observation.read");
+        assert_eq!(
+            to_v1("patient/Observation.read"),
+            "patient/Observation.read"
+        );
     }
 
     #[test]
     fn builds_without_repeats() {
         assert_eq!(
-            request_scope(&["launch", "openid", "fhirUser"], "openid patient/Patient.rs online_access", false),
+            request_scope(
+                &["launch", "openid", "fhirUser"],
+                "openid patient/Patient.rs online_access",
+                false
+            ),
             "launch openid fhirUser patient/Patient.read online_access"
         );
         assert_eq!(

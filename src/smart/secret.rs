@@ -69,7 +69,11 @@ mod tests {
         let t = AccessToken::new("eyJsecret-token-value");
         let r = RefreshToken::new("refresh-secret");
         let v = CodeVerifier::new("verifier-secret");
-        let all = format!("{t:?} {r:?} {v:?} {:?} {:?}", IdToken::new("id-secret"), AuthCode::new("code-secret"));
+        let all = format!(
+            "{t:?} {r:?} {v:?} {:?} {:?}",
+            IdToken::new("id-secret"),
+            AuthCode::new("code-secret")
+        );
         assert_eq!(
             all,
             "AccessToken([redacted]) RefreshToken([redacted]) CodeVerifier([redacted]) IdToken([redacted]) AuthCode([redacted])"
@@ -85,7 +89,9 @@ mod tests {
         struct Holder {
             token: Option<AccessToken>,
         }
-        let h = Holder { token: Some(AccessToken::new("abc123")) };
+        let h = Holder {
+            token: Some(AccessToken::new("abc123")),
+        };
         assert!(!format!("{h:?}").contains("abc123"));
         assert!(!format!("{h:#?}").contains("abc123"));
     }

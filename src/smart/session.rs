@@ -50,7 +50,12 @@ fn expiry(now_ms: u64, expires_in: Option<u64>) -> Option<u64> {
 }
 
 impl Session {
-    pub fn new(p: &PendingAuthorization, t: TokenResponse, fhir_user: Option<String>, now_ms: u64) -> Self {
+    pub fn new(
+        p: &PendingAuthorization,
+        t: TokenResponse,
+        fhir_user: Option<String>,
+        now_ms: u64,
+    ) -> Self {
         Self {
             ehr_id: p.ehr_id.clone(),
             fhir_base: p.issuer.clone(),
@@ -140,7 +145,13 @@ mod tests {
     use crate::smart::token::process_token_response;
 
     fn token(body: &str) -> TokenResponse {
-        process_token_response(&HttpResponse { status: 200, content_type: None, www_authenticate: None, body: body.into() }).unwrap()
+        process_token_response(&HttpResponse {
+            status: 200,
+            content_type: None,
+            www_authenticate: None,
+            body: body.into(),
+        })
+        .unwrap()
     }
 
     pub(crate) fn session(now: u64, body: &str) -> Session {
@@ -158,30 +169,49 @@ mod tests {
 
     #[test]
     fn refresh_timing() {
-        let s = session(0, r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}"#);
+        let s = session(
+            0,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}"#,
+        );
         assert!(!s.refresh_due(3_539_999));
         assert!(s.refresh_due(3_540_000));
         assert!(!s.is_expired(3_599_999));
         assert!(s.is_expired(3_600_000));
-        let short = session(0, r#"{"access_token":"a","token_type":"Bearer","expires_in":10}"#);
+        let short = session(
+            0,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":10}"#,
+        );
         assert!(!short.refresh_due(7_999));
         assert!(short.refresh_due(8_000));
         let forever = session(0, r#"{"access_token":"a","token_type":"Bearer"}"#);
         assert!(!forever.refresh_due(u64::MAX / 2));
-        assert_eq!(s.granted_scope, "launch openid patient/*.rs", "absent scope means as requested");
+        assert_eq!(
+            s.granted_scope, "launch openid patient/*.rs",
+            "absent scope means as requested"
+        );
     }
 
     #[test]
     fn rotation_replaces_and_absence_keeps() {
-        let mut s = session(0, r#"{"access_token":"a","token_type":"Bearer","expires_in":60,"refresh_token":"r1","patient":"p1"}"#);
+        let mut s = session(
+            0,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":60,"refresh_token":"r1","patient":"p1"}"#,
+        );
         s.apply_refresh(token(r#"{"access_token":"b","token_type":"Bearer","expires_in":60,"refresh_token":"r2"}"#), 50_000).unwrap();
         assert_eq!(s.refresh_token.as_ref().unwrap().expose(), "r2");
         assert_eq!(s.access_token.expose(), "b");
         assert_eq!(s.expires_at_ms, Some(110_000));
-        s.apply_refresh(token(r#"{"access_token":"c","token_type":"Bearer","expires_in":60}"#), 60_000).unwrap();
+        s.apply_refresh(
+            token(r#"{"access_token":"c","token_type":"Bearer","expires_in":60}"#),
+            60_000,
+        )
+        .unwrap();
         assert_eq!(s.refresh_token.as_ref().unwrap().expose(), "r2");
         assert_eq!(
-            s.apply_refresh(token(r#"{"access_token":"d","token_type":"Bearer","patient":"p2"}"#), 70_000),
+            s.apply_refresh(
+                token(r#"{"access_token":"d","token_type":"Bearer","patient":"p2"}"#),
+                70_000
+            ),
             Err(RefreshMismatch::PatientChanged)
         );
         assert_eq!(s.access_token.expose(), "c");
@@ -189,7 +219,10 @@ mod tests {
 
     #[test]
     fn storage_round_trip_and_redacted_debug() {
-        let s = session(5, r#"{"access_token":"SECRET","token_type":"Bearer","expires_in":60,"refresh_token":"RSECRET","patient":"p1"}"#);
+        let s = session(
+            5,
+            r#"{"access_token":"SECRET","token_type":"Bearer","expires_in":60,"refresh_token":"RSECRET","patient":"p1"}"#,
+        );
         let back = Session::from_json(&s.to_json()).unwrap();
         assert_eq!(back.access_token.expose(), "SECRET");
         assert_eq!(back.patient.as_deref(), Some("p1"));

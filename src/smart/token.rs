@@ -33,7 +33,10 @@ pub enum TokenError {
     Network(#[from] NetError),
     /// RFC 6749 §5.2 error from the server (`invalid_grant` and friends).
     #[error("the EHR refused the token request: {error}{}", description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Rejected { error: String, description: Option<String> },
+    Rejected {
+        error: String,
+        description: Option<String>,
+    },
     #[error("the token endpoint failed with HTTP {0}")]
     Server(u16),
     #[error("the token endpoint answered with something that is not a JSON object: {0}")]
@@ -53,7 +56,10 @@ fn post(url: &str, body: String) -> HttpRequest {
         method: Method::Post,
         url: url.to_string(),
         headers: vec![
-            ("Content-Type", "application/x-www-form-urlencoded".to_string()),
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_string(),
+            ),
             ("Accept", "application/json".to_string()),
         ],
         body: Some(body),
@@ -76,7 +82,11 @@ pub fn exchange_request(cb: &ValidCallback) -> HttpRequest {
 }
 
 /// `grant_type=refresh_token` as a public client (RFC 6749 §6).
-pub fn refresh_request(token_endpoint: &str, client_id: &str, refresh: &RefreshToken) -> HttpRequest {
+pub fn refresh_request(
+    token_endpoint: &str,
+    client_id: &str,
+    refresh: &RefreshToken,
+) -> HttpRequest {
     post(
         token_endpoint,
         form(&[
@@ -89,7 +99,9 @@ pub fn refresh_request(token_endpoint: &str, client_id: &str, refresh: &RefreshT
 
 /// A FHIR logical id (FHIR R4 §2.1.1.7 `id`): 1-64 of `A-Z a-z 0-9 - .`.
 pub fn is_fhir_id(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn opt_string(o: &Map<String, Value>, k: &str) -> Result<Option<String>, TokenError> {
@@ -108,7 +120,10 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
             if let Some(Value::String(error)) = o.get("error") {
                 return Err(TokenError::Rejected {
                     error: error.clone(),
-                    description: o.get("error_description").and_then(Value::as_str).map(str::to_string),
+                    description: o
+                        .get("error_description")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                 });
             }
         }
@@ -117,12 +132,18 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
     let o = match parsed {
         Ok(Value::Object(o)) => o,
         Ok(_) => return Err(TokenError::Malformed("not an object".into())),
-        Err(_) if res.looks_like_html() => return Err(TokenError::Malformed("an HTML page".into())),
+        Err(_) if res.looks_like_html() => {
+            return Err(TokenError::Malformed("an HTML page".into()))
+        }
         Err(e) => return Err(TokenError::Malformed(e.to_string())),
     };
     let access_token = match o.get("access_token") {
         Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s.clone()),
-        _ => return Err(TokenError::Invalid("access_token must be a non-empty string".into())),
+        _ => {
+            return Err(TokenError::Invalid(
+                "access_token must be a non-empty string".into(),
+            ))
+        }
     };
     let token_type = match o.get("token_type") {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("bearer") => s.clone(),
@@ -132,34 +153,54 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(
             n.as_u64()
-                .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
-                .ok_or_else(|| TokenError::Invalid("expires_in must be a non-negative number".into()))?,
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| *f >= 0.0 && f.is_finite())
+                        .map(|f| f as u64)
+                })
+                .ok_or_else(|| {
+                    TokenError::Invalid("expires_in must be a non-negative number".into())
+                })?,
         ),
         Some(_) => return Err(TokenError::Invalid("expires_in must be a number".into())),
     };
     let id_of = |k: &str| -> Result<Option<String>, TokenError> {
         match opt_string(&o, k)? {
-            Some(id) if !is_fhir_id(&id) => Err(TokenError::Invalid(format!("{k} is not a FHIR id"))),
+            Some(id) if !is_fhir_id(&id) => {
+                Err(TokenError::Invalid(format!("{k} is not a FHIR id")))
+            }
             other => Ok(other),
         }
     };
     let need_patient_banner = match o.get("need_patient_banner") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(TokenError::Invalid("need_patient_banner must be true or false".into())),
+        Some(_) => {
+            return Err(TokenError::Invalid(
+                "need_patient_banner must be true or false".into(),
+            ))
+        }
     };
     let fhir_context = match o.get("fhirContext") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) if items.iter().all(Value::is_object) => items.clone(),
-        Some(_) => return Err(TokenError::Invalid("fhirContext must be an array of objects".into())),
+        Some(_) => {
+            return Err(TokenError::Invalid(
+                "fhirContext must be an array of objects".into(),
+            ))
+        }
     };
     Ok(TokenResponse {
         access_token,
         token_type,
         expires_in,
         scope: opt_string(&o, "scope")?,
-        refresh_token: opt_string(&o, "refresh_token")?.filter(|s| !s.is_empty()).map(RefreshToken::new),
-        id_token: opt_string(&o, "id_token")?.filter(|s| !s.is_empty()).map(IdToken::new),
+        refresh_token: opt_string(&o, "refresh_token")?
+            .filter(|s| !s.is_empty())
+            .map(RefreshToken::new),
+        id_token: opt_string(&o, "id_token")?
+            .filter(|s| !s.is_empty())
+            .map(IdToken::new),
         patient: id_of("patient")?,
         encounter: id_of("encounter")?,
         fhir_context,
@@ -175,7 +216,12 @@ mod tests {
     use super::*;
 
     fn res(status: u16, body: &str) -> HttpResponse {
-        HttpResponse { status, content_type: Some("application/json".into()), www_authenticate: None, body: body.into() }
+        HttpResponse {
+            status,
+            content_type: Some("application/json".into()),
+            www_authenticate: None,
+            body: body.into(),
+        }
     }
 
     #[test]
@@ -195,13 +241,28 @@ mod tests {
     #[test]
     fn each_bad_response_is_a_distinct_error() {
         assert_eq!(
-            process_token_response(&res(400, r#"{"error":"invalid_grant","error_description":"bad code"}"#)),
-            Err(TokenError::Rejected { error: "invalid_grant".into(), description: Some("bad code".into()) })
+            process_token_response(&res(
+                400,
+                r#"{"error":"invalid_grant","error_description":"bad code"}"#
+            )),
+            Err(TokenError::Rejected {
+                error: "invalid_grant".into(),
+                description: Some("bad code".into())
+            })
         );
-        let html = HttpResponse { content_type: Some("text/html".into()), ..res(500, "<html>oops</html>") };
+        let html = HttpResponse {
+            content_type: Some("text/html".into()),
+            ..res(500, "<html>oops</html>")
+        };
         assert_eq!(process_token_response(&html), Err(TokenError::Server(500)));
-        assert!(matches!(process_token_response(&res(200, r#"{"access_token":"a","tok"#)), Err(TokenError::Malformed(_))));
-        assert!(matches!(process_token_response(&res(200, "[]")), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            process_token_response(&res(200, r#"{"access_token":"a","tok"#)),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            process_token_response(&res(200, "[]")),
+            Err(TokenError::Malformed(_))
+        ));
         for bad in [
             r#"{"token_type":"Bearer"}"#,
             r#"{"access_token":"","token_type":"Bearer"}"#,
@@ -217,13 +278,23 @@ mod tests {
             r#"{"access_token":"a","token_type":"Bearer","fhirContext":"Appointment/1"}"#,
             r#"{"access_token":"a","token_type":"Bearer","scope":["a"]}"#,
         ] {
-            assert!(matches!(process_token_response(&res(200, bad)), Err(TokenError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(
+                    process_token_response(&res(200, bad)),
+                    Err(TokenError::Invalid(_))
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn errors_never_carry_the_token() {
-        let e = process_token_response(&res(200, r#"{"access_token":"SECRET-AT","token_type":"Bearer","patient":"bad id"}"#)).unwrap_err();
+        let e = process_token_response(&res(
+            200,
+            r#"{"access_token":"SECRET-AT","token_type":"Bearer","patient":"bad id"}"#,
+        ))
+        .unwrap_err();
         assert!(!format!("{e} {e:?}").contains("SECRET-AT"));
     }
 
@@ -231,7 +302,13 @@ mod tests {
     fn refresh_request_is_a_public_client_form() {
         let r = refresh_request("https://e/token", "app", &RefreshToken::new("r t"));
         assert_eq!(r.method, Method::Post);
-        assert_eq!(r.body.as_deref(), Some("grant_type=refresh_token&refresh_token=r+t&client_id=app"));
-        assert_eq!(r.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            r.body.as_deref(),
+            Some("grant_type=refresh_token&refresh_token=r+t&client_id=app")
+        );
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
     }
 }

@@ -21,7 +21,13 @@ enum Load<T> {
 #[component]
 pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
     let (kind, patient_id, fhir_user, granted, banner_wanted) = client.with_session(|s| {
-        (s.kind, s.patient.clone(), s.fhir_user.clone(), s.granted_scope.clone(), s.need_patient_banner != Some(false))
+        (
+            s.kind,
+            s.patient.clone(),
+            s.fhir_user.clone(),
+            s.granted_scope.clone(),
+            s.need_patient_banner != Some(false),
+        )
     });
     let patient = RwSignal::new_local(Load::<Value>::Loading);
     let user = RwSignal::new_local(None::<String>);

@@ -48,10 +48,15 @@ impl Ctx {
     /// Starts a launch (EHR or standalone) and leaves the page for the authorize endpoint.
     pub fn launch(&self, target: LaunchTarget) {
         let ctx = *self;
-        let Some(ehrs) = ctx.ehrs.get_value() else { return };
+        let Some(ehrs) = ctx.ehrs.get_value() else {
+            return;
+        };
         spawn_local(async move {
             let label = match &target {
-                LaunchTarget::Ehr(id) => ehrs.by_id(id).map(|(_, e)| e.name.clone()).unwrap_or_default(),
+                LaunchTarget::Ehr(id) => ehrs
+                    .by_id(id)
+                    .map(|(_, e)| e.name.clone())
+                    .unwrap_or_default(),
                 LaunchTarget::Issuer { iss, .. } => iss.clone(),
             };
             ctx.show(Screen::Working(format!("Connecting to {label}…")));
@@ -87,7 +92,9 @@ impl Ctx {
             Some(client) => self.show(Screen::Chart(client)),
             None => {
                 flow::sign_out(&Browser);
-                self.problem(config_problem(&ConfigError::Malformed("the session's FHIR base is not a URL".into())));
+                self.problem(config_problem(&ConfigError::Malformed(
+                    "the session's FHIR base is not a URL".into(),
+                )));
             }
         }
     }
@@ -130,7 +137,10 @@ async fn start(ctx: Ctx) {
             // A new launch replaces whatever session this tab had.
             flow::sign_out(&Browser);
             web::strip_query();
-            ctx.launch(LaunchTarget::Issuer { iss, launch: Some(launch) });
+            ctx.launch(LaunchTarget::Issuer {
+                iss,
+                launch: Some(launch),
+            });
         }
         Ok(PageRequest::StandaloneAt { iss }) => {
             flow::sign_out(&Browser);
@@ -169,8 +179,10 @@ pub fn App() -> impl IntoView {
 /// Used by the chart's refresh loop: whether `client` is still the one on screen.
 pub(crate) fn still_showing(ctx: Ctx, client: &FhirClient<Browser>) -> bool {
     ctx.screen.with_untracked(|s| match s {
-        Screen::Chart(c) => c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
-            && Browser.load(crate::smart::session::SESSION_KEY).is_some(),
+        Screen::Chart(c) => {
+            c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
+                && Browser.load(crate::smart::session::SESSION_KEY).is_some()
+        }
         _ => false,
     })
 }

@@ -9,7 +9,11 @@ pub fn Picker(ctx: Ctx) -> impl IntoView {
     let ehrs: Vec<(String, String, String)> = ctx
         .ehrs
         .get_value()
-        .map(|e| e.iter().map(|(i, c)| (c.id.clone(), c.name.clone(), i.as_str().to_string())).collect())
+        .map(|e| {
+            e.iter()
+                .map(|(i, c)| (c.id.clone(), c.name.clone(), i.as_str().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     view! {
         <section class="card" aria-labelledby="picker-title">

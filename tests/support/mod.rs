@@ -1,6 +1,6 @@
 //! End-to-end harness: the sandbox EHR and the built app on two loopback origins (ephemeral
 //! ports), Debian's chromedriver + headless Chromium, and a WebDriver client.
-
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -69,13 +69,17 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 async fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
     l.local_addr().expect("addr").port()
 }
 
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
     // The app's origin first: the sandbox must know its redirect URI.
-    let app_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind app");
+    let app_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind app");
     let app_port = app_listener.local_addr().expect("addr").port();
     let app = format!("http://localhost:{app_port}");
     let mut config = Config {
@@ -102,13 +106,15 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
     });
 
     let port = free_port().await;
-    let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()))
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does it)");
+    let driver = Command::new(
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()),
+    )
+    .arg(format!("--port={port}"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does it)");
     let profile = temp_dir("profile");
     let caps = json!({
         "goog:chromeOptions": {
@@ -188,7 +194,10 @@ impl Env {
             }
             if tokio::time::Instant::now() > deadline {
                 let src = self.browser.source().await.unwrap_or_default();
-                panic!("{css} never showed the expected text; page:\n{}", &src[..src.len().min(3000)]);
+                panic!(
+                    "{css} never showed the expected text; page:\n{}",
+                    &src[..src.len().min(3000)]
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -214,7 +223,9 @@ impl Env {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
-        el.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+        el.select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
     }
 
     pub async fn screenshot(&self, name: &str) {
@@ -254,7 +265,9 @@ impl Env {
 
 /// A TCP server that counts connections and answers nothing useful: proof of "no request sent".
 pub async fn counting_server() -> (u16, Arc<AtomicUsize>) {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
     let port = l.local_addr().expect("addr").port();
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();

@@ -11,8 +11,18 @@ async fn main() {
     let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or_else(|| fail("--port needs a number")),
-            "--host" => host = args.next().and_then(|h| h.parse().ok()).unwrap_or_else(|| fail("--host needs an IP address")),
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| fail("--port needs a number"))
+            }
+            "--host" => {
+                host = args
+                    .next()
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or_else(|| fail("--host needs an IP address"))
+            }
             "--help" => fail("usage: app-host DIR [--port 8000] [--host 127.0.0.1]"),
             d => dir = Some(PathBuf::from(d)),
         }
@@ -22,7 +32,10 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port))
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on {host}:{port}: {e}")));
-    eprintln!("app ready on http://localhost:{port}/launch.html (serving {})", dir.display());
+    eprintln!(
+        "app ready on http://localhost:{port}/launch.html (serving {})",
+        dir.display()
+    );
     if let Err(e) = axum::serve(listener, host_app.router()).await {
         fail(&format!("app host stopped: {e}"));
     }

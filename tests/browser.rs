@@ -1,0 +1,81 @@
+//! Browser tests of the wasm layer (`web`), run by wasm-bindgen-test in headless Chromium:
+//! randomness, this tab's sessionStorage, RS256 checks through crypto.subtle, and fetch errors.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)]
+
+use smart_launch::platform::{HttpRequest, NetError, Platform};
+use smart_launch::web::Browser;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A JWKS and an RS256 JWT signed with its key (made once with the sandbox's signer).
+const JWKS: &str = r#"{"keys":[{"alg":"RS256","e":"AQAB","kid":"11mrf2JkM90LfGMF0w5D1KBC3yn4BVI5JXFFH0vOIkg","kty":"RSA","n":"2TChkZFFkpORd-IHkqO4KrWmXk-rtfSHt_XMdjrR4N2Wa7aiFYxtdJ0o5g-UmwsWhl47U8A9HM5F095Q3G1iMeCtYgwOGQdbeocIzpkxy8Izq_iXPeZRh2xSqApTlmRslZWVkxQOuG0AC4Uwv0QCtJXdbdj2GbycyJ5yK7ejJrEMLZSAeCrtLVT-v8FterQMiIdAl_8T2AMa95DtScIsr6wdJ6mFuh-1er4xMG1Xw4rIEqnZBkb-1Tk6CRIqZY5UWvVQn2UXiPbxXP9hWjhQ5go5qi2bSxRXvlhba_DKw1hkcqff2oeOkHrqGn2LBxWq7Cs6cAUZMTot7Jta1cy7SQ","use":"sig"}]}"#;
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjExbXJmMkprTTkwTGZHTUYwdzVEMUtCQzN5bjRCVkk1SlhGRkgwdk9Ja2ciLCJ0eXAiOiJKV1QifQ.eyJhdWQiOiJhcHAiLCJleHAiOjQxMDI0NDQ4MDAsImlzcyI6Imh0dHBzOi8vZS9maGlyIn0.QV53qPMX59QvNcLJiApv96ublAUuo9AAF2B7ZHEgs6Q9BYKwiv8eQPu_f98T14ly-_xr2INQ4EfSrcJe0hIB6FeYO7MAy06V6rdJ73oAcJ1Uf7FUe9bp8W0542MiLQNsSyfEYz1wL2mHBREFRnf_5kORnZtJtc65yaqycwZshf9z4HoWEaaUNJ4ljhy99hS5ZCt9QMTiwJ60sofJsE8Q6n0zseh26AYGYwzb4lJQbPtjHR-YK8cs9kZ-4nUXV1epscxVGSjOyRBczQF7GeEvtw2wzcjZDMQToaMv6nCuax9FdHtQ-PZhRgYkKdLccZLCJTMflxMX6IJ-LTgGMZmdcw";
+
+#[wasm_bindgen_test]
+fn random_bytes_come_from_the_browser() {
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    Browser.random(&mut a).unwrap();
+    Browser.random(&mut b).unwrap();
+    assert_ne!(a, [0u8; 32]);
+    assert_ne!(a, b);
+}
+
+#[wasm_bindgen_test]
+fn session_storage_round_trip() {
+    Browser.save("smart-launch.test", "value").unwrap();
+    assert_eq!(Browser.load("smart-launch.test").as_deref(), Some("value"));
+    assert!(Browser.keys().contains(&"smart-launch.test".to_string()));
+    Browser.remove("smart-launch.test");
+    assert_eq!(Browser.load("smart-launch.test"), None);
+    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    assert_eq!(local.length().unwrap(), 0, "nothing goes to localStorage");
+}
+
+fn parts() -> (serde_json::Value, String, Vec<u8>) {
+    use base64::Engine;
+    let jwks: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+    let (input, sig) = TOKEN.rsplit_once('.').unwrap();
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
+    (jwks["keys"][0].clone(), input.to_string(), sig)
+}
+
+#[wasm_bindgen_test]
+async fn rs256_signatures_are_checked_by_webcrypto() {
+    let (jwk, input, sig) = parts();
+    assert_eq!(
+        Browser.verify_rs256(&jwk, input.as_bytes(), &sig).await,
+        Ok(true)
+    );
+    let mut tampered = input.clone();
+    tampered.push('x');
+    assert_eq!(
+        Browser.verify_rs256(&jwk, tampered.as_bytes(), &sig).await,
+        Ok(false)
+    );
+    let mut bad_sig = sig.clone();
+    bad_sig[10] ^= 1;
+    assert_eq!(
+        Browser.verify_rs256(&jwk, input.as_bytes(), &bad_sig).await,
+        Ok(false)
+    );
+    assert!(Browser
+        .verify_rs256(&serde_json::json!({"kty":"RSA"}), input.as_bytes(), &sig)
+        .await
+        .is_err());
+}
+
+#[wasm_bindgen_test]
+async fn unreachable_servers_are_a_typed_error() {
+    let r = Browser
+        .send(HttpRequest::get(
+            "http://127.0.0.1:9/fhir/metadata",
+            "application/json",
+        ))
+        .await;
+    assert_eq!(r, Err(NetError::Unreachable("http://127.0.0.1:9".into())));
+}
