@@ -190,3 +190,122 @@ async fn denied_access_is_shown_as_text() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+async fn ehr_launch(env: &support::Env, patient: &str) {
+    env.browser
+        .goto(&format!(
+            "{}/?patient={patient}",
+            env.sandbox.sandbox.config.public_url
+        ))
+        .await
+        .unwrap();
+    env.click("#launch").await;
+    env.click("#allow").await;
+}
+
+/// The token is refreshed ahead of expiry in the background; a reload then uses the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_refreshed_before_it_expires() {
+    let env = start(|c| c.token_lifetime = std::time::Duration::from_secs(10)).await;
+    ehr_launch(&env, "patient-02").await;
+    let name = env.patient_name("patient-02");
+    env.text_when("#patient-name", |t| t == name).await;
+    let first = env.session_storage().await["smart-launch.session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(25);
+    while env.stat("token") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refresh within 25 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let session: serde_json::Value = serde_json::from_str(
+        env.session_storage().await["smart-launch.session"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let before: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_ne!(session["access_token"], before["access_token"]);
+    assert_ne!(session["refresh_token"], before["refresh_token"], "rotated");
+    env.browser.refresh().await.unwrap();
+    env.text_when("#patient-name", |t| t == name).await;
+    assert_eq!(env.stat("authorize"), 1);
+    env.close().await;
+}
+
+/// When the refresh is refused, an EHR session asks for a relaunch from the EHR (no loop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_refresh_asks_for_a_relaunch() {
+    let env = start(|c| {
+        c.token_lifetime = std::time::Duration::from_secs(10);
+        c.faults.reject_refresh = true;
+    })
+    .await;
+    ehr_launch(&env, "patient-03").await;
+    env.text_when("#patient-name", |t| !t.is_empty()).await;
+    let title = env.text_when("#problem h1", |t| !t.is_empty()).await;
+    assert_eq!(title, "Your session has expired");
+    assert_eq!(
+        env.text("#problem-message").await,
+        "Please relaunch the app from your EHR."
+    );
+    let tokens = env.stat("token");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(env.stat("token"), tokens, "no refresh loop");
+    env.screenshot("session-expired").await;
+    env.close().await;
+}
+
+/// Embedded in the EHR's frame: the EHR shows its own banner (need_patient_banner=false), the
+/// app's CSP lets the EHR frame it, and a second launch replaces the first session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_launch_in_an_iframe() {
+    let env = start(|_| {}).await;
+    let b = &env.browser;
+    b.goto(&format!(
+        "{}/?patient=patient-05",
+        env.sandbox.sandbox.config.public_url
+    ))
+    .await
+    .unwrap();
+    env.click("#mode-iframe").await;
+    env.click("#launch").await;
+    env.text("#ehr-banner").await;
+    b.enter_frame(0).await.unwrap();
+    env.click("#allow").await;
+    let name = env.patient_name("patient-05");
+    env.text_when("#session-patient", |t| t == name).await;
+    assert!(
+        b.find(fantoccini::Locator::Css("#banner")).await.is_err(),
+        "no second banner inside the EHR"
+    );
+    b.enter_parent_frame().await.unwrap();
+    env.screenshot("embedded").await;
+    // A new launch for another patient in the same tab replaces the session.
+    ehr_launch(&env, "patient-06").await;
+    let other = env.patient_name("patient-06");
+    env.text_when("#patient-name", |t| t == other).await;
+    env.close().await;
+}
+
+/// A SMART v1 server (metadata only): discovery falls back and the scopes are v1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_server_through_metadata() {
+    let env = start(|c| c.smart_v1_only = true).await;
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.click("#ehr-sandbox").await;
+    env.click("#login-patient").await;
+    env.click("#allow").await;
+    env.text_when("#patient-name", |t| !t.is_empty()).await;
+    let scopes = env.text("#scopes").await;
+    assert!(scopes.contains("patient/Patient.read"), "{scopes}");
+    assert!(!scopes.contains(".rs"), "{scopes}");
+    env.close().await;
+}
