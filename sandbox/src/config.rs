@@ -119,6 +119,9 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --app-url URL            app launched by the EHR launch page      [http://localhost:8000/launch.html]
   --client-id ID           id of the registered public client       [smart-launch]
   --redirect-uri URI       its redirect URI (repeat for several)    [http://localhost:8000/launch.html]
+  --client SPEC            register another client (repeatable):
+                           id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET
+                           (scopes and secret optional; a secret makes it confidential)
   --smart-v1-only          no .well-known/smart-configuration; metadata only
   --auto-approve           no login, patient picker or approval pages
   --auto-patient ID        patient chosen by auto-approve in a standalone launch
@@ -202,6 +205,7 @@ pub fn from_args_and_env(
             "app-url",
             "client-id",
             "redirect-uri",
+            "client",
             "smart-v1-only",
             "auto-approve",
             "auto-patient",
@@ -253,6 +257,13 @@ pub fn from_args_and_env(
         }
         c.clients[0].redirect_uris = redirects;
     }
+    for spec in values
+        .iter()
+        .filter(|(n, _)| n == "client")
+        .filter_map(|(_, v)| v.as_deref())
+    {
+        c.clients.push(parse_client(spec)?);
+    }
     c.smart_v1_only = flag("smart-v1-only");
     c.auto_approve = flag("auto-approve");
     c.auto_patient = get("auto-patient");
@@ -273,6 +284,43 @@ pub fn from_args_and_env(
     c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
     c.log_requests = !flag("quiet");
     Ok(c)
+}
+
+/// `id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET`.
+pub fn parse_client(spec: &str) -> Result<Client, String> {
+    let mut client = Client {
+        id: String::new(),
+        redirect_uris: Vec::new(),
+        allowed_scopes: None,
+        secret: None,
+    };
+    for part in spec.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("--client: {part:?} is not key=value"))?;
+        match k.trim() {
+            "id" => client.id = v.trim().to_string(),
+            "redirect" => {
+                for r in v.split_whitespace() {
+                    url::Url::parse(r).map_err(|e| format!("--client redirect {r:?}: {e}"))?;
+                    client.redirect_uris.push(r.to_string());
+                }
+            }
+            "scopes" => {
+                client.allowed_scopes = Some(v.split_whitespace().map(str::to_string).collect())
+            }
+            "secret" => client.secret = Some(v.to_string()),
+            other => {
+                return Err(format!(
+                    "--client: unknown key {other:?} (id, redirect, scopes, secret)"
+                ))
+            }
+        }
+    }
+    if client.id.is_empty() || client.redirect_uris.is_empty() {
+        return Err("--client needs at least id=... and redirect=...".into());
+    }
+    Ok(client)
 }
 
 #[cfg(test)]
@@ -302,6 +350,21 @@ mod tests {
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();
         assert_eq!(c.token_lifetime, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn extra_clients() {
+        let c = parse(&["--client", "id=other,redirect=http://localhost:3000/cb http://localhost:3000/cb2,scopes=launch patient/*.rs,secret=s"]).unwrap();
+        assert_eq!(c.clients.len(), 2);
+        let other = &c.clients[1];
+        assert_eq!(other.redirect_uris.len(), 2);
+        assert_eq!(
+            other.allowed_scopes.as_deref(),
+            Some(&["launch".to_string(), "patient/*.rs".to_string()][..])
+        );
+        assert_eq!(other.secret.as_deref(), Some("s"));
+        assert!(parse(&["--client", "id=x"]).is_err());
+        assert!(parse(&["--client", "id=x,redirect=notaurl"]).is_err());
     }
 
     #[test]

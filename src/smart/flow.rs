@@ -137,16 +137,16 @@ pub async fn begin<P: Platform>(
     Ok(req.url)
 }
 
-/// The launch kind of the pending request named by `state`, without taking it: lets the UI word
-/// an error for an EHR or a standalone launch.
-pub fn pending_kind<P: Platform>(
+/// The launch kind and EHR id of the pending request named by `state`, without taking it: lets
+/// the UI word an error for an EHR or a standalone launch, and offer to sign in again there.
+pub fn pending_origin<P: Platform>(
     p: &P,
     state: Option<&str>,
-) -> Option<crate::smart::authorize::LaunchKind> {
+) -> Option<(crate::smart::authorize::LaunchKind, String)> {
     let stored = p.load(&PendingAuthorization::storage_key(state?))?;
     serde_json::from_str::<PendingAuthorization>(&stored)
         .ok()
-        .map(|pending| pending.kind)
+        .map(|pending| (pending.kind, pending.ehr_id))
 }
 
 /// Takes (reads and deletes) the pending request named by `state`: single use.

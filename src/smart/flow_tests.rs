@@ -213,6 +213,14 @@ fn expired_pending_request_sends_no_token_request() {
     let probe = Scripted::new(|_| json(500, ""));
     let p = server(token_body(&probe, None));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let state = callback_from(&url, "C").state;
+    assert_eq!(
+        pending_origin(&p, state.as_deref()),
+        Some((
+            crate::smart::authorize::LaunchKind::Standalone,
+            "sandbox".to_string()
+        ))
+    );
     p.now.set(p.now.get() + 11 * 60 * 1000);
     let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
     assert_eq!(e, LaunchError::Callback(CallbackError::Expired));

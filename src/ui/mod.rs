@@ -34,6 +34,8 @@ pub enum Screen {
 pub struct Ctx {
     pub screen: RwSignal<Screen, LocalStorage>,
     pub ehrs: StoredValue<Option<Rc<Ehrs>>, LocalStorage>,
+    /// The EHR of the current or last sign-in: "sign in again" goes straight back there.
+    pub last_ehr: StoredValue<Option<String>, LocalStorage>,
 }
 
 impl Ctx {
@@ -88,6 +90,7 @@ impl Ctx {
     }
 
     pub fn open_session(&self, session: Session) {
+        self.last_ehr.set_value(Some(session.ehr_id.clone()));
         match FhirClient::new(Rc::new(Browser), session) {
             Some(client) => self.show(Screen::Chart(client)),
             None => {
@@ -127,7 +130,9 @@ async fn start(ctx: Ctx) {
             // Off the address bar before the token request: a reload cannot replay the code.
             web::strip_query();
             ctx.show(Screen::Working("Completing sign-in…".into()));
-            let kind = flow::pending_kind(&Browser, params.state.as_deref());
+            let origin = flow::pending_origin(&Browser, params.state.as_deref());
+            let kind = origin.as_ref().map(|(k, _)| *k);
+            ctx.last_ehr.set_value(origin.map(|(_, id)| id));
             match flow::complete(&Browser, params).await {
                 Ok(session) => ctx.open_session(session),
                 Err(e) => ctx.problem(launch_problem(&e, kind)),
@@ -159,6 +164,7 @@ pub fn App() -> impl IntoView {
     let ctx = Ctx {
         screen: RwSignal::new_local(Screen::Working("Starting…".into())),
         ehrs: StoredValue::new_local(None),
+        last_ehr: StoredValue::new_local(None),
     };
     spawn_local(start(ctx));
     view! {

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{Ctx, Screen};
+use super::{Ctx, LaunchTarget, Screen};
 use crate::problem::{Action, Problem};
 
 #[component]
@@ -13,7 +13,10 @@ pub fn ProblemView(ctx: Ctx, problem: Problem) -> impl IntoView {
             <button id="choose-ehr" on:click=move |_| ctx.show(Screen::Picker)>"Or sign in to a configured EHR"</button>
         }.into_any(),
         Action::SignInAgain => view! {
-            <button id="sign-in-again" on:click=move |_| ctx.show(Screen::Picker)>"Sign in again"</button>
+            <button id="sign-in-again" on:click=move |_| match ctx.last_ehr.get_value() {
+                Some(id) => ctx.launch(LaunchTarget::Ehr(id)),
+                None => ctx.show(Screen::Picker),
+            }>"Sign in again"</button>
         }.into_any(),
         Action::Retry => view! {
             <button id="retry" on:click=move |_| { let _ = web_sys::window().map(|w| w.location().reload()); }>"Try again"</button>
