@@ -4,7 +4,7 @@
 # Extra arguments go to the sandbox (e.g. --token-lifetime 10 --latency-ms 200; see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 scripts/setup.sh --no-browser
 echo "==> building the app and the sandbox EHR"

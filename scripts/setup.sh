@@ -4,6 +4,7 @@
 #   - the wasm32 target (rustup)
 #   - Trunk 0.21 (0.22 needs a newer rustc than this toolchain's)
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
+#   - wasm-opt from npm's binaryen 132 (tools/package.json)
 #   - Debian's chromium + chromium-driver, for the browser and end-to-end tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
   log "installing wasm-bindgen-cli $wbg (compiles for about 4 minutes)"
   # Not --locked: its own lock names a crate version the registry does not serve.
   cargo install wasm-bindgen-cli --version "=$wbg"
+fi
+
+# wasm-opt for release builds: binaryen 132 from npm, installed into tools/node_modules.
+if ! tools/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "version 132"; then
+  log "installing wasm-opt (npm binaryen@132) into tools/"
+  npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi
 
 if [ "$browser" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then

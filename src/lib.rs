@@ -6,6 +6,7 @@
 //! - `web` (wasm32 only): the browser implementation of [`platform::Platform`]
 //! - `ui` (wasm32 only): the Leptos components of launch.html
 
+pub mod chart;
 pub mod fhir;
 pub mod platform;
 pub mod smart;

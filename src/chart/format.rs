@@ -1,0 +1,104 @@
+//! Small text formatters for FHIR datatypes.
+
+use serde_json::Value;
+
+/// A CodeableConcept as text: `text`, else the first coding's `display`, else its `code`.
+pub fn concept(v: &Value) -> Option<String> {
+    if let Some(t) = v["text"].as_str().filter(|t| !t.trim().is_empty()) {
+        return Some(t.to_string());
+    }
+    let codings = v["coding"].as_array()?;
+    codings
+        .iter()
+        .find_map(|c| c["display"].as_str().filter(|d| !d.is_empty()))
+        .or_else(|| codings.iter().find_map(|c| c["code"].as_str()))
+        .map(str::to_string)
+}
+
+/// The first coding's code of a CodeableConcept with the given system.
+pub fn code_in(v: &Value, system: &str) -> Option<String> {
+    v["coding"]
+        .as_array()?
+        .iter()
+        .find(|c| c["system"] == system)
+        .and_then(|c| c["code"].as_str())
+        .map(str::to_string)
+}
+
+/// A number with at most `decimals` places and no trailing zeros: 72, 36.8, 1.05.
+pub fn number(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A Quantity as "value unit".
+pub fn quantity(q: &Value) -> Option<String> {
+    let v = q["value"].as_f64()?;
+    let unit = q["unit"]
+        .as_str()
+        .or_else(|| q["code"].as_str())
+        .unwrap_or("");
+    let comparator = q["comparator"].as_str().unwrap_or("");
+    Some(
+        format!("{comparator}{} {unit}", number(v, 3))
+            .trim()
+            .to_string(),
+    )
+}
+
+/// Capitalises a FHIR code for display: `in-progress` -> `In progress`.
+pub fn code_label(code: &str) -> String {
+    let spaced = code.replace(['-', '_'], " ");
+    let mut c = spaced.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn concepts_and_quantities() {
+        assert_eq!(
+            concept(&json!({"text":"Hypertension","coding":[{"display":"x"}]})).as_deref(),
+            Some("Hypertension")
+        );
+        assert_eq!(
+            concept(&json!({"coding":[{"code":"a"},{"display":"B"}]})).as_deref(),
+            Some("B")
+        );
+        assert_eq!(
+            concept(&json!({"coding":[{"code":"a"}]})).as_deref(),
+            Some("a")
+        );
+        assert_eq!(concept(&json!({})), None);
+        assert_eq!(
+            quantity(&json!({"value":72.0,"unit":"beats/minute"})).as_deref(),
+            Some("72 beats/minute")
+        );
+        assert_eq!(
+            quantity(&json!({"value":1.050,"code":"mg/dL","comparator":"<"})).as_deref(),
+            Some("<1.05 mg/dL")
+        );
+        assert_eq!(quantity(&json!({"unit":"x"})), None);
+        assert_eq!(number(36.80, 2), "36.8");
+        assert_eq!(number(100.0, 1), "100");
+        assert_eq!(code_label("in-progress"), "In progress");
+        assert_eq!(
+            code_in(
+                &json!({"coding":[{"system":"a","code":"1"},{"system":"b","code":"2"}]}),
+                "b"
+            )
+            .as_deref(),
+            Some("2")
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Laboratory results grouped by test (LOINC code): the latest value with unit, reference range
+//! and flag, and the history for a small trend chart.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::chart::format::{code_in, concept, number, quantity};
+use crate::chart::plot::Point;
+use crate::chart::time::{date, parse_ms};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabGroup {
+    pub code: String,
+    pub name: String,
+    pub latest: String,
+    pub latest_date: String,
+    pub unit: String,
+    pub range: String,
+    /// "High", "Low", "Normal", ... or "—".
+    pub flag: String,
+    pub points: Vec<Point>,
+}
+
+struct Latest {
+    t: i64,
+    text: String,
+    unit: String,
+    range: String,
+    flag: String,
+}
+
+#[derive(Default)]
+pub struct LabsBuilder {
+    groups: BTreeMap<String, (String, Vec<Point>, Option<Latest>)>,
+}
+
+fn flag_label(code: &str) -> &'static str {
+    match code {
+        "H" | "HU" => "High",
+        "HH" | "AA" | "HX" => "Critical high",
+        "L" | "LU" => "Low",
+        "LL" | "LX" => "Critical low",
+        "N" => "Normal",
+        "A" => "Abnormal",
+        "POS" => "Positive",
+        "NEG" => "Negative",
+        _ => "—",
+    }
+}
+
+fn range_text(o: &Value) -> String {
+    let r = &o["referenceRange"][0];
+    if let Some(t) = r["text"].as_str() {
+        return t.to_string();
+    }
+    match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
+        (Some(l), Some(h)) => format!("{}–{}", number(l, 3), number(h, 3)),
+        (Some(l), None) => format!("≥ {}", number(l, 3)),
+        (None, Some(h)) => format!("≤ {}", number(h, 3)),
+        _ => "—".into(),
+    }
+}
+
+fn computed_flag(o: &Value, v: f64) -> &'static str {
+    let r = &o["referenceRange"][0];
+    match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
+        (Some(l), _) if v < l => "Low",
+        (_, Some(h)) if v > h => "High",
+        (None, None) => "—",
+        _ => "Normal",
+    }
+}
+
+impl LabsBuilder {
+    pub fn add_page(&mut self, observations: &[Value]) {
+        for o in observations {
+            if matches!(o["status"].as_str(), Some("entered-in-error" | "cancelled")) {
+                continue;
+            }
+            let Some(code) = code_in(&o["code"], "http://loinc.org") else {
+                continue;
+            };
+            let Some(t) = o["effectiveDateTime"]
+                .as_str()
+                .or_else(|| o["issued"].as_str())
+                .and_then(parse_ms)
+            else {
+                continue;
+            };
+            let name = concept(&o["code"]).unwrap_or_else(|| code.clone());
+            let q = &o["valueQuantity"];
+            let value = q["value"].as_f64().filter(|v| v.is_finite());
+            let text = quantity(q)
+                .or_else(|| o["valueString"].as_str().map(str::to_string))
+                .or_else(|| concept(&o["valueCodeableConcept"]))
+                .unwrap_or_else(|| "—".into());
+            let flag = o["interpretation"][0]["coding"][0]["code"]
+                .as_str()
+                .map(flag_label)
+                .or_else(|| value.map(|v| computed_flag(o, v)))
+                .unwrap_or("—");
+            let entry = self
+                .groups
+                .entry(code)
+                .or_insert_with(|| (name, Vec::new(), None));
+            if let Some(v) = value {
+                entry.1.push(Point { t, v });
+            }
+            if entry.2.as_ref().is_none_or(|l| t >= l.t) {
+                entry.2 = Some(Latest {
+                    t,
+                    text,
+                    unit: q["unit"]
+                        .as_str()
+                        .or_else(|| q["code"].as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    range: range_text(o),
+                    flag: flag.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Groups ordered by test name.
+    pub fn finish(self) -> Vec<LabGroup> {
+        let mut out: Vec<LabGroup> = self
+            .groups
+            .into_iter()
+            .filter_map(|(code, (name, mut points, latest))| {
+                let latest = latest?;
+                points.sort_by_key(|p| p.t);
+                Some(LabGroup {
+                    code,
+                    name,
+                    latest: latest.text,
+                    latest_date: date(latest.t),
+                    unit: latest.unit,
+                    range: latest.range,
+                    flag: latest.flag,
+                    points,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lab(code: &str, name: &str, t: &str, v: f64, interp: Option<&str>) -> Value {
+        let mut o = json!({"status":"final","code":{"coding":[{"system":"http://loinc.org","code":code}],"text":name},"effectiveDateTime":t,
+            "valueQuantity":{"value":v,"unit":"mg/dL"},"referenceRange":[{"low":{"value":70},"high":{"value":99}}]});
+        if let Some(i) = interp {
+            o["interpretation"] = json!([{"coding":[{"code":i}]}]);
+        }
+        o
+    }
+
+    #[test]
+    fn groups_by_code_with_latest_and_flag() {
+        let mut b = LabsBuilder::default();
+        b.add_page(&[
+            lab("2345-7", "Glucose", "2024-01-01", 120.0, Some("H")),
+            lab("2345-7", "Glucose", "2023-01-01", 80.0, None),
+        ]);
+        b.add_page(&[
+            lab("2160-0", "Creatinine", "2024-02-01", 50.0, None),
+            lab("2345-7", "Glucose", "2022-01-01", 90.0, None),
+        ]);
+        let g = b.finish();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].name, "Creatinine");
+        assert_eq!(g[0].flag, "Low", "computed from the range when not given");
+        let glucose = &g[1];
+        assert_eq!(
+            (
+                glucose.latest.as_str(),
+                glucose.latest_date.as_str(),
+                glucose.flag.as_str()
+            ),
+            ("120 mg/dL", "2024-01-01", "High")
+        );
+        assert_eq!(glucose.range, "70–99");
+        assert_eq!(
+            glucose.points.iter().map(|p| p.v).collect::<Vec<_>>(),
+            [90.0, 80.0, 120.0]
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Rows of the clinical list sections: problems (Condition), medications (MedicationRequest),
+//! allergies (AllergyIntolerance) and encounters (Encounter).
+
+use serde_json::Value;
+
+use crate::chart::format::{code_label, concept};
+use crate::chart::time::{date, parse_ms};
+
+const UNKNOWN: &str = "—";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProblemRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub active: bool,
+    pub onset: String,
+    onset_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MedicationRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub dosage: String,
+    pub authored: String,
+    active: bool,
+    authored_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllergyRow {
+    pub id: String,
+    pub substance: String,
+    pub criticality: String,
+    pub reactions: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncounterRow {
+    pub id: String,
+    pub date: String,
+    pub kind: String,
+    pub class: String,
+    pub status: String,
+    start_ms: Option<i64>,
+}
+
+fn id(r: &Value) -> String {
+    r["id"].as_str().unwrap_or_default().to_string()
+}
+
+fn status_of(v: &Value) -> Option<String> {
+    v["coding"][0]["code"].as_str().map(str::to_string)
+}
+
+fn day(s: Option<&str>) -> (String, Option<i64>) {
+    match s.and_then(parse_ms) {
+        Some(ms) => (date(ms), Some(ms)),
+        None => (s.unwrap_or(UNKNOWN).to_string(), None),
+    }
+}
+
+/// Active problems first, then by onset, newest first.
+pub fn problems(resources: &[Value]) -> Vec<ProblemRow> {
+    let mut rows: Vec<ProblemRow> = resources
+        .iter()
+        .map(|r| {
+            let status = status_of(&r["clinicalStatus"]);
+            let active = matches!(status.as_deref(), Some("active" | "recurrence" | "relapse"));
+            let onset_raw = r["onsetDateTime"]
+                .as_str()
+                .or_else(|| r["onsetPeriod"]["start"].as_str())
+                .or_else(|| r["recordedDate"].as_str());
+            let (onset, onset_ms) = day(onset_raw);
+            let onset = r["onsetString"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(onset);
+            ProblemRow {
+                id: id(r),
+                name: concept(&r["code"]).unwrap_or_else(|| "(unnamed problem)".into()),
+                status: status
+                    .map(|s| code_label(&s))
+                    .unwrap_or_else(|| UNKNOWN.into()),
+                active,
+                onset,
+                onset_ms,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.active.cmp(&a.active).then(b.onset_ms.cmp(&a.onset_ms)));
+    rows
+}
+
+/// Active orders first, then newest first.
+pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
+    let mut rows: Vec<MedicationRow> = resources
+        .iter()
+        .map(|r| {
+            let status = r["status"].as_str().unwrap_or("");
+            let (authored, authored_ms) = day(r["authoredOn"].as_str());
+            let dosage: Vec<String> = r["dosageInstruction"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| {
+                    d["text"]
+                        .as_str()
+                        .or_else(|| d["patientInstruction"].as_str())
+                        .map(str::to_string)
+                })
+                .collect();
+            MedicationRow {
+                id: id(r),
+                name: concept(&r["medicationCodeableConcept"])
+                    .or_else(|| {
+                        r["medicationReference"]["display"]
+                            .as_str()
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| "(unnamed medication)".into()),
+                status: if status.is_empty() {
+                    UNKNOWN.into()
+                } else {
+                    code_label(status)
+                },
+                dosage: if dosage.is_empty() {
+                    UNKNOWN.into()
+                } else {
+                    dosage.join("; ")
+                },
+                authored,
+                active: status == "active",
+                authored_ms,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.active
+            .cmp(&a.active)
+            .then(b.authored_ms.cmp(&a.authored_ms))
+    });
+    rows
+}
+
+/// High criticality first.
+pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
+    let mut rows: Vec<AllergyRow> = resources
+        .iter()
+        .map(|r| {
+            let reactions: Vec<String> = r["reaction"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|rx| {
+                    let severity = rx["severity"]
+                        .as_str()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
+                    rx["manifestation"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(move |m| concept(m).map(|c| format!("{c}{severity}")))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            AllergyRow {
+                id: id(r),
+                substance: concept(&r["code"]).unwrap_or_else(|| "(unnamed substance)".into()),
+                criticality: r["criticality"]
+                    .as_str()
+                    .map(code_label)
+                    .unwrap_or_else(|| UNKNOWN.into()),
+                reactions: if reactions.is_empty() {
+                    UNKNOWN.into()
+                } else {
+                    reactions.join(", ")
+                },
+                status: status_of(&r["clinicalStatus"])
+                    .map(|s| code_label(&s))
+                    .unwrap_or_else(|| UNKNOWN.into()),
+            }
+        })
+        .collect();
+    rows.sort_by_key(|r| r.criticality != "High");
+    rows
+}
+
+/// Newest first.
+pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
+    let mut rows: Vec<EncounterRow> = resources
+        .iter()
+        .map(|r| {
+            let (date, start_ms) = day(r["period"]["start"].as_str());
+            let kind = r["type"]
+                .as_array()
+                .and_then(|t| t.iter().find_map(concept));
+            EncounterRow {
+                id: id(r),
+                date,
+                kind: kind.unwrap_or_else(|| UNKNOWN.into()),
+                class: r["class"]["display"]
+                    .as_str()
+                    .or_else(|| r["class"]["code"].as_str())
+                    .map(code_label)
+                    .unwrap_or_else(|| UNKNOWN.into()),
+                status: r["status"]
+                    .as_str()
+                    .map(code_label)
+                    .unwrap_or_else(|| UNKNOWN.into()),
+                start_ms,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn problems_active_first_then_newest() {
+        let rows = problems(&[
+            json!({"id":"1","code":{"text":"Old resolved"},"clinicalStatus":{"coding":[{"code":"resolved"}]},"onsetDateTime":"2024-01-01"}),
+            json!({"id":"2","code":{"text":"Asthma"},"clinicalStatus":{"coding":[{"code":"active"}]},"onsetDateTime":"2010-05-01"}),
+            json!({"id":"3","code":{"text":"HTN"},"clinicalStatus":{"coding":[{"code":"active"}]},"onsetDateTime":"2020-05-01T10:00:00Z"}),
+            json!({"id":"4"}),
+        ]);
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["HTN", "Asthma", "Old resolved", "(unnamed problem)"]
+        );
+        assert_eq!(rows[0].onset, "2020-05-01");
+        assert_eq!(rows[0].status, "Active");
+        assert_eq!(rows[3].status, "—");
+    }
+
+    #[test]
+    fn medications_allergies_encounters() {
+        let m = medications(&[
+            json!({"id":"a","status":"stopped","authoredOn":"2025-01-01","medicationCodeableConcept":{"coding":[{"display":"x"}]}}),
+            json!({"id":"b","status":"active","authoredOn":"2020-01-01","medicationCodeableConcept":{"text":"lisinopril"},"dosageInstruction":[{"text":"daily"}]}),
+        ]);
+        assert_eq!(
+            (
+                m[0].name.as_str(),
+                m[0].dosage.as_str(),
+                m[0].status.as_str()
+            ),
+            ("lisinopril", "daily", "Active")
+        );
+        assert_eq!(m[1].dosage, "—");
+        let a = allergies(&[
+            json!({"id":"1","code":{"text":"Latex"},"criticality":"low"}),
+            json!({"id":"2","code":{"text":"Peanut"},"criticality":"high","reaction":[{"severity":"severe","manifestation":[{"text":"Anaphylaxis"}]}]}),
+        ]);
+        assert_eq!(a[0].substance, "Peanut");
+        assert_eq!(a[0].reactions, "Anaphylaxis (severe)");
+        let e = encounters(&[
+            json!({"id":"1","status":"finished","class":{"code":"AMB"},"period":{"start":"2020-01-01T10:00:00Z"}}),
+            json!({"id":"2","status":"in-progress","class":{"display":"emergency"},"type":[{"text":"ER"}],"period":{"start":"2021-01-01"}}),
+        ]);
+        assert_eq!(
+            (
+                e[0].date.as_str(),
+                e[0].kind.as_str(),
+                e[0].class.as_str(),
+                e[0].status.as_str()
+            ),
+            ("2021-01-01", "ER", "Emergency", "In progress")
+        );
+        assert_eq!(e[1].class, "AMB");
+    }
+}
