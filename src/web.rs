@@ -219,3 +219,31 @@ pub async fn sleep(ms: i32) {
     });
     let _ = JsFuture::from(promise).await;
 }
+
+/// Sets CSS custom properties on the document element through the CSSOM (allowed by the
+/// Content-Security-Policy, unlike inline styles). Values must be validated first
+/// (`chart::style`).
+pub fn set_css_variables(vars: &[(&'static str, String)]) {
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
+    let style = root.style();
+    for (name, value) in vars {
+        let _ = style.set_property(name, value);
+    }
+}
+
+/// Moves keyboard focus to the element with `id`.
+pub fn focus(id: &str) {
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
+    }
+}

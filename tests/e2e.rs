@@ -28,6 +28,7 @@ async fn ehr_launch_then_reload_keeps_the_session() {
     let expected = env.patient_name("patient-04");
     let shown = env.text_when("#patient-name", |t| !t.is_empty()).await;
     assert_eq!(shown, expected);
+    env.open_tab("session").await;
     assert_eq!(
         env.text_when("#user", |t| t.contains("Baker")).await,
         "Thomas Baker MD"
@@ -58,6 +59,7 @@ async fn ehr_launch_then_reload_keeps_the_session() {
     assert_eq!(env.stat("token"), 1);
 
     // Sign-out clears the screen and the storage.
+    env.open_tab("session").await;
     env.click("#sign-out").await;
     env.text("#picker-title").await;
     assert_eq!(env.session_storage().await, serde_json::json!({}));
@@ -304,6 +306,7 @@ async fn v1_server_through_metadata() {
     env.click("#login-patient").await;
     env.click("#allow").await;
     env.text_when("#patient-name", |t| !t.is_empty()).await;
+    env.open_tab("session").await;
     let scopes = env.text("#scopes").await;
     assert!(scopes.contains("patient/Patient.read"), "{scopes}");
     assert!(!scopes.contains(".rs"), "{scopes}");

@@ -143,7 +143,7 @@ impl LabsBuilder {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|g| g.name.to_lowercase());
         out
     }
 }

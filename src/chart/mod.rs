@@ -5,6 +5,7 @@
 
 pub mod format;
 pub mod labs;
+pub mod layout;
 pub mod plot;
 pub mod records;
 pub mod scopes;

@@ -216,7 +216,7 @@ pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.start_ms));
     rows
 }
 

@@ -41,7 +41,8 @@ pub fn is_font(s: &str) -> bool {
 /// `(css variable, value)` pairs from a style document; everything that fails its check is
 /// dropped.
 pub fn variables(doc: &Value) -> Vec<(&'static str, String)> {
-    const MAP: &[(&str, &str, fn(&str) -> bool)] = &[
+    type Check = fn(&str) -> bool;
+    const MAP: &[(&str, &str, Check)] = &[
         ("color_background", "--bg", is_color),
         ("color_text", "--fg", is_color),
         ("color_highlight", "--accent", is_color),

@@ -179,35 +179,58 @@ impl<P: Platform + 'static> FhirClient<P> {
         Ok(v)
     }
 
-    /// Searches and follows `next` links to the end; `progress(loaded, total)` after each page.
+    /// Searches and follows `next` links to the end, handing each page's matching resources to
+    /// `on_page(resources, loaded so far, Bundle.total)` as it arrives, so large histories are
+    /// processed page by page and never held whole.
+    pub async fn search_pages(
+        &self,
+        resource_type: &str,
+        params: &[(&str, &str)],
+        mut on_page: impl FnMut(Vec<Value>, usize, Option<u64>),
+    ) -> Result<usize, FhirError> {
+        let first = self.inner.base.search_url(resource_type, params);
+        let mut pager = Pager::new(&first, MAX_PAGES);
+        let mut url = first;
+        let mut loaded = 0;
+        loop {
+            let mut bundle = self.get(&url).await?;
+            if bundle["resourceType"] != "Bundle" {
+                return Err(FhirError::Malformed(
+                    "a search did not return a Bundle".into(),
+                ));
+            }
+            let total = bundle["total"].as_u64();
+            // Searches may include OperationOutcomes (search.mode = outcome); keep matches.
+            let resources: Vec<Value> = match bundle.get_mut("entry").map(Value::take) {
+                Some(Value::Array(entries)) => entries
+                    .into_iter()
+                    .filter_map(|mut e| e.get_mut("resource").map(Value::take))
+                    .filter(|r| r["resourceType"] == resource_type)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            loaded += resources.len();
+            on_page(resources, loaded, total);
+            match pager.next(&self.inner.base, &bundle)? {
+                Some(n) => url = n,
+                None => return Ok(loaded),
+            }
+        }
+    }
+
+    /// Searches to the end and returns every match; `progress(loaded, total)` after each page.
     pub async fn search_all(
         &self,
         resource_type: &str,
         params: &[(&str, &str)],
         mut progress: impl FnMut(usize, Option<u64>),
     ) -> Result<Vec<Value>, FhirError> {
-        let first = self.inner.base.search_url(resource_type, params);
-        let mut pager = Pager::new(&first, MAX_PAGES);
-        let mut url = first;
         let mut out = Vec::new();
-        loop {
-            let bundle = self.get(&url).await?;
-            if bundle["resourceType"] != "Bundle" {
-                return Err(FhirError::Malformed(
-                    "a search did not return a Bundle".into(),
-                ));
-            }
-            for e in bundle["entry"].as_array().into_iter().flatten() {
-                // Searches may include OperationOutcomes (search.mode = outcome); keep matches.
-                if e["resource"]["resourceType"] == resource_type {
-                    out.push(e["resource"].clone());
-                }
-            }
-            progress(out.len(), bundle["total"].as_u64());
-            match pager.next(&self.inner.base, &bundle)? {
-                Some(next) => url = next,
-                None => return Ok(out),
-            }
-        }
+        self.search_pages(resource_type, params, |page, loaded, total| {
+            out.extend(page);
+            progress(loaded, total);
+        })
+        .await?;
+        Ok(out)
     }
 }

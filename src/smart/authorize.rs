@@ -77,10 +77,10 @@ pub fn authorize(
 ) -> AuthorizeRequest {
     let state = URL_SAFE_NO_PAD.encode(entropy.state);
     let verifier = CodeVerifier::from_entropy(&entropy.verifier);
-    let context: &[&str] = if launch.is_some() {
-        &["launch", "openid", "fhirUser"]
-    } else {
-        &["launch/patient", "openid", "fhirUser"]
+    let context: &[&str] = match (launch.is_some(), ehr.standalone_patient) {
+        (true, _) => &["launch", "openid", "fhirUser"],
+        (false, true) => &["launch/patient", "openid", "fhirUser"],
+        (false, false) => &["openid", "fhirUser"],
     };
     let scope = request_scope(context, &ehr.scopes, smart.supports_v2_scopes());
     let redirect_uri = ehr
@@ -141,6 +141,7 @@ mod tests {
             redirect_uri: None,
             enabled: true,
             extra_origins: vec![],
+            standalone_patient: true,
         }
     }
 
@@ -221,6 +222,28 @@ mod tests {
              &code_challenge=bB1ju9q0N8VDaMu9iIaohqea2XcpfiZe6_H19fAVM7k&code_challenge_method=S256"
         );
         assert_eq!(r.pending.kind, LaunchKind::Standalone);
+    }
+
+    #[test]
+    fn standalone_without_patient_context() {
+        let iss = Issuer::parse("http://localhost:9000/fhir").unwrap();
+        let mut e = ehr();
+        e.standalone_patient = false;
+        e.scopes = "user/Patient.rs".into();
+        let r = authorize(
+            &e,
+            &iss,
+            &smart(true),
+            None,
+            "http://localhost:8000/launch.html",
+            &ENTROPY,
+            1000,
+        );
+        assert!(
+            r.url.contains("&scope=openid+fhirUser+user%2FPatient.rs&"),
+            "{}",
+            r.url
+        );
     }
 
     #[test]

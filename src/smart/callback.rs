@@ -103,6 +103,7 @@ mod tests {
             redirect_uri: None,
             enabled: true,
             extra_origins: vec![],
+            standalone_patient: true,
         };
         let smart = SmartConfiguration {
             issuer: "http://localhost:9000/fhir".into(),

@@ -82,6 +82,10 @@ pub struct EhrConfig {
     /// servers that do not advertise `permission-v2`. `launch`/`launch/patient`, `openid` and
     /// `fhirUser` are added by the launch itself.
     pub scopes: String,
+    /// Whether a standalone launch asks the EHR for a patient (`launch/patient`). Off for a
+    /// clinician's launch with `user/` scopes: the app then offers patient search.
+    #[serde(default = "yes")]
+    pub standalone_patient: bool,
     /// Overrides the redirect URI (default: this page's URL without its query).
     #[serde(default)]
     pub redirect_uri: Option<String>,

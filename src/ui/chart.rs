@@ -1,52 +1,49 @@
-//! After launch: the patient banner (from `Patient/{patient}`), the user, the granted scopes and
-//! sign-out. Keeps the token fresh in the background while it is on screen.
+//! After launch: the patient's chart (banner, then tabs for the summary lists, vitals, labs,
+//! encounters and the session), or patient search when the launch brought no patient. Keeps the
+//! token fresh while on screen and applies the EHR's validated style.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
-use super::{still_showing, Ctx};
+use super::lists::{Allergies, Encounters, Medications, Problems};
+use super::section::{collect, load, Load, Section};
+use super::session::SessionPanel;
+use super::{labs::Labs, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
+use crate::chart::labs::LabsBuilder;
+use crate::chart::records;
+use crate::chart::style::variables;
+use crate::chart::time::age;
+use crate::chart::vitals::VitalsBuilder;
 use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
+use crate::platform::{HttpRequest, Platform};
 use crate::problem::fhir_problem;
 use crate::web::{self, Browser};
 
-#[derive(Clone)]
-enum Load<T> {
-    Loading,
-    Ready(T),
-    Failed(FhirError),
-}
+/// The patient chosen by search, kept for a reload of this tab.
+const SELECTED_KEY: &str = "smart-launch.selected-patient";
 
 #[component]
 pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
-    let (kind, patient_id, fhir_user, granted, banner_wanted) = client.with_session(|s| {
+    let (kind, context_patient, fhir_user, style_url) = client.with_session(|s| {
         (
             s.kind,
             s.patient.clone(),
             s.fhir_user.clone(),
-            s.granted_scope.clone(),
-            s.need_patient_banner != Some(false),
+            s.smart_style_url.clone(),
         )
     });
-    let patient = RwSignal::new_local(Load::<Value>::Loading);
-    let user = RwSignal::new_local(None::<String>);
+    let selected = RwSignal::new(
+        context_patient
+            .clone()
+            .or_else(|| Browser.load(SELECTED_KEY)),
+    );
+    let now = RwSignal::new(Browser.now_ms());
+    let user = RwSignal::new(None::<String>);
 
-    if let Some(id) = patient_id.clone() {
-        let c = client.clone();
-        spawn_local(async move {
-            let r = c.read("Patient", &id).await;
-            if let Err(FhirError::SessionExpired) = &r {
-                return ctx.problem(fhir_problem(&FhirError::SessionExpired, kind));
-            }
-            patient.set(match r {
-                Ok(v) => Load::Ready(v),
-                Err(e) => Load::Failed(e),
-            });
-        });
-    }
-    if let Some(fu) = fhir_user.clone() {
-        // The user's own resource, read only when it lies under the FHIR base (SECURITY.md).
+    if let Some(fu) = fhir_user {
+        // The user's own resource, read with the token only under the FHIR base (SECURITY.md).
         match client.base().resolve(&fu) {
             Some(url) => {
                 let c = client.clone();
@@ -58,17 +55,31 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
             None => user.set(Some(fu)),
         }
     }
-    // Proactive refresh while this chart is on screen (the client also checks before each call).
+    if let Some(url) = style_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
+        // A public document: fetched without the token, and only validated values are used.
+        spawn_local(async move {
+            if let Ok(res) = Browser
+                .send(HttpRequest::get(url, "application/json"))
+                .await
+            {
+                if let Ok(doc) = serde_json::from_str::<Value>(&res.body) {
+                    web::set_css_variables(&variables(&doc));
+                }
+            }
+        });
+    }
+    // The clock for the countdown, and refresh ahead of expiry while this chart is on screen.
     {
         let c = client.clone();
         spawn_local(async move {
             loop {
-                web::sleep(5_000).await;
+                web::sleep(1_000).await;
                 if !still_showing(ctx, &c) {
                     break;
                 }
-                let now = js_sys::Date::now() as u64;
-                if c.with_session(|s| s.refresh_due(now) && s.can_refresh()) {
+                let t = Browser.now_ms();
+                now.set(t);
+                if c.with_session(|s| s.refresh_due(t) && s.can_refresh()) {
                     if let Err(e) = c.refresh().await {
                         if !e.is_transient() {
                             return ctx.problem(fhir_problem(&FhirError::SessionExpired, kind));
@@ -79,42 +90,209 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
         });
     }
 
-    let base = client.base().as_str().to_string();
-    let scopes: Vec<String> = granted.split_whitespace().map(str::to_string).collect();
+    let client = StoredValue::new_local(client);
+    let pick = move |id: String| {
+        let _ = Browser.save(SELECTED_KEY, &id);
+        selected.set(Some(id));
+    };
+    let can_change = context_patient.is_none();
     view! {
-        {move || banner_wanted.then(|| view! { <Banner patient=patient/> })}
-        <section class="card session" aria-label="Session">
-            <dl class="facts">
-                <dt>"FHIR server"</dt><dd id="fhir-base">{base}</dd>
-                <dt>"Patient"</dt>
-                <dd id="session-patient">{move || match patient.get() {
-                    Load::Ready(p) => display_name(&p),
-                    Load::Loading if patient_id.is_some() => "loading…".to_string(),
-                    _ => patient_id.clone().unwrap_or_else(|| "none in context".into()),
-                }}</dd>
-                <dt>"Signed in as"</dt>
-                <dd id="user">{move || user.get().unwrap_or_else(|| "not shared by the EHR".into())}</dd>
-                <dt>"Granted scopes"</dt>
-                <dd><ul id="scopes" class="scopes">{scopes.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul></dd>
-            </dl>
-            <button id="sign-out" on:click=move |_| ctx.sign_out()>"Sign out"</button>
-        </section>
+        {move || match selected.get() {
+            Some(id) => view! {
+                <PatientChart ctx=ctx client=client.get_value() patient=id now=now user=user
+                    on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
+            }.into_any(),
+            None => view! {
+                <PatientSearch client=client.get_value() on_pick=pick/>
+                <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
+            }.into_any(),
+        }}
+    }
+}
+
+const TABS: [(&str, &str); 5] = [
+    ("summary", "Summary"),
+    ("vitals", "Vital signs"),
+    ("labs", "Labs"),
+    ("encounters", "Encounters"),
+    ("session", "Session"),
+];
+
+#[component]
+fn PatientChart(
+    ctx: Ctx,
+    client: FhirClient<Browser>,
+    patient: String,
+    now: RwSignal<u64>,
+    user: RwSignal<Option<String>>,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+    can_change: bool,
+) -> impl IntoView {
+    let kind = client.with_session(|s| s.kind);
+    let banner_wanted = client.with_session(|s| s.need_patient_banner != Some(false));
+    let by_patient = |extra: &[(&'static str, &str)]| {
+        let mut p: Vec<(&'static str, String)> =
+            vec![("patient", patient.clone()), ("_count", "1000".into())];
+        p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        p
+    };
+    fn list<T>(
+        resource_type: &'static str,
+        params: Vec<(&'static str, String)>,
+        finish: fn(Vec<Value>) -> T,
+    ) -> Load<Vec<Value>, T> {
+        Load {
+            resource_type,
+            params,
+            builder: Vec::new(),
+            add: collect,
+            finish,
+        }
+    }
+    let c = &client;
+    let problems = load(
+        ctx,
+        c,
+        kind,
+        list("Condition", by_patient(&[]), |v| records::problems(&v)),
+    );
+    let meds = load(
+        ctx,
+        c,
+        kind,
+        list("MedicationRequest", by_patient(&[]), |v| {
+            records::medications(&v)
+        }),
+    );
+    let allergies = load(
+        ctx,
+        c,
+        kind,
+        list("AllergyIntolerance", by_patient(&[]), |v| {
+            records::allergies(&v)
+        }),
+    );
+    let encounters = load(
+        ctx,
+        c,
+        kind,
+        list("Encounter", by_patient(&[]), |v| records::encounters(&v)),
+    );
+    let vitals = load(
+        ctx,
+        c,
+        kind,
+        Load {
+            resource_type: "Observation",
+            params: by_patient(&[("category", "vital-signs")]),
+            builder: VitalsBuilder::default(),
+            add: |b, page| b.add_page(&page),
+            finish: VitalsBuilder::finish,
+        },
+    );
+    let labs = load(
+        ctx,
+        c,
+        kind,
+        Load {
+            resource_type: "Observation",
+            params: by_patient(&[("category", "laboratory")]),
+            builder: LabsBuilder::default(),
+            add: |b, page| b.add_page(&page),
+            finish: LabsBuilder::finish,
+        },
+    );
+    let record = RwSignal::new_local(Section::<Value>::Loading {
+        loaded: 0,
+        total: None,
+    });
+    {
+        let c = client.clone();
+        let id = patient.clone();
+        spawn_local(async move {
+            match c.read("Patient", &id).await {
+                Ok(v) => record.set(Section::Ready(v)),
+                Err(FhirError::SessionExpired) => {
+                    ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
+                }
+                Err(e) => record.set(Section::Failed(format!(
+                    "The patient could not be loaded: {e}"
+                ))),
+            }
+        });
+    }
+
+    let active = RwSignal::new("summary");
+    let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
+        let i = TABS
+            .iter()
+            .position(|(id, _)| *id == active.get_untracked())
+            .unwrap_or(0);
+        let next = match ev.key().as_str() {
+            "ArrowRight" => (i + 1) % TABS.len(),
+            "ArrowLeft" => (i + TABS.len() - 1) % TABS.len(),
+            "Home" => 0,
+            "End" => TABS.len() - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        active.set(TABS[next].0);
+        web::focus(&format!("tab-{}", TABS[next].0));
+    };
+    let panel = move |id: &'static str| move || active.get() != id;
+
+    view! {
+        {move || banner_wanted.then(|| view! { <Banner record=record now=now/> })}
+        {(!banner_wanted).then(|| view! {
+            <p class="context-line">"Patient: "<span id="session-patient">{move || record.with(|r| match r {
+                Section::Ready(p) => display_name(p),
+                _ => String::new(),
+            })}</span></p>
+        })}
+        {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
+        <div class="tabs" role="tablist" aria-label="Chart sections" on:keydown=on_tab_key>
+            {TABS.iter().map(|(id, label)| view! {
+                <button role="tab" id=format!("tab-{id}") aria-controls=format!("panel-{id}")
+                    aria-selected=move || (active.get() == *id).to_string()
+                    tabindex=move || if active.get() == *id { "0" } else { "-1" }
+                    on:click=move |_| active.set(id)>{*label}</button>
+            }).collect_view()}
+        </div>
+        <div role="tabpanel" id="panel-summary" aria-labelledby="tab-summary" hidden=panel("summary")>
+            <Problems state=problems/>
+            <Medications state=meds/>
+            <Allergies state=allergies/>
+        </div>
+        <div role="tabpanel" id="panel-vitals" aria-labelledby="tab-vitals" hidden=panel("vitals")>
+            <Vitals state=vitals/>
+        </div>
+        <div role="tabpanel" id="panel-labs" aria-labelledby="tab-labs" hidden=panel("labs")>
+            <Labs state=labs/>
+        </div>
+        <div role="tabpanel" id="panel-encounters" aria-labelledby="tab-encounters" hidden=panel("encounters")>
+            <Encounters state=encounters/>
+        </div>
+        <div role="tabpanel" id="panel-session" aria-labelledby="tab-session" hidden=panel("session")>
+            <SessionPanel ctx=ctx client=client.clone() now=now user=user/>
+        </div>
     }
 }
 
 #[component]
-fn Banner(patient: RwSignal<Load<Value>, LocalStorage>) -> impl IntoView {
+fn Banner(record: RwSignal<Section<Value>, LocalStorage>, now: RwSignal<u64>) -> impl IntoView {
     view! {
         <section class="banner" aria-label="Patient" id="banner">
-            {move || match patient.get() {
-                Load::Loading => view! { <p class="status">"Loading the patient…"</p> }.into_any(),
-                Load::Failed(e) => view! { <p class="error" id="banner-error">{format!("The patient could not be loaded: {e}")}</p> }.into_any(),
-                Load::Ready(p) => {
-                    let s = summarize(&p);
+            {move || record.with(|r| match r {
+                Section::Ready(p) => {
+                    let s = summarize(p);
+                    let born = s.birth_date.clone().map(|b| match age(&b, now.get_untracked() as i64) {
+                        Some(a) => format!("{a} ({b})"),
+                        None => b,
+                    });
                     view! {
                         <h1 id="patient-name">{s.name}</h1>
                         <dl class="banner-facts">
-                            <dt>"Born"</dt><dd id="patient-birth">{s.birth_date.unwrap_or_else(|| "unknown".into())}</dd>
+                            <dt>"Age"</dt><dd id="patient-birth">{born.unwrap_or_else(|| "unknown".into())}</dd>
                             <dt>"Gender"</dt><dd id="patient-gender">{s.gender.unwrap_or_else(|| "unknown".into())}</dd>
                             {s.identifiers.into_iter().take(2).map(|(label, value)| view! {
                                 <dt>{label}</dt><dd class="patient-id">{value}</dd>
@@ -122,7 +300,9 @@ fn Banner(patient: RwSignal<Load<Value>, LocalStorage>) -> impl IntoView {
                         </dl>
                     }.into_any()
                 }
-            }}
+                Section::Failed(e) => view! { <p class="error" id="banner-error">{e.clone()}</p> }.into_any(),
+                _ => view! { <p class="status">"Loading the patient…"</p> }.into_any(),
+            })}
         </section>
     }
 }

@@ -3,8 +3,14 @@
 //! small component in its own file.
 
 mod chart;
+mod labs;
+mod lists;
 mod picker;
 mod problem;
+mod search;
+mod section;
+mod session;
+mod vitals;
 
 use std::rc::Rc;
 

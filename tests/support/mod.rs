@@ -75,7 +75,18 @@ async fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+pub const ALL_SCOPES: &str = "online_access patient/Patient.rs patient/Practitioner.rs patient/Condition.rs \
+    patient/Observation.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs";
+
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
+    start_with(tweak, |_| {}).await
+}
+
+/// Like [`start`], with the app's configuration entry for the sandbox changed by `app`.
+pub async fn start_with(
+    tweak: impl FnOnce(&mut Config),
+    app_entry: impl FnOnce(&mut Value),
+) -> Env {
     // The app's origin first: the sandbox must know its redirect URI.
     let app_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -95,10 +106,12 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
     // The app as deployed: the built files plus a config.json naming this sandbox.
     let dist_copy = temp_dir("dist");
     copy_dir(&dist(), &dist_copy.0);
-    let app_config = json!({ "ehrs": [{
+    let mut entry = json!({
         "id": "sandbox", "name": "Sandbox EHR", "iss": sandbox.sandbox.fhir_base, "client_id": "smart-launch",
-        "scopes": "online_access patient/Patient.rs patient/Practitioner.rs patient/Condition.rs patient/Observation.rs",
-    }]});
+        "scopes": ALL_SCOPES,
+    });
+    app_entry(&mut entry);
+    let app_config = json!({ "ehrs": [entry] });
     std::fs::write(dist_copy.0.join("config.json"), app_config.to_string()).expect("write config");
     let host = sandbox::app_host::AppHost::new(&dist_copy.0).expect("app host");
     tokio::spawn(async move {
@@ -226,6 +239,30 @@ impl Env {
         el.select_by_value(value)
             .await
             .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    pub async fn open_tab(&self, tab: &str) {
+        self.click(&format!("#tab-{tab}")).await;
+    }
+
+    /// Rows of a table's body.
+    pub async fn rows(&self, table_css: &str) -> usize {
+        self.browser
+            .find_all(Locator::Css(&format!("{table_css} tbody tr")))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0)
+    }
+
+    /// Resources of `resource_type` in the sandbox's record of `patient`.
+    pub fn record(&self, resource_type: &'static str, patient: &str) -> Vec<Value> {
+        self.sandbox
+            .sandbox
+            .data
+            .by_patient
+            .get(&(resource_type, patient.to_string()))
+            .map(|v| v.iter().map(|r| r.json.clone()).collect())
+            .unwrap_or_default()
     }
 
     pub async fn screenshot(&self, name: &str) {

@@ -1,0 +1,47 @@
+//! Labs: one row per test (LOINC code) with the latest value, unit, reference range, flag, and a
+//! small trend chart.
+
+use leptos::prelude::*;
+
+use super::section::{status, Section, SectionSignal};
+use crate::chart::labs::LabGroup;
+use crate::chart::layout::sparkline;
+
+#[component]
+pub fn Labs(state: SectionSignal<Vec<LabGroup>>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="labs-title">
+            <h2 id="labs-title">"Laboratory results"</h2>
+            {move || state.with(|s| status(s, "lab results", "labs").unwrap_or_else(|| match s {
+                Section::Ready(groups) if groups.is_empty() => view! { <p class="empty" id="labs-empty">"No lab results recorded."</p> }.into_any(),
+                Section::Ready(groups) => view! {
+                    <table class="list" id="labs">
+                        <thead><tr>
+                            <th scope="col">"Test"</th><th scope="col">"Latest"</th><th scope="col">"Date"</th>
+                            <th scope="col">"Reference range"</th><th scope="col">"Flag"</th><th scope="col">"Trend"</th>
+                        </tr></thead>
+                        <tbody>{groups.iter().map(|g| {
+                            let trend = format!("{}: {} results", g.name, g.points.len());
+                            let label = trend.clone();
+                            let flagged = g.flag != "Normal" && g.flag != "—";
+                            view! {
+                                <tr data-loinc=g.code.clone()>
+                                    <td>{g.name.clone()}<span class="code">{format!(" LOINC {}", g.code)}</span></td>
+                                    <td class="value">{g.latest.clone()}</td>
+                                    <td>{g.latest_date.clone()}</td>
+                                    <td>{format!("{} {}", g.range, g.unit).trim().to_string()}</td>
+                                    <td class:flagged=flagged>{g.flag.clone()}</td>
+                                    <td><svg class="spark" viewBox="0 0 100 24" role="img" aria-label=label>
+                                        <title>{trend}</title>
+                                        <path d=sparkline(&g.points, 100.0, 24.0)/>
+                                    </svg></td>
+                                </tr>
+                            }
+                        }).collect_view()}</tbody>
+                    </table>
+                }.into_any(),
+                _ => ().into_any(),
+            }))}
+        </section>
+    }
+}

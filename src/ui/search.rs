@@ -1,0 +1,100 @@
+//! Patient search, for a launch with no patient in context (a clinician's standalone launch with
+//! user scopes): by name and birth date; choosing a patient opens the chart.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::chart::scopes::can_search;
+use crate::fhir::patient::{summarize, PatientSummary};
+use crate::fhir::FhirClient;
+use crate::web::Browser;
+
+#[derive(Clone)]
+enum Results {
+    None,
+    Searching,
+    Found(Vec<PatientSummary>),
+    Failed(String),
+}
+
+#[component]
+pub fn PatientSearch(
+    client: FhirClient<Browser>,
+    on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let allowed = client.with_session(|s| can_search(&s.granted_scope, "Patient"));
+    let name = RwSignal::new(String::new());
+    let birth = RwSignal::new(String::new());
+    let results = RwSignal::new_local(Results::None);
+    let client = StoredValue::new_local(client);
+    let run = move || {
+        let (n, b) = (name.get_untracked(), birth.get_untracked());
+        let mut params: Vec<(&'static str, String)> = vec![("_count", "50".into())];
+        if !n.trim().is_empty() {
+            params.push(("name", n.trim().to_string()));
+        }
+        if !b.is_empty() {
+            params.push(("birthdate", b));
+        }
+        results.set(Results::Searching);
+        let c = client.get_value();
+        spawn_local(async move {
+            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            // One page is enough to choose from; the user narrows the search for more.
+            let mut first = Vec::new();
+            let r = c
+                .search_pages("Patient", &p, |page, _, _| {
+                    if first.is_empty() {
+                        first = page
+                    }
+                })
+                .await;
+            results.set(match r {
+                Ok(_) => Results::Found(first.iter().map(summarize).collect()),
+                Err(e) => Results::Failed(e.to_string()),
+            });
+        });
+    };
+    if !allowed {
+        return view! {
+            <section class="card" id="search">
+                <h1>"No patient selected"</h1>
+                <p class="not-granted" id="search-not-granted">"The EHR gave no patient and this session may not search for patients. Launch the app from a patient's chart instead."</p>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="card" id="search" aria-labelledby="search-title">
+            <h1 id="search-title">"Find a patient"</h1>
+            <form class="search-form" on:submit=move |ev| { ev.prevent_default(); run(); }>
+                <label>"Name" <input type="search" id="search-name" autocomplete="off"
+                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
+                <label>"Birth date" <input type="date" id="search-birthdate"
+                    prop:value=move || birth.get() on:input=move |ev| birth.set(event_target_value(&ev))/></label>
+                <button type="submit" id="search-submit">"Search"</button>
+            </form>
+            {move || match results.get() {
+                Results::None => ().into_any(),
+                Results::Searching => view! { <p class="status" role="status">"Searching…"</p> }.into_any(),
+                Results::Failed(e) => view! { <p class="error" id="search-error">{e}</p> }.into_any(),
+                Results::Found(list) if list.is_empty() => view! { <p class="empty" id="search-empty">"No matching patients."</p> }.into_any(),
+                Results::Found(list) => view! {
+                    <ul class="results" id="search-results">
+                        {list.into_iter().map(|p| {
+                            let id = p.id.clone();
+                            let mrn = p.identifiers.first().map(|(l, v)| format!("{l} {v}")).unwrap_or_default();
+                            view! {
+                                <li><button class="result" data-id=id.clone() on:click=move |_| on_pick(id.clone())>
+                                    <span class="result-name">{p.name}</span>
+                                    <span class="muted">{format!("{} · {} · {mrn}", p.birth_date.unwrap_or_default(), p.gender.unwrap_or_default())}</span>
+                                </button></li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+    .into_any()
+}

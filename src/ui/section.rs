@@ -1,0 +1,110 @@
+//! One clinical section's data: loaded on its own, page by page to the end, with progress; a
+//! type whose scopes were not granted is never requested; a failure stays in its section.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::Value;
+
+use super::Ctx;
+use crate::chart::scopes::can_search;
+use crate::fhir::{FhirClient, FhirError};
+use crate::problem::fhir_problem;
+use crate::smart::authorize::LaunchKind;
+use crate::web::Browser;
+
+#[derive(Clone)]
+pub enum Section<T> {
+    NotGranted,
+    Loading { loaded: usize, total: Option<u64> },
+    Ready(T),
+    Failed(String),
+}
+
+pub type SectionSignal<T> = RwSignal<Section<T>, LocalStorage>;
+
+pub struct Load<B, T> {
+    pub resource_type: &'static str,
+    pub params: Vec<(&'static str, String)>,
+    pub builder: B,
+    pub add: fn(&mut B, Vec<Value>),
+    pub finish: fn(B) -> T,
+}
+
+pub fn load<B: 'static, T: Clone + 'static>(
+    ctx: Ctx,
+    client: &FhirClient<Browser>,
+    kind: LaunchKind,
+    l: Load<B, T>,
+) -> SectionSignal<T> {
+    let state = RwSignal::new_local(Section::Loading {
+        loaded: 0,
+        total: None,
+    });
+    let granted = client.with_session(|s| s.granted_scope.clone());
+    if !can_search(&granted, l.resource_type) {
+        state.set(Section::NotGranted);
+        return state;
+    }
+    let c = client.clone();
+    spawn_local(async move {
+        let Load {
+            resource_type,
+            params,
+            mut builder,
+            add,
+            finish,
+        } = l;
+        let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = c
+            .search_pages(resource_type, &p, |page, loaded, total| {
+                add(&mut builder, page);
+                state.set(Section::Loading { loaded, total });
+            })
+            .await;
+        match r {
+            Ok(_) => state.set(Section::Ready(finish(builder))),
+            Err(FhirError::SessionExpired) => {
+                ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
+            }
+            Err(e) => state.set(Section::Failed(
+                fhir_problem(&e, kind).message + &format!(" ({e})"),
+            )),
+        }
+    });
+    state
+}
+
+/// The list sections keep their resources until the end, then make rows.
+pub fn collect(v: &mut Vec<Value>, page: Vec<Value>) {
+    v.extend(page);
+}
+
+/// The status line of a section that is not ready; `None` when it is.
+pub fn status<T>(s: &Section<T>, what: &'static str, id: &'static str) -> Option<AnyView> {
+    match s {
+        Section::Ready(_) => None,
+        Section::NotGranted => Some(
+            view! { <p class="not-granted" id=format!("{id}-not-granted")>{format!("Access to {what} was not granted for this session.")}</p> }
+                .into_any(),
+        ),
+        Section::Failed(msg) => Some(view! { <p class="error" id=format!("{id}-error")>{msg.clone()}</p> }.into_any()),
+        Section::Loading { loaded, total } => {
+            let text = match total {
+                Some(t) => format!("Loading {what}… {loaded} of {t}"),
+                None if *loaded > 0 => format!("Loading {what}… {loaded}"),
+                None => format!("Loading {what}…"),
+            };
+            let max = total.map(|t| t.max(1) as f64).unwrap_or(1.0);
+            let value = if total.is_some() { *loaded as f64 } else { 0.0 };
+            Some(
+                view! {
+                    <div class="loading" role="status" id=format!("{id}-loading")>
+                        <progress max=max value=value aria-label=text.clone()></progress>
+                        <span>{text}</span>
+                    </div>
+                }
+                .into_any(),
+            )
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The session panel: server, user, context, scopes requested and granted, token expiry counting
+//! down, refresh token presence and last refresh; refresh now and sign out. Never a token.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::Ctx;
+use crate::chart::scopes::not_granted;
+use crate::chart::time::date_time;
+use crate::fhir::FhirClient;
+use crate::fhir::FhirError;
+use crate::problem::fhir_problem;
+use crate::web::Browser;
+
+fn countdown(ms: i64) -> String {
+    if ms <= 0 {
+        return "expired".into();
+    }
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s / 60) % 60)
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+#[component]
+pub fn SessionPanel(
+    ctx: Ctx,
+    client: FhirClient<Browser>,
+    now: RwSignal<u64>,
+    user: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let (base, patient, encounter, requested, granted, kind) = client.with_session(|s| {
+        (
+            s.fhir_base.clone(),
+            s.patient.clone(),
+            s.encounter.clone(),
+            s.requested_scope.clone(),
+            s.granted_scope.clone(),
+            s.kind,
+        )
+    });
+    let missing: Vec<String> = not_granted(&requested, &granted)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let client = StoredValue::new_local(client);
+    let refreshing = RwSignal::new(false);
+    let refresh_error = RwSignal::new(None::<String>);
+    let refresh_now = move |_| {
+        refreshing.set(true);
+        let c = client.get_value();
+        spawn_local(async move {
+            let r = c.refresh().await;
+            refreshing.set(false);
+            match r {
+                Ok(()) => refresh_error.set(None),
+                Err(e) if e.is_transient() => refresh_error.set(Some(e.to_string())),
+                Err(_) => ctx.problem(fhir_problem(&FhirError::SessionExpired, kind)),
+            }
+        });
+    };
+    let expiry = move || {
+        let n = now.get() as i64;
+        client.with_value(|c| {
+            c.with_session(|s| match s.expires_at_ms {
+                Some(exp) => format!(
+                    "{} (at {} UTC)",
+                    countdown(exp as i64 - n),
+                    date_time(exp as i64)
+                ),
+                None => "not given by the EHR".into(),
+            })
+        })
+    };
+    let has_refresh = move || {
+        now.track();
+        client.with_value(|c| {
+            c.with_session(|s| {
+                if s.refresh_token.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            })
+        })
+    };
+    let last_refresh = move || {
+        now.track();
+        client.with_value(|c| {
+            c.with_session(|s| {
+                s.last_refresh_ms
+                    .map(|t| format!("{} UTC", date_time(t as i64)))
+                    .unwrap_or_else(|| "never".into())
+            })
+        })
+    };
+    view! {
+        <section class="card session" aria-labelledby="session-title">
+            <h2 id="session-title">"Session"</h2>
+            <dl class="facts">
+                <dt>"FHIR server"</dt><dd id="fhir-base">{base}</dd>
+                <dt>"Signed in as"</dt><dd id="user">{move || user.get().unwrap_or_else(|| "not shared by the EHR".into())}</dd>
+                <dt>"Patient in context"</dt><dd id="context-patient">{patient.unwrap_or_else(|| "none".into())}</dd>
+                <dt>"Encounter in context"</dt><dd id="context-encounter">{encounter.unwrap_or_else(|| "none".into())}</dd>
+                <dt>"Scopes granted"</dt>
+                <dd><ul id="scopes" class="scopes">{granted.split_whitespace().map(|s| view! { <li>{s.to_string()}</li> }).collect_view()}</ul></dd>
+                <dt>"Requested, not granted"</dt>
+                <dd id="scopes-missing">{if missing.is_empty() { "none".to_string() } else { missing.join(" ") }}</dd>
+                <dt>"Access token expires"</dt><dd id="token-expiry">{expiry}</dd>
+                <dt>"Refresh token"</dt><dd id="has-refresh">{has_refresh}</dd>
+                <dt>"Last refresh"</dt><dd id="last-refresh">{last_refresh}</dd>
+            </dl>
+            {move || refresh_error.get().map(|e| view! { <p class="error">{e}</p> })}
+            <div class="buttons">
+                <button id="refresh-now" on:click=refresh_now disabled=move || refreshing.get() || has_refresh() == "no">"Refresh now"</button>
+                <button id="sign-out" class="secondary" on:click=move |_| ctx.sign_out()>"Sign out"</button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,256 @@
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used)]
+//! The chart after launch, end to end in headless Chromium against the sandbox EHR: each section
+//! against what the sandbox serves, narrowed scopes, patient search, and the large record.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{start, start_with, Env};
+
+async fn ehr_launch(env: &Env, patient: &str) {
+    env.browser
+        .goto(&format!(
+            "{}/?patient={patient}",
+            env.sandbox.sandbox.config.public_url
+        ))
+        .await
+        .unwrap();
+    env.click("#launch").await;
+    env.click("#allow").await;
+}
+
+/// Waits for a section to finish: its table, or its empty state.
+async fn rows_or_empty(env: &Env, id: &str) -> usize {
+    let deadline = Instant::now() + support::WAIT;
+    loop {
+        if env
+            .browser
+            .find(fantoccini::Locator::Css(&format!("#{id}-empty")))
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let n = env.rows(&format!("#{id}")).await;
+        if n > 0 {
+            return n;
+        }
+        assert!(Instant::now() < deadline, "section {id} never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn lab_codes(observations: &[Value]) -> BTreeSet<String> {
+    observations
+        .iter()
+        .filter(|o| o["category"][0]["coding"][0]["code"] == "laboratory")
+        .filter_map(|o| o["code"]["coding"][0]["code"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_section_shows_the_sandbox_record() {
+    let env = start(|_| {}).await;
+    // The patient with the most problems, so every section has something to show.
+    let patient = (1..=27)
+        .map(|n| format!("patient-{n:02}"))
+        .max_by_key(|p| {
+            (
+                env.record("Condition", p).len(),
+                env.record("AllergyIntolerance", p).len().min(1),
+            )
+        })
+        .unwrap();
+    ehr_launch(&env, &patient).await;
+    env.text_when("#patient-name", |t| t == env.patient_name(&patient))
+        .await;
+    let age = env.text("#patient-birth").await;
+    assert!(age.contains(" y (") || age.contains(" mo ("), "{age}");
+
+    assert_eq!(
+        rows_or_empty(&env, "problems").await,
+        env.record("Condition", &patient).len()
+    );
+    assert_eq!(
+        rows_or_empty(&env, "medications").await,
+        env.record("MedicationRequest", &patient).len()
+    );
+    assert_eq!(
+        rows_or_empty(&env, "allergies").await,
+        env.record("AllergyIntolerance", &patient).len()
+    );
+    // Active problems come first.
+    let first_status = env.text("#problems tbody tr td:nth-child(2)").await;
+    if env
+        .record("Condition", &patient)
+        .iter()
+        .any(|c| c["clinicalStatus"]["coding"][0]["code"] == "active")
+    {
+        assert_eq!(first_status, "Active");
+    }
+    env.screenshot("chart-summary").await;
+
+    env.open_tab("encounters").await;
+    assert_eq!(
+        rows_or_empty(&env, "encounters").await,
+        env.record("Encounter", &patient).len().min(50)
+    );
+
+    env.open_tab("vitals").await;
+    for slug in [
+        "heart-rate",
+        "blood-pressure",
+        "weight",
+        "bmi",
+        "temperature",
+        "spo2",
+    ] {
+        env.text(&format!("#vital-{slug} svg path.line")).await;
+    }
+    let readout = env.text("#vital-heart-rate-readout").await;
+    assert!(readout.contains("/min"), "{readout}");
+    // The keyboard moves along the readings.
+    let chart = env
+        .browser
+        .find(fantoccini::Locator::Css("#vital-heart-rate svg"))
+        .await
+        .unwrap();
+    chart.send_keys("\u{E012}").await.unwrap(); // ArrowLeft
+    let moved = env.text("#vital-heart-rate-readout").await;
+    assert_ne!(moved, readout, "arrow keys select another reading");
+    env.screenshot("chart-vitals").await;
+
+    env.open_tab("labs").await;
+    let observations = env.record("Observation", &patient);
+    assert_eq!(
+        rows_or_empty(&env, "labs").await,
+        lab_codes(&observations).len()
+    );
+    env.screenshot("chart-labs").await;
+
+    env.open_tab("session").await;
+    let expiry = env.text("#token-expiry").await;
+    assert!(expiry.contains("min"), "{expiry}");
+    assert_eq!(env.text("#has-refresh").await, "yes");
+    env.screenshot("chart-session").await;
+    env.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowed_scopes_show_not_granted() {
+    let env = start(|_| {}).await;
+    env.browser
+        .goto(&format!(
+            "{}/?patient=patient-07",
+            env.sandbox.sandbox.config.public_url
+        ))
+        .await
+        .unwrap();
+    env.click("#launch").await;
+    // The clinician unticks medications and labs/vitals at the approval page.
+    env.click("input[value='patient/MedicationRequest.rs']")
+        .await;
+    env.click("input[value='patient/Observation.rs']").await;
+    env.click("#allow").await;
+    env.text("#medications-not-granted").await;
+    assert!(rows_or_empty(&env, "problems").await == env.record("Condition", "patient-07").len());
+    env.open_tab("vitals").await;
+    env.text("#vitals-not-granted").await;
+    env.open_tab("session").await;
+    let missing = env.text("#scopes-missing").await;
+    assert!(
+        missing.contains("patient/MedicationRequest.rs")
+            && missing.contains("patient/Observation.rs"),
+        "{missing}"
+    );
+    env.screenshot("narrowed-scopes").await;
+    // No doomed requests: the sandbox saw no MedicationRequest or Observation search.
+    env.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn practitioner_without_patient_searches_then_opens_the_chart() {
+    let env = start_with(
+        |_| {},
+        |entry| {
+            entry["standalone_patient"] = Value::Bool(false);
+            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs".into());
+        },
+    )
+    .await;
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.click("#ehr-sandbox").await;
+    env.click("#login-practitioner").await;
+    env.click("#allow").await;
+    let name = env
+        .browser
+        .wait()
+        .at_most(support::WAIT)
+        .for_element(fantoccini::Locator::Css("#search-name"))
+        .await
+        .unwrap();
+    name.send_keys("Empty").await.unwrap();
+    env.click("#search-submit").await;
+    env.click("#search-results button[data-id='empty-record']")
+        .await;
+    env.text_when("#patient-name", |t| t == "Eve Empty").await;
+    for id in ["problems", "medications", "allergies"] {
+        env.text(&format!("#{id}-empty")).await;
+    }
+    env.screenshot("search-empty-record").await;
+    env.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_observations_render_their_charts() {
+    let env = start(|_| {}).await;
+    ehr_launch(&env, "big-record").await;
+    env.text_when("#patient-name", |t| t == env.patient_name("big-record"))
+        .await;
+    env.open_tab("vitals").await;
+    let t = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if env
+            .browser
+            .find(fantoccini::Locator::Css("#vital-heart-rate svg path.line"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the large record's charts never rendered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let summary = env
+        .browser
+        .find(fantoccini::Locator::Css("#vital-heart-rate svg"))
+        .await
+        .unwrap()
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .unwrap();
+    let n: usize = env
+        .record("Observation", "big-record")
+        .iter()
+        .filter(|o| o["code"]["coding"][0]["code"] == "8867-4")
+        .count();
+    assert!(summary.contains(&format!("{n} readings")), "{summary}");
+    println!(
+        "large record: vitals charts shown {} ms after opening the tab",
+        t.elapsed().as_millis()
+    );
+    env.screenshot("big-record-vitals").await;
+    env.close().await;
+}
