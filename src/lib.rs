@@ -18,5 +18,6 @@ pub mod web;
 
 pub mod problem;
 
-#[cfg(test)]
+// The scripted platform uses native-only crates (the sandbox's signer, rsa).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod testing;

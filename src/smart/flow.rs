@@ -245,6 +245,6 @@ pub fn sign_out<P: Platform>(p: &P) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "flow_tests.rs"]
 mod tests;
