@@ -247,3 +247,33 @@ pub fn focus(id: &str) {
         let _ = el.focus();
     }
 }
+
+/// A `performance.mark` (User Timing), for the benchmark to read; no data in the name.
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
+/// Marks `name` in the next animation frame, i.e. once the current DOM changes are painted, and
+/// notes the size of the wasm memory then on `<html data-wasm-memory>` for the benchmark.
+pub fn mark_after_paint(name: &'static str) {
+    let Some(w) = web_sys::window() else { return };
+    let cb = wasm_bindgen::closure::Closure::once_into_js(move || {
+        mark(name);
+        let bytes = wasm_bindgen::memory()
+            .dyn_into::<js_sys::WebAssembly::Memory>()
+            .ok()
+            .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+            .map(|b| b.byte_length());
+        if let (Some(bytes), Some(root)) = (
+            bytes,
+            web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.document_element()),
+        ) {
+            let _ = root.set_attribute("data-wasm-memory", &bytes.to_string());
+        }
+    });
+    let _ = w.request_animation_frame(cb.unchecked_ref());
+}

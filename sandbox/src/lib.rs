@@ -153,6 +153,7 @@ async fn stats(State(sb): State<Arc<Sandbox>>) -> Response {
         "token_requests": sb.stats.token_requests.load(Ordering::Relaxed),
         "authorize_requests": sb.stats.authorize_requests.load(Ordering::Relaxed),
         "fhir_requests": sb.stats.fhir_requests.load(Ordering::Relaxed),
+        "bytes_sent": sb.stats.bytes_sent.load(Ordering::Relaxed),
     }))
     .into_response()
 }

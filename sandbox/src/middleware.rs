@@ -25,10 +25,19 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
         counters.token_requests.fetch_add(1, Ordering::Relaxed);
     } else if path == "/auth/authorize" {
         counters.authorize_requests.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        counters.last_authorize_ms.store(now, Ordering::Relaxed);
     } else if path.starts_with("/fhir") {
         counters.fhir_requests.fetch_add(1, Ordering::Relaxed);
     }
     let res = next.run(req).await;
+    let size = axum::body::HttpBody::size_hint(res.body())
+        .exact()
+        .unwrap_or(0);
+    counters.bytes_sent.fetch_add(size, Ordering::Relaxed);
     if sb.config.log_requests {
         eprintln!(
             "{method} {path} {} {:.1}ms",

@@ -156,6 +156,10 @@ pub struct Stats {
     pub token_requests: AtomicU64,
     pub authorize_requests: AtomicU64,
     pub fhir_requests: AtomicU64,
+    /// Response body bytes sent, all paths.
+    pub bytes_sent: AtomicU64,
+    /// Epoch milliseconds of the last authorize request (the benchmark's "redirect left").
+    pub last_authorize_ms: AtomicU64,
 }
 
 impl Sandbox {

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The launch end to end against a scripted server: what is sent, in what order, and what is
 //! refused before anything is sent.
 

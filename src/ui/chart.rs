@@ -136,6 +136,27 @@ fn PatientChart(
         p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         p
     };
+    // The patient first: the banner is what the user waits for.
+    let record = RwSignal::new_local(Section::<Value>::Loading {
+        loaded: 0,
+        total: None,
+    });
+    {
+        let c = client.clone();
+        let id = patient.clone();
+        spawn_local(async move {
+            match c.read("Patient", &id).await {
+                Ok(v) => record.set(Section::Ready(v)),
+                Err(FhirError::SessionExpired) => {
+                    ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
+                }
+                Err(e) => record.set(Section::Failed(format!(
+                    "The patient could not be loaded: {e}"
+                ))),
+            }
+        });
+    }
+
     fn list<T>(
         resource_type: &'static str,
         params: Vec<(&'static str, String)>,
@@ -147,6 +168,7 @@ fn PatientChart(
             builder: Vec::new(),
             add: collect,
             finish,
+            mark: None,
         }
     }
     let c = &client;
@@ -188,6 +210,7 @@ fn PatientChart(
             builder: VitalsBuilder::default(),
             add: |b, page| b.add_page(&page),
             finish: VitalsBuilder::finish,
+            mark: Some(["vitals-start", "vitals-fetched", "vitals-painted"]),
         },
     );
     let labs = load(
@@ -200,28 +223,9 @@ fn PatientChart(
             builder: LabsBuilder::default(),
             add: |b, page| b.add_page(&page),
             finish: LabsBuilder::finish,
+            mark: None,
         },
     );
-    let record = RwSignal::new_local(Section::<Value>::Loading {
-        loaded: 0,
-        total: None,
-    });
-    {
-        let c = client.clone();
-        let id = patient.clone();
-        spawn_local(async move {
-            match c.read("Patient", &id).await {
-                Ok(v) => record.set(Section::Ready(v)),
-                Err(FhirError::SessionExpired) => {
-                    ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
-                }
-                Err(e) => record.set(Section::Failed(format!(
-                    "The patient could not be loaded: {e}"
-                ))),
-            }
-        });
-    }
-
     let active = RwSignal::new("summary");
     let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
         let i = TABS
@@ -284,6 +288,7 @@ fn Banner(record: RwSignal<Section<Value>, LocalStorage>, now: RwSignal<u64>) ->
         <section class="banner" aria-label="Patient" id="banner">
             {move || record.with(|r| match r {
                 Section::Ready(p) => {
+                    crate::web::mark_after_paint("patient-name-painted");
                     let s = summarize(p);
                     let born = s.birth_date.clone().map(|b| match age(&b, now.get_untracked() as i64) {
                         Some(a) => format!("{a} ({b})"),

@@ -28,6 +28,8 @@ pub struct Load<B, T> {
     pub builder: B,
     pub add: fn(&mut B, Vec<Value>),
     pub finish: fn(B) -> T,
+    /// User Timing marks (started, all pages fetched, painted) for the benchmark.
+    pub mark: Option<[&'static str; 3]>,
 }
 
 pub fn load<B: 'static, T: Clone + 'static>(
@@ -53,8 +55,12 @@ pub fn load<B: 'static, T: Clone + 'static>(
             mut builder,
             add,
             finish,
+            mark,
         } = l;
         let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if let Some([started, _, _]) = mark {
+            crate::web::mark(started);
+        }
         let r = c
             .search_pages(resource_type, &p, |page, loaded, total| {
                 add(&mut builder, page);
@@ -62,7 +68,15 @@ pub fn load<B: 'static, T: Clone + 'static>(
             })
             .await;
         match r {
-            Ok(_) => state.set(Section::Ready(finish(builder))),
+            Ok(_) => {
+                if let Some([_, fetched, _]) = mark {
+                    crate::web::mark(fetched);
+                }
+                state.set(Section::Ready(finish(builder)));
+                if let Some([_, _, painted]) = mark {
+                    crate::web::mark_after_paint(painted);
+                }
+            }
             Err(FhirError::SessionExpired) => {
                 ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
             }
