@@ -433,8 +433,10 @@ async fn main() {
     md.push_str(&format!(
         "Produced by `scripts/bench.sh` (`cargo run --release --example launch-bench -- --launches {launches}`) on {} UTC,\n\
          on this project's machine kind: {} cores, {}, headless Debian Chromium ({}). Both apps ran in the same\n\
-         run, alternating, against the same sandbox EHR on loopback (auto-approve), after two warm-up launches each;\n\
-         both hosts send `Cache-Control: no-cache` without validators, so every launch downloads every file.\n\n",
+         run, alternating, against the same sandbox EHR on loopback (auto-approve), after two warm-up launches each.\n\
+         Both hosts cache the same way (`sandbox::app_host::file_response`): files whose names carry a content hash\n\
+         (Trunk's wasm, JS, CSS) are `immutable`; the others are revalidated with an ETag (304 when unchanged).\n\
+         fhir-client.min.js has no hash in its name, so it is revalidated on every page.\n\n",
         date_string(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         mem_string(),

@@ -137,6 +137,26 @@ async fn each_section_shows_the_sandbox_record() {
     assert!(expiry.contains("min"), "{expiry}");
     assert_eq!(env.text("#has-refresh").await, "yes");
     env.screenshot("chart-session").await;
+
+    // Readable on a 320 px wide screen: nothing wider than the viewport.
+    env.browser.set_window_size(320, 800).await.unwrap();
+    env.open_tab("summary").await;
+    let (scroll, inner) = {
+        let v = env
+            .browser
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+    };
+    assert!(
+        scroll <= inner,
+        "page is {scroll} px wide in a {inner} px viewport"
+    );
+    env.screenshot("chart-320px").await;
     env.close().await;
 }
 

@@ -114,6 +114,54 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// Whether a file name carries Trunk's content hash (`app-0123456789abcdef.js`,
+/// `app-0123456789abcdef_bg.wasm`): such a file never changes under its name.
+pub fn is_fingerprinted(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or("");
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, h)| h.len() >= 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A static file with HTTP caching done right: fingerprinted files are `immutable` for a year;
+/// others (launch.html, config.json) are revalidated every time with an `ETag`, answered with
+/// 304 when unchanged (RFC 9111, RFC 9110 §13.1.2).
+pub fn file_response(request: &axum::http::HeaderMap, file: &Path, bytes: Vec<u8>) -> Response {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if is_fingerprinted(name) {
+        return (
+            [
+                (header::CONTENT_TYPE, content_type(file)),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response();
+    }
+    let digest = Sha256::digest(&bytes);
+    let etag: String = format!(
+        "\"{}\"",
+        digest[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let matches = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let headers = [
+        (header::CONTENT_TYPE, content_type(file).to_string()),
+        (header::CACHE_CONTROL, "no-cache".to_string()),
+        (header::ETAG, etag),
+    ];
+    if matches {
+        (StatusCode::NOT_MODIFIED, headers).into_response()
+    } else {
+        (headers, bytes).into_response()
+    }
+}
+
 async fn serve(State(host): State<Arc<AppHost>>, req: Request) -> Response {
     let path = req.uri().path();
     if path == "/" {
@@ -125,14 +173,7 @@ async fn serve(State(host): State<Arc<AppHost>>, req: Request) -> Response {
     }
     let file = host.dir.join(rel);
     let mut res = match tokio::fs::read(&file).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type(&file)),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => file_response(req.headers(), &file, bytes),
         Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
     };
     let h = res.headers_mut();
@@ -163,6 +204,17 @@ mod tests {
             h[0],
             format!("'sha256-{}'", STANDARD.encode(Sha256::digest(b"init()")))
         );
+    }
+
+    #[test]
+    fn fingerprints() {
+        assert!(is_fingerprinted("smart-launch-775de58f9270c75a.js"));
+        assert!(is_fingerprinted("smart-launch-775de58f9270c75a_bg.wasm"));
+        assert!(is_fingerprinted("style-9cceb3e2f51a0001.css"));
+        assert!(!is_fingerprinted("launch.html"));
+        assert!(!is_fingerprinted("config.json"));
+        assert!(!is_fingerprinted("smart-launch.js"));
+        assert!(!is_fingerprinted("app-notahexhashatall.js"));
     }
 
     #[test]

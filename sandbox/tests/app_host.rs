@@ -23,6 +23,7 @@ async fn serves_the_app_with_its_security_headers() {
     )
     .unwrap();
     std::fs::write(dir.join("app.wasm"), b"\0asm").unwrap();
+    std::fs::write(dir.join("app-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
     let host = sandbox::app_host::AppHost::new(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await

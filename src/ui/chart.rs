@@ -7,7 +7,9 @@ use leptos::task::spawn_local;
 use serde_json::Value;
 
 use super::lists::{Allergies, Encounters, Medications, Problems};
-use super::section::{collect, load, Load, Section};
+use futures::FutureExt;
+
+use super::section::{collect, load, Gate, Load, Section};
 use super::session::SessionPanel;
 use super::{labs::Labs, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
 use crate::chart::labs::LabsBuilder;
@@ -141,11 +143,16 @@ fn PatientChart(
         loaded: 0,
         total: None,
     });
+    let (patient_read, gate) = futures::channel::oneshot::channel::<()>();
+    let gate: Gate = gate.map(|_| ()).boxed_local().shared();
     {
         let c = client.clone();
         let id = patient.clone();
         spawn_local(async move {
-            match c.read("Patient", &id).await {
+            let r = c.read("Patient", &id).await;
+            // The sections start now: the banner's request did not queue behind theirs.
+            let _ = patient_read.send(());
+            match r {
                 Ok(v) => record.set(Section::Ready(v)),
                 Err(FhirError::SessionExpired) => {
                     ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
@@ -176,12 +183,14 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        gate.clone(),
         list("Condition", by_patient(&[]), |v| records::problems(&v)),
     );
     let meds = load(
         ctx,
         c,
         kind,
+        gate.clone(),
         list("MedicationRequest", by_patient(&[]), |v| {
             records::medications(&v)
         }),
@@ -190,6 +199,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        gate.clone(),
         list("AllergyIntolerance", by_patient(&[]), |v| {
             records::allergies(&v)
         }),
@@ -198,12 +208,14 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        gate.clone(),
         list("Encounter", by_patient(&[]), |v| records::encounters(&v)),
     );
     let vitals = load(
         ctx,
         c,
         kind,
+        gate.clone(),
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "vital-signs")]),
@@ -217,6 +229,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        gate.clone(),
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "laboratory")]),
