@@ -120,12 +120,14 @@ fn kb(b: usize) -> String {
     format!("{:.1}", b as f64 / 1000.0)
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Launch {
     to_authorize: f64,
     to_name: f64,
     requests: usize,
     bytes: u64,
+    /// `path (bytes)` of each request until the name was painted, in order.
+    paths: Vec<String>,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -218,6 +220,10 @@ impl Bench {
             to_name: painted - t0 as f64,
             requests: before.len(),
             bytes: before.iter().map(|(_, _, b)| *b).sum(),
+            paths: before
+                .iter()
+                .map(|(_, p, b)| format!("{p} ({b} B)"))
+                .collect(),
         }
     }
 }
@@ -491,6 +497,18 @@ async fn main() {
             format!("missed by {:.0} ms", o_name - r_name)
         }
     ));
+    for (name, runs) in [("smart-launch", &our_runs), ("fhirclient.js", &ref_runs)] {
+        if let Some(last) = runs.last() {
+            md.push_str(&format!(
+                "Requests of the last {name} launch until the name was painted, in order \
+                 (the authorize navigation left out; a 304 is 0 B):\n\n"
+            ));
+            for p in &last.paths {
+                md.push_str(&format!("    {p}\n"));
+            }
+            md.push('\n');
+        }
+    }
     md.push_str(&format!(
         "## The {big_obs}-observation record (smart-launch)\n\n\
          | measure | value | target |\n|---|---:|---:|\n\

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::fhir::display_name;
 use crate::html::{error_page, escape, page};
-use crate::oauth::{new_launch, pairs};
+use crate::oauth::{field, new_launch, pairs};
 use crate::state::{LaunchContext, Sandbox, User};
 
 type S = State<Arc<Sandbox>>;
@@ -103,12 +103,7 @@ pub async fn launch_page(State(sb): S, Query(q): Query<HashMap<String, String>>)
 
 pub async fn launch(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&form, k);
     let patient = get("patient");
     let Some(patient_res) = sb.data.by_id.get(&("Patient", patient.clone())) else {
         return error_page(StatusCode::BAD_REQUEST, "Choose a known patient.");

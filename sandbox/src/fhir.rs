@@ -209,8 +209,23 @@ fn malformed(sb: &Sandbox, body: String) -> String {
     }
 }
 
-fn known_type(t: &str) -> Option<&'static str> {
-    RESOURCE_TYPES.iter().copied().find(|k| *k == t)
+/// The steps every FHIR request takes first: a valid token, a known type, a granted scope.
+/// Returns the type and the compartment the grant is limited to.
+fn admit(
+    sb: &Sandbox,
+    headers: &HeaderMap,
+    rtype: &str,
+    interaction: Interaction,
+) -> Result<(&'static str, Option<String>), Response> {
+    let ctx = authenticate(sb, headers)?;
+    let Some(known) = RESOURCE_TYPES.iter().copied().find(|k| *k == rtype) else {
+        return Err(outcome(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            &format!("Resource type {rtype} is not supported"),
+        ));
+    };
+    Ok((known, access(&ctx, known, interaction)?))
 }
 
 /// `GET /fhir/{type}/{id}`.
@@ -219,19 +234,8 @@ pub async fn read(
     Path((rtype, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let ctx = match authenticate(&sb, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let Some(rtype) = known_type(&rtype) else {
-        return outcome(
-            StatusCode::NOT_FOUND,
-            "not-supported",
-            &format!("Resource type {rtype} is not supported"),
-        );
-    };
-    let compartment = match access(&ctx, rtype, Interaction::Read) {
-        Ok(c) => c,
+    let (rtype, compartment) = match admit(&sb, &headers, &rtype, Interaction::Read) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let Some(r) = sb.data.by_id.get(&(rtype, id.clone())) else {
@@ -408,19 +412,8 @@ pub async fn search(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let ctx = match authenticate(&sb, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let Some(rtype) = known_type(&rtype) else {
-        return outcome(
-            StatusCode::NOT_FOUND,
-            "not-supported",
-            &format!("Resource type {rtype} is not supported"),
-        );
-    };
-    let compartment = match access(&ctx, rtype, Interaction::Search) {
-        Ok(c) => c,
+    let (rtype, compartment) = match admit(&sb, &headers, &rtype, Interaction::Search) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let raw = raw.unwrap_or_default();

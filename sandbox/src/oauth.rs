@@ -161,6 +161,14 @@ pub fn pairs(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The first value of form field `name`, or empty.
+pub fn field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
     let mut found = pairs.iter().filter(|(k, _)| k == name);
     let first = found.next();
@@ -435,12 +443,7 @@ pub async fn login_page(State(sb): S, Query(q): Query<HashMap<String, String>>) 
 
 pub async fn login_submit(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&form, k);
     let req = get("req");
     let user = get("user");
     let user = if let Some(id) = user.strip_prefix("Practitioner/") {
@@ -508,12 +511,7 @@ pub async fn select_patient_page(
 
 pub async fn select_patient_submit(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&form, k);
     let req = get("req");
     let patient = get("patient");
     if !sb.data.by_id.contains_key(&("Patient", patient.clone())) {
@@ -561,12 +559,7 @@ pub async fn approve_page(State(sb): S, Query(q): Query<HashMap<String, String>>
 
 pub async fn approve_submit(State(sb): S, body: Bytes) -> Response {
     let form = pairs(&body);
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&form, k);
     let req = get("req");
     let Some(p) = sb.store().pending.remove(&req) else {
         return expired();

@@ -56,10 +56,10 @@ impl Ctx {
     /// Starts a launch (EHR or standalone) and leaves the page for the authorize endpoint.
     pub fn launch(&self, target: LaunchTarget) {
         let ctx = *self;
-        let Some(ehrs) = ctx.ehrs.get_value() else {
-            return;
-        };
         spawn_local(async move {
+            let Some(ehrs) = ensure_ehrs(ctx).await else {
+                return;
+            };
             let label = match &target {
                 LaunchTarget::Ehr(id) => ehrs
                     .by_id(id)
@@ -108,10 +108,20 @@ impl Ctx {
         }
     }
 
+    /// The EHR list, once the configuration is read.
+    pub fn show_picker(&self) {
+        let ctx = *self;
+        spawn_local(async move {
+            if ensure_ehrs(ctx).await.is_some() {
+                ctx.show(Screen::Picker);
+            }
+        });
+    }
+
     /// Sign-out: memory (the client goes with the screen), storage, and the screen.
     pub fn sign_out(&self) {
         flow::sign_out(&Browser);
-        self.show(Screen::Picker);
+        self.show_picker();
     }
 }
 
@@ -120,16 +130,30 @@ pub enum LaunchTarget {
     Issuer { iss: String, launch: Option<String> },
 }
 
+/// The configured EHRs, read from `config.json` the first time they are needed: a callback or a
+/// resumed session needs none of it, so it costs those pages no request.
+async fn ensure_ehrs(ctx: Ctx) -> Option<Rc<Ehrs>> {
+    if let Some(e) = ctx.ehrs.get_value() {
+        return Some(e);
+    }
+    let parsed = match web::fetch_text("config.json").await {
+        Ok(text) => Ehrs::parse(&text),
+        Err(e) => Err(ConfigError::Malformed(e)),
+    };
+    match parsed {
+        Ok(e) => {
+            let e = Rc::new(e);
+            ctx.ehrs.set_value(Some(e.clone()));
+            Some(e)
+        }
+        Err(e) => {
+            ctx.problem(config_problem(&e));
+            None
+        }
+    }
+}
+
 async fn start(ctx: Ctx) {
-    let text = match web::fetch_text("config.json").await {
-        Ok(t) => t,
-        Err(e) => return ctx.problem(config_problem(&ConfigError::Malformed(e))),
-    };
-    let ehrs = match Ehrs::parse(&text) {
-        Ok(e) => Rc::new(e),
-        Err(e) => return ctx.problem(config_problem(&e)),
-    };
-    ctx.ehrs.set_value(Some(ehrs));
     match classify(&web::query()) {
         Err(e) => ctx.problem(params_problem(&e)),
         Ok(PageRequest::Callback(params)) => {
@@ -160,7 +184,7 @@ async fn start(ctx: Ctx) {
         }
         Ok(PageRequest::Plain) => match flow::resume(&Browser) {
             Some(session) => ctx.open_session(session),
-            None => ctx.show(Screen::Picker),
+            None => ctx.show_picker(),
         },
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{Ctx, LaunchTarget, Screen};
+use super::{Ctx, LaunchTarget};
 use crate::problem::{Action, Problem};
 
 #[component]
@@ -10,12 +10,12 @@ pub fn ProblemView(ctx: Ctx, problem: Problem) -> impl IntoView {
     let action = match problem.action {
         Action::RelaunchFromEhr => view! {
             <p class="todo">"Open the app again from your EHR."</p>
-            <button id="choose-ehr" on:click=move |_| ctx.show(Screen::Picker)>"Or sign in to a configured EHR"</button>
+            <button id="choose-ehr" on:click=move |_| ctx.show_picker()>"Or sign in to a configured EHR"</button>
         }.into_any(),
         Action::SignInAgain => view! {
             <button id="sign-in-again" on:click=move |_| match ctx.last_ehr.get_value() {
                 Some(id) => ctx.launch(LaunchTarget::Ehr(id)),
-                None => ctx.show(Screen::Picker),
+                None => ctx.show_picker(),
             }>"Sign in again"</button>
         }.into_any(),
         Action::Retry => view! {
