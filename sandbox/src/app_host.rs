@@ -115,12 +115,13 @@ fn content_type(path: &Path) -> &'static str {
 }
 
 /// Whether a file name carries Trunk's content hash (`app-0123456789abcdef.js`,
-/// `app-0123456789abcdef_bg.wasm`): such a file never changes under its name.
+/// `app-0123456789abcdef_bg.wasm`; a 64-bit hash in hex, so leading zeros may shorten it):
+/// such a file never changes under its name.
 pub fn is_fingerprinted(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or("");
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     stem.rsplit_once('-')
-        .is_some_and(|(_, h)| h.len() >= 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .is_some_and(|(_, h)| h.len() >= 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A static file with HTTP caching done right: fingerprinted files are `immutable` for a year;
@@ -211,6 +212,8 @@ mod tests {
         assert!(is_fingerprinted("smart-launch-775de58f9270c75a.js"));
         assert!(is_fingerprinted("smart-launch-775de58f9270c75a_bg.wasm"));
         assert!(is_fingerprinted("style-9cceb3e2f51a0001.css"));
+        assert!(is_fingerprinted("smart-launch-26c0b6aafbeafba_bg.wasm"));
+        assert!(is_fingerprinted("style-9cceb3e2f51a000.css"));
         assert!(!is_fingerprinted("launch.html"));
         assert!(!is_fingerprinted("config.json"));
         assert!(!is_fingerprinted("smart-launch.js"));
