@@ -50,6 +50,8 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
             Some(url) => {
                 let c = client.clone();
                 spawn_local(async move {
+                    // After the patient's own request has gone out: the banner comes first.
+                    web::sleep(0).await;
                     let name = c.get(&url).await.map(|v| display_name(&v)).unwrap_or(fu);
                     user.set(Some(name));
                 });
@@ -60,6 +62,7 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
     if let Some(url) = style_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
         // A public document: fetched without the token, and only validated values are used.
         spawn_local(async move {
+            web::sleep(0).await;
             if let Ok(res) = Browser
                 .send(HttpRequest::get(url, "application/json"))
                 .await
