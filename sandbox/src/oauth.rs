@@ -135,7 +135,7 @@ pub async fn metadata(State(sb): S) -> Response {
 }
 
 pub async fn jwks(State(sb): S) -> Response {
-    Json(sb.signer.jwks()).into_response()
+    Json(sb.signer().jwks()).into_response()
 }
 
 /// The style document `smart_style_url` points at (SMART App Launch 2.2 §"Styling").
@@ -877,7 +877,7 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
             if fhir_user {
                 claims["fhirUser"] = json!(format!("{}/{}", sb.fhir_base, user.reference()));
             }
-            body["id_token"] = json!(sb.signer.sign(&claims));
+            body["id_token"] = json!(sb.signer().sign(&claims));
         }
     }
     body

@@ -143,7 +143,6 @@ pub struct Sandbox {
     pub practitioners: Vec<PractitionerInfo>,
     pub faults: RwLock<Faults>,
     pub store: Mutex<Store>,
-    pub signer: Arc<Signer>,
     /// Origins of the registered redirect URIs: the browser apps CORS lets in.
     pub app_origins: Vec<String>,
     pub stats: Stats,
@@ -164,6 +163,10 @@ pub struct Stats {
 
 impl Sandbox {
     pub fn new(config: Config) -> Self {
+        // The RSA key takes a moment to make: make it beside the data, not before serving.
+        std::thread::spawn(|| {
+            Signer::shared();
+        });
         let (data, practitioners) = crate::data::generate(config.seed, config.big_observations);
         let mut app_origins: Vec<String> = Vec::new();
         for c in &config.clients {
@@ -182,11 +185,15 @@ impl Sandbox {
             data,
             practitioners,
             store: Mutex::new(Store::default()),
-            signer: Signer::shared(),
             app_origins,
             stats: Stats::default(),
             config,
         }
+    }
+
+    /// The id_token signing key (waits for its generation the first time, if still running).
+    pub fn signer(&self) -> Arc<Signer> {
+        Signer::shared()
     }
 
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
