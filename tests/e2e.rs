@@ -193,23 +193,11 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn ehr_launch(env: &support::Env, patient: &str) {
-    env.browser
-        .goto(&format!(
-            "{}/?patient={patient}",
-            env.sandbox.sandbox.config.public_url
-        ))
-        .await
-        .unwrap();
-    env.click("#launch").await;
-    env.click("#allow").await;
-}
-
 /// The token is refreshed ahead of expiry in the background; a reload then uses the new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_is_refreshed_before_it_expires() {
     let env = start(|c| c.token_lifetime = std::time::Duration::from_secs(10)).await;
-    ehr_launch(&env, "patient-02").await;
+    env.ehr_launch("patient-02").await;
     let name = env.patient_name("patient-02");
     env.text_when("#patient-name", |t| t == name).await;
     let first = env.session_storage().await["smart-launch.session"]
@@ -247,7 +235,7 @@ async fn refused_refresh_asks_for_a_relaunch() {
         c.faults.reject_refresh = true;
     })
     .await;
-    ehr_launch(&env, "patient-03").await;
+    env.ehr_launch("patient-03").await;
     env.text_when("#patient-name", |t| !t.is_empty()).await;
     let title = env.text_when("#problem h1", |t| !t.is_empty()).await;
     assert_eq!(title, "Your session has expired");
@@ -288,7 +276,7 @@ async fn embedded_launch_in_an_iframe() {
     b.enter_parent_frame().await.unwrap();
     env.screenshot("embedded").await;
     // A new launch for another patient in the same tab replaces the session.
-    ehr_launch(&env, "patient-06").await;
+    env.ehr_launch("patient-06").await;
     let other = env.patient_name("patient-06");
     env.text_when("#patient-name", |t| t == other).await;
     env.close().await;

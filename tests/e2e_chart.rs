@@ -11,18 +11,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::{start, start_with, Env};
 
-async fn ehr_launch(env: &Env, patient: &str) {
-    env.browser
-        .goto(&format!(
-            "{}/?patient={patient}",
-            env.sandbox.sandbox.config.public_url
-        ))
-        .await
-        .unwrap();
-    env.click("#launch").await;
-    env.click("#allow").await;
-}
-
 /// Waits for a section to finish: its table, or its empty state.
 async fn rows_or_empty(env: &Env, id: &str) -> usize {
     let deadline = Instant::now() + support::WAIT;
@@ -65,7 +53,7 @@ async fn each_section_shows_the_sandbox_record() {
             )
         })
         .unwrap();
-    ehr_launch(&env, &patient).await;
+    env.ehr_launch(&patient).await;
     env.text_when("#patient-name", |t| t == env.patient_name(&patient))
         .await;
     let age = env.text("#patient-birth").await;
@@ -231,7 +219,7 @@ async fn practitioner_without_patient_searches_then_opens_the_chart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_observations_render_their_charts() {
     let env = start(|_| {}).await;
-    ehr_launch(&env, "big-record").await;
+    env.ehr_launch("big-record").await;
     env.text_when("#patient-name", |t| t == env.patient_name("big-record"))
         .await;
     env.open_tab("vitals").await;

@@ -6,7 +6,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
-use super::lists::{Allergies, Encounters, Medications, Problems};
+use super::lists::{
+    allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
+    ENCOUNTERS, MEDICATIONS, PROBLEMS,
+};
 use futures::FutureExt;
 
 use super::section::{collect, load, Gate, Load, Section};
@@ -187,7 +190,9 @@ fn PatientChart(
         c,
         kind,
         gate.clone(),
-        list("Condition", by_patient(&[]), |v| records::problems(&v)),
+        list("Condition", by_patient(&[]), |v| {
+            problem_rows(records::problems(&v))
+        }),
     );
     let meds = load(
         ctx,
@@ -195,7 +200,7 @@ fn PatientChart(
         kind,
         gate.clone(),
         list("MedicationRequest", by_patient(&[]), |v| {
-            records::medications(&v)
+            medication_rows(records::medications(&v))
         }),
     );
     let allergies = load(
@@ -204,7 +209,7 @@ fn PatientChart(
         kind,
         gate.clone(),
         list("AllergyIntolerance", by_patient(&[]), |v| {
-            records::allergies(&v)
+            allergy_rows(records::allergies(&v))
         }),
     );
     let encounters = load(
@@ -212,7 +217,9 @@ fn PatientChart(
         c,
         kind,
         gate.clone(),
-        list("Encounter", by_patient(&[]), |v| records::encounters(&v)),
+        list("Encounter", by_patient(&[]), |v| {
+            encounter_rows(records::encounters(&v))
+        }),
     );
     let vitals = load(
         ctx,
@@ -279,9 +286,9 @@ fn PatientChart(
             }).collect_view()}
         </div>
         <div role="tabpanel" id="panel-summary" aria-labelledby="tab-summary" hidden=panel("summary")>
-            <Problems state=problems/>
-            <Medications state=meds/>
-            <Allergies state=allergies/>
+            <ListSection spec=PROBLEMS state=problems/>
+            <ListSection spec=MEDICATIONS state=meds/>
+            <ListSection spec=ALLERGIES state=allergies/>
         </div>
         <div role="tabpanel" id="panel-vitals" aria-labelledby="tab-vitals" hidden=panel("vitals")>
             <Vitals state=vitals/>
@@ -290,7 +297,7 @@ fn PatientChart(
             <Labs state=labs/>
         </div>
         <div role="tabpanel" id="panel-encounters" aria-labelledby="tab-encounters" hidden=panel("encounters")>
-            <Encounters state=encounters/>
+            <ListSection spec=ENCOUNTERS state=encounters/>
         </div>
         <div role="tabpanel" id="panel-session" aria-labelledby="tab-session" hidden=panel("session")>
             <SessionPanel ctx=ctx client=client.clone() now=now user=user/>

@@ -241,6 +241,17 @@ impl Env {
             .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
     }
 
+    /// An EHR launch from the sandbox's launch page for `patient`, approved at the consent page.
+    pub async fn ehr_launch(&self, patient: &str) {
+        let page = format!(
+            "{}/?patient={patient}",
+            self.sandbox.sandbox.config.public_url
+        );
+        self.browser.goto(&page).await.unwrap();
+        self.click("#launch").await;
+        self.click("#allow").await;
+    }
+
     pub async fn open_tab(&self, tab: &str) {
         self.click(&format!("#tab-{tab}")).await;
     }
