@@ -300,3 +300,19 @@ async fn v1_server_through_metadata() {
     assert!(!scopes.contains(".rs"), "{scopes}");
     env.close().await;
 }
+
+/// A discovery answer that redirects is not followed. The redirect points at the sandbox's own
+/// CapabilityStatement (an origin the app's CSP allows), which a follower would take for the SMART
+/// configuration and fail on; the app instead treats the redirect as "no SMART document" and
+/// launches through `metadata`, so the sign-in page appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed() {
+    let env = start(|c| c.faults.discovery_redirect = Some("/fhir/metadata".into())).await;
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.click("#ehr-sandbox").await;
+    env.text("#login-practitioner").await;
+    env.close().await;
+}

@@ -30,6 +30,8 @@ pub struct Faults {
     pub reject_refresh: bool,
     /// Responses of these endpoints come back malformed (an HTML page or truncated JSON).
     pub malformed: Vec<Malformed>,
+    /// `.well-known/smart-configuration` answers 307 to this URL or path (clients must not follow).
+    pub discovery_redirect: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +134,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --reject-code            token endpoint rejects every authorization code
   --reject-refresh         token endpoint rejects every refresh token
   --malformed TARGET       discovery | token | fhir answers malformed (repeatable)
+  --discovery-redirect URL .well-known answers 307 to URL or /path (clients must not follow)
   --seed N                 data generator seed                      [42]
   --big-observations N     observations of the large-record patient [10000]
   --quiet                  no request log
@@ -216,6 +219,7 @@ pub fn from_args_and_env(
             "reject-code",
             "reject-refresh",
             "malformed",
+            "discovery-redirect",
             "seed",
             "big-observations",
             "quiet",
@@ -280,6 +284,12 @@ pub fn from_args_and_env(
         .iter()
         .map(|m| Malformed::parse(m))
         .collect::<Result<_, _>>()?;
+    if let Some(u) = get("discovery-redirect") {
+        if !u.starts_with('/') {
+            url::Url::parse(&u).map_err(|e| format!("--discovery-redirect: {e}"))?;
+        }
+        c.faults.discovery_redirect = Some(u);
+    }
     c.seed = num("seed", get("seed"), 42)?;
     c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
     c.log_requests = !flag("quiet");

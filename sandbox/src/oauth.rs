@@ -62,6 +62,9 @@ pub async fn smart_configuration(State(sb): S) -> Response {
             "no SMART configuration here",
         );
     }
+    if let Some(target) = sb.faults().discovery_redirect {
+        return Redirect::temporary(&target).into_response();
+    }
     if sb.faults().malformed.contains(&Malformed::Discovery) {
         return page(
             StatusCode::OK,
