@@ -100,7 +100,7 @@ fn ehr_launch_end_to_end() {
     );
 
     let session = block_on(complete(&p, callback_from(&url, "CODE-1"))).unwrap();
-    assert_eq!(session.patient.as_deref(), Some("patient-01"));
+    assert_eq!(session.context.patient.as_deref(), Some("patient-01"));
     assert_eq!(
         session.fhir_user.as_deref(),
         Some("http://localhost:9000/fhir/Practitioner/dr-adams")

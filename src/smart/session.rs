@@ -3,11 +3,10 @@
 //! resumes without a new sign-in; never in localStorage.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::smart::authorize::{LaunchKind, PendingAuthorization};
 use crate::smart::secret::{AccessToken, IdToken, RefreshToken};
-use crate::smart::token::TokenResponse;
+use crate::smart::token::{LaunchContext, TokenResponse};
 
 pub const SESSION_KEY: &str = "smart-launch.session";
 
@@ -30,13 +29,8 @@ pub struct Session {
     pub last_refresh_ms: Option<u64>,
     /// The user's FHIR resource URL from a checked id_token.
     pub fhir_user: Option<String>,
-    pub patient: Option<String>,
-    pub encounter: Option<String>,
-    pub fhir_context: Vec<Value>,
-    pub need_patient_banner: Option<bool>,
-    pub smart_style_url: Option<String>,
-    pub intent: Option<String>,
-    pub tenant: Option<String>,
+    /// Patient, encounter, banner and style as the token response gave them.
+    pub context: LaunchContext,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -71,13 +65,7 @@ impl Session {
             refresh_token: t.refresh_token,
             id_token: t.id_token,
             fhir_user,
-            patient: t.patient,
-            encounter: t.encounter,
-            fhir_context: t.fhir_context,
-            need_patient_banner: t.need_patient_banner,
-            smart_style_url: t.smart_style_url,
-            intent: t.intent,
-            tenant: t.tenant,
+            context: t.context,
         }
     }
 
@@ -108,7 +96,7 @@ impl Session {
     /// Takes a refresh response: a rotated refresh token replaces the old one; one not sent
     /// keeps the old (RFC 6749 §6).
     pub fn apply_refresh(&mut self, t: TokenResponse, now_ms: u64) -> Result<(), RefreshMismatch> {
-        if let (Some(new), Some(old)) = (&t.patient, &self.patient) {
+        if let (Some(new), Some(old)) = (&t.context.patient, &self.context.patient) {
             if new != old {
                 return Err(RefreshMismatch::PatientChanged);
             }
@@ -225,7 +213,7 @@ mod tests {
         );
         let back = Session::from_json(&s.to_json()).unwrap();
         assert_eq!(back.access_token.expose(), "SECRET");
-        assert_eq!(back.patient.as_deref(), Some("p1"));
+        assert_eq!(back.context.patient.as_deref(), Some("p1"));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SECRET"));
         assert!(Session::from_json("{garbage").is_none());

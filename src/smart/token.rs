@@ -18,6 +18,13 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     pub refresh_token: Option<RefreshToken>,
     pub id_token: Option<IdToken>,
+    pub context: LaunchContext,
+}
+
+/// The launch context the token response carries (SMART App Launch 2.2 §"Launch context
+/// arrives with your access_token"), kept whole in the session.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LaunchContext {
     pub patient: Option<String>,
     pub encounter: Option<String>,
     pub fhir_context: Vec<Value>,
@@ -201,13 +208,15 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         id_token: opt_string(&o, "id_token")?
             .filter(|s| !s.is_empty())
             .map(IdToken::new),
-        patient: id_of("patient")?,
-        encounter: id_of("encounter")?,
-        fhir_context,
-        need_patient_banner,
-        smart_style_url: opt_string(&o, "smart_style_url")?,
-        intent: opt_string(&o, "intent")?,
-        tenant: opt_string(&o, "tenant")?,
+        context: LaunchContext {
+            patient: id_of("patient")?,
+            encounter: id_of("encounter")?,
+            fhir_context,
+            need_patient_banner,
+            smart_style_url: opt_string(&o, "smart_style_url")?,
+            intent: opt_string(&o, "intent")?,
+            tenant: opt_string(&o, "tenant")?,
+        },
     })
 }
 
@@ -230,12 +239,12 @@ mod tests {
         assert_eq!(t.access_token.expose(), "at");
         assert_eq!(t.expires_in, Some(3600));
         assert_eq!(t.refresh_token.as_ref().map(|r| r.expose()), Some("rt"));
-        assert_eq!(t.patient.as_deref(), Some("p-1"));
-        assert_eq!(t.encounter.as_deref(), Some("e.2"));
-        assert_eq!(t.fhir_context.len(), 1);
-        assert_eq!(t.need_patient_banner, Some(false));
-        assert_eq!(t.intent.as_deref(), Some("reconcile"));
-        assert_eq!(t.tenant.as_deref(), Some("t1"));
+        assert_eq!(t.context.patient.as_deref(), Some("p-1"));
+        assert_eq!(t.context.encounter.as_deref(), Some("e.2"));
+        assert_eq!(t.context.fhir_context.len(), 1);
+        assert_eq!(t.context.need_patient_banner, Some(false));
+        assert_eq!(t.context.intent.as_deref(), Some("reconcile"));
+        assert_eq!(t.context.tenant.as_deref(), Some("t1"));
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
     let (kind, context_patient, fhir_user, style_url) = client.with_session(|s| {
         (
             s.kind,
-            s.patient.clone(),
+            s.context.patient.clone(),
             s.fhir_user.clone(),
-            s.smart_style_url.clone(),
+            s.context.smart_style_url.clone(),
         )
     });
     let selected = RwSignal::new(
@@ -137,7 +137,7 @@ fn PatientChart(
     can_change: bool,
 ) -> impl IntoView {
     let kind = client.with_session(|s| s.kind);
-    let banner_wanted = client.with_session(|s| s.need_patient_banner != Some(false));
+    let banner_wanted = client.with_session(|s| s.context.need_patient_banner != Some(false));
     let by_patient = |extra: &[(&'static str, &str)]| {
         let mut p: Vec<(&'static str, String)> =
             vec![("patient", patient.clone()), ("_count", "1000".into())];

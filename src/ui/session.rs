@@ -34,8 +34,8 @@ pub fn SessionPanel(
     let (base, patient, encounter, requested, granted, kind) = client.with_session(|s| {
         (
             s.fhir_base.clone(),
-            s.patient.clone(),
-            s.encounter.clone(),
+            s.context.patient.clone(),
+            s.context.encounter.clone(),
             s.requested_scope.clone(),
             s.granted_scope.clone(),
             s.kind,

@@ -183,14 +183,18 @@ impl Env {
         }
     }
 
-    pub async fn text(&self, css: &str) -> String {
-        let el = self
-            .browser
+    /// The element `css`, waiting for it to appear.
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.browser
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let el = self.element(css).await;
         el.text().await.unwrap_or_default()
     }
 
@@ -217,25 +221,15 @@ impl Env {
     }
 
     pub async fn click(&self, css: &str) {
-        self.browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
     pub async fn select(&self, css: &str, value: &str) {
-        let el = self
-            .browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
+        let el = self.element(css).await;
         el.select_by_value(value)
             .await
             .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
