@@ -2,12 +2,14 @@
 //!
 //! - [`smart`]: the SMART App Launch protocol core (pure, tested natively)
 //! - [`fhir`]: the FHIR client core: token destination rule, paging, errors, display
+//! - [`json`]: the one JSON reader and writer
 //! - [`platform`]: what the core needs from its host (HTTP, storage, clock, randomness, crypto)
 //! - `web` (wasm32 only): the browser implementation of [`platform::Platform`]
 //! - `ui` (wasm32 only): the Leptos components of launch.html
 
 pub mod chart;
 pub mod fhir;
+pub mod json;
 pub mod platform;
 pub mod smart;
 

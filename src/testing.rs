@@ -9,7 +9,7 @@ use base64::Engine;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use rsa::{BigUint, RsaPublicKey};
-use serde_json::Value;
+use crate::json::Json;
 use sha2::Sha256;
 
 use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};
@@ -92,7 +92,7 @@ impl Platform for Scripted {
 
     async fn verify_rs256(
         &self,
-        jwk: &Value,
+        jwk: &Json,
         input: &[u8],
         sig: &[u8],
     ) -> Result<bool, CryptoError> {

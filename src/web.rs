@@ -96,7 +96,7 @@ impl Platform for Browser {
 
     async fn verify_rs256(
         &self,
-        jwk: &serde_json::Value,
+        jwk: &crate::json::Json,
         input: &[u8],
         sig: &[u8],
     ) -> Result<bool, CryptoError> {
@@ -106,8 +106,14 @@ impl Platform for Browser {
             .map_err(|e| CryptoError(describe(&e)))?
             .subtle();
         // Only the public parts go to importKey.
-        let public = serde_json::json!({ "kty": "RSA", "n": jwk["n"], "e": jwk["e"], "alg": "RS256", "ext": true });
-        let key_data: Object = JSON::parse(&public.to_string())
+        let public = crate::json::Json::object([
+            ("kty", "RSA".into()),
+            ("n", jwk["n"].clone()),
+            ("e", jwk["e"].clone()),
+            ("alg", "RS256".into()),
+            ("ext", true.into()),
+        ]);
+        let key_data: Object = JSON::parse(&public.to_text())
             .map_err(|e| CryptoError(describe(&e)))?
             .unchecked_into();
         let algorithm: Object = JSON::parse(r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::json::Json;
 
 use crate::chart::format::{code_in, concept, number, quantity};
 use crate::chart::plot::Point;
@@ -49,7 +49,7 @@ fn flag_label(code: &str) -> &'static str {
     }
 }
 
-fn range_text(o: &Value) -> String {
+fn range_text(o: &Json) -> String {
     let r = &o["referenceRange"][0];
     if let Some(t) = r["text"].as_str() {
         return t.to_string();
@@ -62,7 +62,7 @@ fn range_text(o: &Value) -> String {
     }
 }
 
-fn computed_flag(o: &Value, v: f64) -> &'static str {
+fn computed_flag(o: &Json, v: f64) -> &'static str {
     let r = &o["referenceRange"][0];
     match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
         (Some(l), _) if v < l => "Low",
@@ -73,7 +73,7 @@ fn computed_flag(o: &Value, v: f64) -> &'static str {
 }
 
 impl LabsBuilder {
-    pub fn add_page(&mut self, observations: &[Value]) {
+    pub fn add_page(&mut self, observations: &[Json]) {
         for o in observations {
             if matches!(o["status"].as_str(), Some("entered-in-error" | "cancelled")) {
                 continue;
@@ -143,7 +143,8 @@ impl LabsBuilder {
                 })
             })
             .collect();
-        out.sort_by_key(|g| g.name.to_lowercase());
+        // ASCII case folding: the full Unicode tables would cost ~20 KB of download (issue 5).
+        out.sort_by_cached_key(|g| g.name.to_ascii_lowercase());
         out
     }
 }
@@ -151,9 +152,9 @@ impl LabsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
-    fn lab(code: &str, name: &str, t: &str, v: f64, interp: Option<&str>) -> Value {
+    fn lab(code: &str, name: &str, t: &str, v: f64, interp: Option<&str>) -> Json {
         let mut o = json!({"status":"final","code":{"coding":[{"system":"http://loinc.org","code":code}],"text":name},"effectiveDateTime":t,
             "valueQuantity":{"value":v,"unit":"mg/dL"},"referenceRange":[{"low":{"value":70},"high":{"value":99}}]});
         if let Some(i) = interp {

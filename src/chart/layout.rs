@@ -149,7 +149,7 @@ mod tests {
         )];
         let c = line_chart(&s, &[(60.0, 100.0)], 600.0, 200.0, 100).unwrap();
         assert_eq!(c.total, 2);
-        assert!(c.lines[0].1.starts_with("M44.0,"));
+        assert!(c.lines[0].1.starts_with("M44,"));
         assert!(c.x_ticks.iter().any(|(_, l)| l == "2023"));
         assert!(!c.y_ticks.is_empty());
         let (top, h) = c.bands[0];
@@ -164,7 +164,7 @@ mod tests {
         )
         .unwrap();
         assert!(one.lines[0].1.starts_with('M'));
-        assert_eq!(sparkline(&s[0].1, 100.0, 20.0), "M2.0,18.0L98.0,2.0");
+        assert_eq!(sparkline(&s[0].1, 100.0, 20.0), "M2,18L98,2");
     }
 
     #[test]

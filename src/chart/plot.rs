@@ -1,6 +1,7 @@
 //! Chart maths for the SVG line charts: scales, "nice" value ticks, dated time ticks,
 //! downsampling that keeps extremes, path data and nearest-point lookup.
 
+use crate::chart::format::number;
 use crate::chart::time::{civil_from_days, days_from_civil, DAY_MS};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -180,7 +181,9 @@ pub fn path(points: &[Point], x: &Scale, y: &Scale) -> String {
     let mut d = String::with_capacity(points.len() * 14);
     for (i, p) in points.iter().enumerate() {
         d.push(if i == 0 { 'M' } else { 'L' });
-        d.push_str(&format!("{:.1},{:.1}", x.map(p.t as f64), y.map(p.v)));
+        d.push_str(&number(x.map(p.t as f64), 1));
+        d.push(',');
+        d.push_str(&number(y.map(p.v), 1));
     }
     d
 }
@@ -291,7 +294,7 @@ mod tests {
             r0: 100.0,
             r1: 0.0,
         };
-        assert_eq!(path(&pts, &x, &y), "M0.0,100.0L100.0,0.0L200.0,50.0");
+        assert_eq!(path(&pts, &x, &y), "M0,100L100,0L200,50");
         assert_eq!(nearest(&pts, 4), Some(0));
         assert_eq!(nearest(&pts, 6), Some(1));
         assert_eq!(nearest(&pts, 99), Some(2));

@@ -1,7 +1,7 @@
 //! Rows of the clinical list sections: problems (Condition), medications (MedicationRequest),
 //! allergies (AllergyIntolerance) and encounters (Encounter).
 
-use serde_json::Value;
+use crate::json::Json;
 
 use crate::chart::format::{code_label, concept};
 use crate::chart::time::{date, parse_ms};
@@ -48,11 +48,11 @@ pub struct EncounterRow {
     start_ms: Option<i64>,
 }
 
-fn id(r: &Value) -> String {
+fn id(r: &Json) -> String {
     r["id"].as_str().unwrap_or_default().to_string()
 }
 
-fn status_of(v: &Value) -> Option<String> {
+fn status_of(v: &Json) -> Option<String> {
     v["coding"][0]["code"].as_str().map(str::to_string)
 }
 
@@ -64,7 +64,7 @@ fn day(s: Option<&str>) -> (String, Option<i64>) {
 }
 
 /// Active problems first, then by onset, newest first.
-pub fn problems(resources: &[Value]) -> Vec<ProblemRow> {
+pub fn problems(resources: &[Json]) -> Vec<ProblemRow> {
     let mut rows: Vec<ProblemRow> = resources
         .iter()
         .map(|r| {
@@ -96,7 +96,7 @@ pub fn problems(resources: &[Value]) -> Vec<ProblemRow> {
 }
 
 /// Active orders first, then newest first.
-pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
+pub fn medications(resources: &[Json]) -> Vec<MedicationRow> {
     let mut rows: Vec<MedicationRow> = resources
         .iter()
         .map(|r| {
@@ -147,7 +147,7 @@ pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
 }
 
 /// High criticality first.
-pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
+pub fn allergies(resources: &[Json]) -> Vec<AllergyRow> {
     let mut rows: Vec<AllergyRow> = resources
         .iter()
         .map(|r| {
@@ -191,7 +191,7 @@ pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
 }
 
 /// Newest first.
-pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
+pub fn encounters(resources: &[Json]) -> Vec<EncounterRow> {
     let mut rows: Vec<EncounterRow> = resources
         .iter()
         .map(|r| {
@@ -223,7 +223,7 @@ pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     #[test]
     fn problems_active_first_then_newest() {

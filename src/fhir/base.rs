@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use crate::json::Json;
 use url::Url;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +102,7 @@ impl Pager {
     }
 
     /// The next page's URL, `None` at the end.
-    pub fn next(&mut self, base: &FhirBase, bundle: &Value) -> Result<Option<String>, PagingError> {
+    pub fn next(&mut self, base: &FhirBase, bundle: &Json) -> Result<Option<String>, PagingError> {
         let next = bundle["link"]
             .as_array()
             .into_iter()
@@ -127,7 +127,7 @@ impl Pager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     fn base() -> FhirBase {
         FhirBase::new("https://ehr.example/fhir").unwrap()
@@ -176,7 +176,7 @@ mod tests {
         );
     }
 
-    fn bundle(next: &str) -> Value {
+    fn bundle(next: &str) -> Json {
         json!({"resourceType":"Bundle","link":[{"relation":"self","url":"x"},{"relation":"next","url":next}]})
     }
 

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
-use serde_json::Value;
+use crate::json::Json;
 
 use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_response, FhirError};
@@ -143,7 +143,7 @@ impl<P: Platform + 'static> FhirClient<P> {
     }
 
     /// GET a FHIR URL with the token: only under the base (SECURITY.md).
-    pub async fn get(&self, url: &str) -> Result<Value, FhirError> {
+    pub async fn get(&self, url: &str) -> Result<Json, FhirError> {
         if !self.inner.base.allows(url) {
             return Err(FhirError::OffBase(url.to_string()));
         }
@@ -170,7 +170,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         process_response(&self.send_with_token(url).await?)
     }
 
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, FhirError> {
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Json, FhirError> {
         let url = self.inner.base.read_url(resource_type, id);
         let v = self.get(&url).await?;
         if v["resourceType"] != resource_type {
@@ -186,7 +186,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         &self,
         resource_type: &str,
         params: &[(&str, &str)],
-        mut on_page: impl FnMut(Vec<Value>, usize, Option<u64>),
+        mut on_page: impl FnMut(Vec<Json>, usize, Option<u64>),
     ) -> Result<usize, FhirError> {
         let first = self.inner.base.search_url(resource_type, params);
         let mut pager = Pager::new(&first, MAX_PAGES);
@@ -201,10 +201,10 @@ impl<P: Platform + 'static> FhirClient<P> {
             }
             let total = bundle["total"].as_u64();
             // Searches may include OperationOutcomes (search.mode = outcome); keep matches.
-            let resources: Vec<Value> = match bundle.get_mut("entry").map(Value::take) {
-                Some(Value::Array(entries)) => entries
+            let resources: Vec<Json> = match bundle.get_mut("entry").map(Json::take) {
+                Some(Json::Array(entries)) => entries
                     .into_iter()
-                    .filter_map(|mut e| e.get_mut("resource").map(Value::take))
+                    .filter_map(|mut e| e.get_mut("resource").map(Json::take))
                     .filter(|r| r["resourceType"] == resource_type)
                     .collect(),
                 _ => Vec::new(),
@@ -224,7 +224,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         resource_type: &str,
         params: &[(&str, &str)],
         mut progress: impl FnMut(usize, Option<u64>),
-    ) -> Result<Vec<Value>, FhirError> {
+    ) -> Result<Vec<Json>, FhirError> {
         let mut out = Vec::new();
         self.search_pages(resource_type, params, |page, loaded, total| {
             out.extend(page);

@@ -3,9 +3,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::json::Json;
 use crate::smart::config::{EhrConfig, Issuer};
 use crate::smart::discovery::SmartConfiguration;
 use crate::smart::scopes::request_scope;
@@ -14,7 +14,7 @@ use crate::smart::secret::CodeVerifier;
 /// A pending request expires after ten minutes (SECURITY.md: "expires after minutes").
 pub const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LaunchKind {
     /// Launched by the EHR with `iss` and `launch`.
     Ehr,
@@ -31,7 +31,7 @@ pub struct Entropy {
 
 /// What the callback needs to finish the launch; kept in this tab's sessionStorage under
 /// [`PendingAuthorization::storage_key`], single use.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 pub struct PendingAuthorization {
     pub state: String,
     pub code_verifier: CodeVerifier,
@@ -55,6 +55,57 @@ impl PendingAuthorization {
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
         now_ms.saturating_sub(self.created_ms) > PENDING_TTL_MS || now_ms < self.created_ms
+    }
+
+    /// The stored form (this tab's sessionStorage), as JSON text.
+    pub fn to_json_text(&self) -> String {
+        Json::object([
+            ("state", self.state.as_str().into()),
+            ("code_verifier", self.code_verifier.expose().into()),
+            ("ehr_id", self.ehr_id.as_str().into()),
+            ("issuer", self.issuer.as_str().into()),
+            ("client_id", self.client_id.as_str().into()),
+            ("redirect_uri", self.redirect_uri.as_str().into()),
+            ("scope", self.scope.as_str().into()),
+            ("kind", self.kind.as_str().into()),
+            ("smart", self.smart.to_json()),
+            ("created_ms", self.created_ms.into()),
+        ])
+        .to_text()
+    }
+
+    /// Reads [`PendingAuthorization::to_json_text`]'s output back; `None` if it is not that.
+    pub fn from_json_text(text: &str) -> Option<Self> {
+        let v = Json::parse(text).ok()?;
+        Some(PendingAuthorization {
+            state: v.string("state")?,
+            code_verifier: CodeVerifier::new(v.string("code_verifier")?),
+            ehr_id: v.string("ehr_id")?,
+            issuer: v.string("issuer")?,
+            client_id: v.string("client_id")?,
+            redirect_uri: v.string("redirect_uri")?,
+            scope: v.string("scope")?,
+            kind: LaunchKind::parse(v["kind"].as_str()?)?,
+            smart: SmartConfiguration::from_json(&v["smart"])?,
+            created_ms: v["created_ms"].as_u64()?,
+        })
+    }
+}
+
+impl LaunchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchKind::Ehr => "Ehr",
+            LaunchKind::Standalone => "Standalone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Ehr" => Some(LaunchKind::Ehr),
+            "Standalone" => Some(LaunchKind::Standalone),
+            _ => None,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! `client_id`, `redirect_uri` and scopes come from here only, never from URL parameters
 //! (SECURITY.md, "Launch").
 
-use serde::Deserialize;
+use crate::json::Json;
 use url::Url;
 
 /// A FHIR base URL in the one form issuers are compared in: parsed (so scheme and host are
@@ -69,7 +69,7 @@ impl Issuer {
 }
 
 /// One EHR the app may launch against.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EhrConfig {
     /// Stable key, e.g. `sandbox`.
     pub id: String,
@@ -84,27 +84,54 @@ pub struct EhrConfig {
     pub scopes: String,
     /// Whether a standalone launch asks the EHR for a patient (`launch/patient`). Off for a
     /// clinician's launch with `user/` scopes: the app then offers patient search.
-    #[serde(default = "yes")]
+    /// Default: true.
     pub standalone_patient: bool,
     /// Overrides the redirect URI (default: this page's URL without its query).
-    #[serde(default)]
     pub redirect_uri: Option<String>,
     /// A disabled entry is listed in the file as an example and ignored.
-    #[serde(default = "yes")]
+    /// Default: true.
     pub enabled: bool,
     /// Other origins the app talks to for this EHR (an authorization server on another host);
     /// read by the app host for its Content-Security-Policy.
-    #[serde(default)]
     pub extra_origins: Vec<String>,
 }
 
-fn yes() -> bool {
-    true
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct AppConfig {
-    pub ehrs: Vec<EhrConfig>,
+impl EhrConfig {
+    /// One entry of `ehrs`; `n` numbers it in the error.
+    fn from_json(v: &Json, n: usize) -> Result<Self, ConfigError> {
+        let bad = |what: String| ConfigError::Malformed(format!("ehrs[{n}]: {what}"));
+        let string = |k: &str| {
+            v[k].as_str()
+                .map(str::to_string)
+                .ok_or_else(|| bad(format!("`{k}` must be a string")))
+        };
+        let flag = |k: &str| match &v[k] {
+            Json::Null => Ok(true),
+            b => b.as_bool().ok_or_else(|| bad(format!("`{k}` must be true or false"))),
+        };
+        if !v.is_object() {
+            return Err(bad("must be an object".into()));
+        }
+        Ok(EhrConfig {
+            id: string("id")?,
+            name: string("name")?,
+            iss: string("iss")?,
+            client_id: string("client_id")?,
+            scopes: string("scopes")?,
+            standalone_patient: flag("standalone_patient")?,
+            redirect_uri: v
+                .opt_string("redirect_uri")
+                .ok_or_else(|| bad("`redirect_uri` must be a string".into()))?,
+            enabled: flag("enabled")?,
+            extra_origins: match &v["extra_origins"] {
+                Json::Null => Vec::new(),
+                a => a
+                    .as_array()
+                    .and_then(|a| a.iter().map(|o| o.as_str().map(str::to_string)).collect())
+                    .ok_or_else(|| bad("`extra_origins` must be a list of strings".into()))?,
+            },
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -129,10 +156,17 @@ pub struct Ehrs(Vec<(Issuer, EhrConfig)>);
 
 impl Ehrs {
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        let cfg: AppConfig =
-            serde_json::from_str(json).map_err(|e| ConfigError::Malformed(e.to_string()))?;
+        let doc = Json::parse(json).map_err(|e| ConfigError::Malformed(e.to_string()))?;
+        let entries = doc["ehrs"]
+            .as_array()
+            .ok_or_else(|| ConfigError::Malformed("`ehrs` must be a list".into()))?;
+        let all = entries
+            .iter()
+            .enumerate()
+            .map(|(n, v)| EhrConfig::from_json(v, n))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut out: Vec<(Issuer, EhrConfig)> = Vec::new();
-        for ehr in cfg.ehrs.into_iter().filter(|e| e.enabled) {
+        for ehr in all.into_iter().filter(|e| e.enabled) {
             let issuer = Issuer::parse(&ehr.iss).map_err(|source| ConfigError::BadIssuer {
                 id: ehr.id.clone(),
                 source,

@@ -2,8 +2,7 @@
 //! falling back to `GET {iss}/metadata` and its `oauth-uris` extension for SMART v1 servers.
 //! Every answer is checked before it is believed (SECURITY.md, "Discovery").
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use crate::json::Json;
 use url::Url;
 
 use crate::platform::{HttpRequest, HttpResponse, NetError};
@@ -11,7 +10,7 @@ use crate::smart::config::Issuer;
 
 const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     WellKnown,
     Metadata,
@@ -19,7 +18,7 @@ pub enum Source {
 
 /// What the app needs from the server's SMART configuration, with endpoints already resolved
 /// against the FHIR base and checked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmartConfiguration {
     /// `issuer` as advertised (the id_token issuer); the FHIR base when not given.
     pub issuer: String,
@@ -39,6 +38,55 @@ impl SmartConfiguration {
     /// SMART v2 scope syntax (`.rs`) only where the server says it understands it.
     pub fn supports_v2_scopes(&self) -> bool {
         self.has_capability("permission-v2")
+    }
+
+    /// The stored form, inside the pending authorization (sessionStorage).
+    pub fn to_json(&self) -> Json {
+        let list = |l: &[String]| Json::Array(l.iter().map(|c| c.as_str().into()).collect());
+        Json::object([
+            ("issuer", self.issuer.as_str().into()),
+            ("authorization_endpoint", self.authorization_endpoint.as_str().into()),
+            ("token_endpoint", self.token_endpoint.as_str().into()),
+            ("jwks_uri", self.jwks_uri.clone().into()),
+            ("capabilities", list(&self.capabilities)),
+            (
+                "code_challenge_methods_supported",
+                self.code_challenge_methods_supported
+                    .as_deref()
+                    .map_or(Json::Null, list),
+            ),
+            (
+                "source",
+                match self.source {
+                    Source::WellKnown => "WellKnown",
+                    Source::Metadata => "Metadata",
+                }
+                .into(),
+            ),
+        ])
+    }
+
+    /// Reads [`SmartConfiguration::to_json`]'s output back; `None` if it was tampered with.
+    pub fn from_json(v: &Json) -> Option<Self> {
+        let list = |v: &Json| -> Option<Vec<String>> {
+            v.as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect()
+        };
+        Some(SmartConfiguration {
+            issuer: v.string("issuer")?,
+            authorization_endpoint: v.string("authorization_endpoint")?,
+            token_endpoint: v.string("token_endpoint")?,
+            jwks_uri: v.opt_string("jwks_uri")?,
+            capabilities: list(&v["capabilities"])?,
+            code_challenge_methods_supported: match &v["code_challenge_methods_supported"] {
+                Json::Null => None,
+                l => Some(list(l)?),
+            },
+            source: match v["source"].as_str()? {
+                "WellKnown" => Source::WellKnown,
+                "Metadata" => Source::Metadata,
+                _ => return None,
+            },
+        })
     }
 }
 
@@ -85,7 +133,7 @@ fn json_object(
     url: &str,
     res: &HttpResponse,
     expected: &'static str,
-) -> Result<Value, DiscoveryError> {
+) -> Result<Json, DiscoveryError> {
     if !(200..300).contains(&res.status) {
         return Err(DiscoveryError::Status {
             url: url.to_string(),
@@ -97,7 +145,7 @@ fn json_object(
             url: url.to_string(),
         });
     }
-    let v: Value = serde_json::from_str(&res.body).map_err(|e| DiscoveryError::NotJson {
+    let v: Json = Json::parse(&res.body).map_err(|e| DiscoveryError::NotJson {
         url: url.to_string(),
         detail: e.to_string(),
     })?;
@@ -114,15 +162,15 @@ fn json_object(
 fn endpoint(
     iss: &Issuer,
     name: &'static str,
-    value: Option<&Value>,
+    value: Option<&Json>,
 ) -> Result<String, DiscoveryError> {
     let raw = match value {
-        None | Some(Value::Null) => return Err(DiscoveryError::MissingEndpoint(name)),
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
+        None | Some(Json::Null) => return Err(DiscoveryError::MissingEndpoint(name)),
+        Some(Json::String(s)) if !s.trim().is_empty() => s.trim(),
         Some(other) => {
             return Err(DiscoveryError::BadEndpoint {
                 name,
-                value: other.to_string(),
+                value: other.to_text(),
             })
         }
     };
@@ -154,7 +202,7 @@ fn check_scheme(iss: &Issuer, name: &'static str, url: &Url) -> Result<(), Disco
     }
 }
 
-fn strings(v: &Value) -> Option<Vec<String>> {
+fn strings(v: &Json) -> Option<Vec<String>> {
     v.as_array().map(|a| {
         a.iter()
             .filter_map(|x| x.as_str().map(str::to_string))
@@ -189,7 +237,7 @@ pub fn process_well_known(
         )?,
         token_endpoint: endpoint(iss, "token_endpoint", v.get("token_endpoint"))?,
         jwks_uri: match v.get("jwks_uri") {
-            None | Some(Value::Null) => None,
+            None | Some(Json::Null) => None,
             some => Some(endpoint(iss, "jwks_uri", some)?),
         },
         capabilities: strings(&v["capabilities"]).unwrap_or_default(),
@@ -219,7 +267,7 @@ pub fn process_metadata(
         .flatten()
         .flat_map(|r| r["security"]["extension"].as_array().into_iter().flatten())
         .find(|e| e["url"] == OAUTH_URIS);
-    let find = |name: &str| -> Option<Value> {
+    let find = |name: &str| -> Option<Json> {
         ext?["extension"]
             .as_array()?
             .iter()

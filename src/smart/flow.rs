@@ -3,7 +3,7 @@
 //! token exchange → id_token check → session). Pure logic over the platform trait, so the whole
 //! flow is tested natively against a scripted server.
 
-use serde_json::Value;
+use crate::json::Json;
 
 use crate::platform::{CryptoError, HttpRequest, Platform, StorageError};
 use crate::smart::authorize::{authorize, Entropy, PendingAuthorization, PENDING_PREFIX};
@@ -92,7 +92,7 @@ fn sweep_pending<P: Platform>(p: &P, now_ms: u64) {
     {
         let stale = p
             .load(&key)
-            .and_then(|v| serde_json::from_str::<PendingAuthorization>(&v).ok())
+            .and_then(|v| PendingAuthorization::from_json_text(&v))
             .is_none_or(|pending| pending.is_expired(now_ms));
         if stale {
             p.remove(&key);
@@ -129,10 +129,9 @@ pub async fn begin<P: Platform>(
     let now = p.now_ms();
     sweep_pending(p, now);
     let req = authorize(ehr, issuer, &smart, launch, redirect_uri, &entropy, now);
-    let json = serde_json::to_string(&req.pending).map_err(|e| StorageError(e.to_string()))?;
     p.save(
         &PendingAuthorization::storage_key(&req.pending.state),
-        &json,
+        &req.pending.to_json_text(),
     )?;
     Ok(req.url)
 }
@@ -144,9 +143,7 @@ pub fn pending_origin<P: Platform>(
     state: Option<&str>,
 ) -> Option<(crate::smart::authorize::LaunchKind, String)> {
     let stored = p.load(&PendingAuthorization::storage_key(state?))?;
-    serde_json::from_str::<PendingAuthorization>(&stored)
-        .ok()
-        .map(|pending| (pending.kind, pending.ehr_id))
+    PendingAuthorization::from_json_text(&stored).map(|pending| (pending.kind, pending.ehr_id))
 }
 
 /// Takes (reads and deletes) the pending request named by `state`: single use.
@@ -154,7 +151,7 @@ fn take_pending<P: Platform>(p: &P, state: Option<&str>) -> Option<PendingAuthor
     let key = PendingAuthorization::storage_key(state?);
     let stored = p.load(&key);
     p.remove(&key);
-    serde_json::from_str(&stored?).ok()
+    PendingAuthorization::from_json_text(&stored?)
 }
 
 /// Callback → token → session. The caller has already removed `code` and `state` from the
@@ -211,7 +208,7 @@ async fn check_id_token<P: Platform>(
             res.status
         )));
     }
-    let jwks: Value = serde_json::from_str(&res.body)
+    let jwks: Json = Json::parse(&res.body)
         .map_err(|_| IdTokenError::Unverifiable("the JWKS is not JSON".into()))?;
     let key = id_token::select_key(&jwks, decoded.kid.as_deref())?;
     let ok = p

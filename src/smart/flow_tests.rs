@@ -286,13 +286,13 @@ fn launched(
     token: &str,
 ) -> (Rc<Scripted>, FhirClient<Scripted>) {
     let p = Rc::new(Scripted::new(handler));
-    let pending: crate::smart::authorize::PendingAuthorization = serde_json::from_value(json!({
+    let pending = crate::smart::authorize::PendingAuthorization::from_json_text(&json!({
         "state": "s", "code_verifier": "v", "ehr_id": "sandbox", "issuer": ISS, "client_id": "smart-launch",
         "redirect_uri": REDIRECT, "scope": "launch patient/*.rs", "kind": "Ehr", "created_ms": 0,
         "smart": { "issuer": ISS, "authorization_endpoint": "http://localhost:9000/auth/authorize",
             "token_endpoint": "http://localhost:9000/auth/token", "jwks_uri": null, "capabilities": [],
             "code_challenge_methods_supported": null, "source": "WellKnown" }
-    })).unwrap();
+    }).to_string()).unwrap();
     let t = token::process_token_response(&json(200, token).unwrap()).unwrap();
     let session = Session::new(&pending, t, None, p.now_ms());
     let client = FhirClient::new(p.clone(), session).unwrap();

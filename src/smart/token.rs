@@ -2,7 +2,7 @@
 //! the code exchange as a public client (no secret), the refresh request, and the checks every
 //! token response passes before anything is kept (SECURITY.md, "Tokens").
 
-use serde_json::{Map, Value};
+use crate::json::Json;
 
 use crate::platform::{HttpRequest, HttpResponse, Method, NetError};
 use crate::smart::callback::ValidCallback;
@@ -23,15 +23,46 @@ pub struct TokenResponse {
 
 /// The launch context the token response carries (SMART App Launch 2.2 §"Launch context
 /// arrives with your access_token"), kept whole in the session.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LaunchContext {
     pub patient: Option<String>,
     pub encounter: Option<String>,
-    pub fhir_context: Vec<Value>,
+    pub fhir_context: Vec<Json>,
     pub need_patient_banner: Option<bool>,
     pub smart_style_url: Option<String>,
     pub intent: Option<String>,
     pub tenant: Option<String>,
+}
+
+impl LaunchContext {
+    /// The stored form (sessionStorage); the names are the fields'.
+    pub fn to_json(&self) -> Json {
+        Json::object([
+            ("patient", self.patient.clone().into()),
+            ("encounter", self.encounter.clone().into()),
+            ("fhir_context", Json::Array(self.fhir_context.clone())),
+            ("need_patient_banner", self.need_patient_banner.into()),
+            ("smart_style_url", self.smart_style_url.clone().into()),
+            ("intent", self.intent.clone().into()),
+            ("tenant", self.tenant.clone().into()),
+        ])
+    }
+
+    /// Reads [`LaunchContext::to_json`]'s output back; `None` if it was tampered with.
+    pub fn from_json(v: &Json) -> Option<Self> {
+        Some(LaunchContext {
+            patient: v.opt_string("patient")?,
+            encounter: v.opt_string("encounter")?,
+            fhir_context: v["fhir_context"].as_array()?.clone(),
+            need_patient_banner: match &v["need_patient_banner"] {
+                Json::Null => None,
+                b => Some(b.as_bool()?),
+            },
+            smart_style_url: v.opt_string("smart_style_url")?,
+            intent: v.opt_string("intent")?,
+            tenant: v.opt_string("tenant")?,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -111,25 +142,25 @@ pub fn is_fhir_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-fn opt_string(o: &Map<String, Value>, k: &str) -> Result<Option<String>, TokenError> {
+fn opt_string(o: &Json, k: &str) -> Result<Option<String>, TokenError> {
     match o.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(TokenError::Invalid(format!("{k} must be a string"))),
     }
 }
 
 pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, TokenError> {
-    let parsed: Result<Value, _> = serde_json::from_str(&res.body);
+    let parsed: Result<Json, _> = Json::parse(&res.body);
     if !(200..300).contains(&res.status) {
         // RFC 6749 §5.2 errors are JSON with `error`; anything else is a server failure.
-        if let Ok(Value::Object(o)) = &parsed {
-            if let Some(Value::String(error)) = o.get("error") {
+        if let Ok(o @ Json::Object(_)) = &parsed {
+            if let Some(Json::String(error)) = o.get("error") {
                 return Err(TokenError::Rejected {
                     error: error.clone(),
                     description: o
                         .get("error_description")
-                        .and_then(Value::as_str)
+                        .and_then(Json::as_str)
                         .map(str::to_string),
                 });
             }
@@ -137,7 +168,7 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         return Err(TokenError::Server(res.status));
     }
     let o = match parsed {
-        Ok(Value::Object(o)) => o,
+        Ok(o @ Json::Object(_)) => o,
         Ok(_) => return Err(TokenError::Malformed("not an object".into())),
         Err(_) if res.looks_like_html() => {
             return Err(TokenError::Malformed("an HTML page".into()))
@@ -145,7 +176,7 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         Err(e) => return Err(TokenError::Malformed(e.to_string())),
     };
     let access_token = match o.get("access_token") {
-        Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s.clone()),
+        Some(Json::String(s)) if !s.is_empty() => AccessToken::new(s.clone()),
         _ => {
             return Err(TokenError::Invalid(
                 "access_token must be a non-empty string".into(),
@@ -153,22 +184,18 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         }
     };
     let token_type = match o.get("token_type") {
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("bearer") => s.clone(),
+        Some(Json::String(s)) if s.eq_ignore_ascii_case("bearer") => s.clone(),
         _ => return Err(TokenError::Invalid("token_type must be Bearer".into())),
     };
     let expires_in = match o.get("expires_in") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_u64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| *f >= 0.0 && f.is_finite())
-                        .map(|f| f as u64)
-                })
-                .ok_or_else(|| {
-                    TokenError::Invalid("expires_in must be a non-negative number".into())
-                })?,
-        ),
+        None | Some(Json::Null) => None,
+        // A fractional lifetime is rounded down: never later than the server meant.
+        Some(&Json::Number(n)) if n >= 0.0 => Some(n as u64),
+        Some(Json::Number(_)) => {
+            return Err(TokenError::Invalid(
+                "expires_in must be a non-negative number".into(),
+            ))
+        }
         Some(_) => return Err(TokenError::Invalid("expires_in must be a number".into())),
     };
     let id_of = |k: &str| -> Result<Option<String>, TokenError> {
@@ -180,8 +207,8 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         }
     };
     let need_patient_banner = match o.get("need_patient_banner") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
+        None | Some(Json::Null) => None,
+        Some(Json::Bool(b)) => Some(*b),
         Some(_) => {
             return Err(TokenError::Invalid(
                 "need_patient_banner must be true or false".into(),
@@ -189,8 +216,8 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         }
     };
     let fhir_context = match o.get("fhirContext") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) if items.iter().all(Value::is_object) => items.clone(),
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) if items.iter().all(Json::is_object) => items.clone(),
         Some(_) => {
             return Err(TokenError::Invalid(
                 "fhirContext must be an array of objects".into(),

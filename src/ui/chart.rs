@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::Value;
+use crate::json::Json;
 
 use super::lists::{
     allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
@@ -70,7 +70,7 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
                 .send(HttpRequest::get(url, "application/json"))
                 .await
             {
-                if let Ok(doc) = serde_json::from_str::<Value>(&res.body) {
+                if let Ok(doc) = Json::parse(&res.body) {
                     web::set_css_variables(&variables(&doc));
                 }
             }
@@ -145,7 +145,7 @@ fn PatientChart(
         p
     };
     // The patient first: the banner is what the user waits for.
-    let record = RwSignal::new_local(Section::<Value>::Loading {
+    let record = RwSignal::new_local(Section::<Json>::Loading {
         loaded: 0,
         total: None,
     });
@@ -173,8 +173,8 @@ fn PatientChart(
     fn list<T>(
         resource_type: &'static str,
         params: Vec<(&'static str, String)>,
-        finish: fn(Vec<Value>) -> T,
-    ) -> Load<Vec<Value>, T> {
+        finish: fn(Vec<Json>) -> T,
+    ) -> Load<Vec<Json>, T> {
         Load {
             resource_type,
             params,
@@ -306,7 +306,7 @@ fn PatientChart(
 }
 
 #[component]
-fn Banner(record: RwSignal<Section<Value>, LocalStorage>, now: RwSignal<u64>) -> impl IntoView {
+fn Banner(record: RwSignal<Section<Json>, LocalStorage>, now: RwSignal<u64>) -> impl IntoView {
     view! {
         <section class="banner" aria-label="Patient" id="banner">
             {move || record.with(|r| match r {

@@ -11,6 +11,11 @@ use crate::chart::plot::nearest;
 use crate::chart::time::{date, date_time};
 use crate::chart::vitals::VitalSeries;
 
+/// An SVG coordinate, one decimal.
+fn c(v: f64) -> String {
+    number(v, 1)
+}
+
 const W: f64 = 640.0;
 const H: f64 = 220.0;
 /// Time buckets per line: at most four points each are drawn (see `plot::downsample`).
@@ -116,7 +121,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
                 .filter_map(|(_, pts)| {
                     let t = s.series[0].1.get(selected.get())?.t;
                     let p = pts.get(nearest(pts, t)?)?;
-                    Some(view! { <circle class="marker" cx=format!("{:.1}", x.map(p.t as f64)) cy=format!("{:.1}", y.map(p.v)) r="4"/> })
+                    Some(view! { <circle class="marker" cx=c(x.map(p.t as f64)) cy=c(y.map(p.v)) r="4"/> })
                 })
                 .collect_view()
         })
@@ -130,15 +135,15 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
                 on:mousemove=on_move on:keydown=on_key>
                 <title>{summary.clone()}</title>
                 {bands.into_iter().map(|(t, h)| view! {
-                    <rect class="band" x=format!("{left:.1}") y=format!("{t:.1}") width=format!("{:.1}", right - left) height=format!("{h:.1}")/>
+                    <rect class="band" x=c(left) y=c(t) width=c(right - left) height=c(h)/>
                 }).collect_view()}
                 {y_ticks.into_iter().map(|(py, label)| view! {
-                    <line class="grid" x1=format!("{left:.1}") x2=format!("{right:.1}") y1=format!("{py:.1}") y2=format!("{py:.1}")/>
-                    <text class="tick" x=format!("{:.1}", left - 4.0) y=format!("{:.1}", py + 4.0) text-anchor="end">{label}</text>
+                    <line class="grid" x1=c(left) x2=c(right) y1=c(py) y2=c(py)/>
+                    <text class="tick" x=c(left - 4.0) y=c(py + 4.0) text-anchor="end">{label}</text>
                 }).collect_view()}
                 {x_ticks.into_iter().map(|(px, label)| view! {
-                    <line class="grid" x1=format!("{px:.1}") x2=format!("{px:.1}") y1=format!("{top:.1}") y2=format!("{bottom:.1}")/>
-                    <text class="tick" x=format!("{px:.1}") y=format!("{:.1}", bottom + 16.0) text-anchor="middle">{label}</text>
+                    <line class="grid" x1=c(px) x2=c(px) y1=c(top) y2=c(bottom)/>
+                    <text class="tick" x=c(px) y=c(bottom + 16.0) text-anchor="middle">{label}</text>
                 }).collect_view()}
                 {lines.into_iter().enumerate().map(|(i, (name, d))| view! {
                     <path class=format!("line line-{i}") d=d><title>{name}</title></path>
@@ -164,7 +169,7 @@ fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
     let (unit, bp, total) = series.with_value(|s| (s.vital.unit(), s.series.len() > 1, s.count()));
     view! {
         <table class="list vitals-table">
-            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th></tr></thead>
+            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Json ({unit})")}</th></tr></thead>
             <tbody>
                 {move || series.with_value(|s| {
                     let pts = &s.series[0].1;
