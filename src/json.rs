@@ -67,7 +67,11 @@ pub struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not valid JSON: {} at byte {}", self.expected, self.offset)
+        write!(
+            f,
+            "not valid JSON: {} at byte {}",
+            self.expected, self.offset
+        )
     }
 }
 
@@ -519,7 +523,10 @@ impl Reader<'_> {
             }
         }
         // The slice is ASCII by construction and matches Rust's float grammar.
-        let text = self.text.get(start..self.i).ok_or_else(|| self.err("a number"))?;
+        let text = self
+            .text
+            .get(start..self.i)
+            .ok_or_else(|| self.err("a number"))?;
         match text.parse::<f64>() {
             Ok(n) if n.is_finite() => Ok(Json::Number(n)),
             _ => Err(JsonError {
@@ -558,7 +565,11 @@ impl Reader<'_> {
                 }
                 self.i += 1;
             }
-            out.push_str(self.text.get(start..self.i).ok_or_else(|| self.err("UTF-8"))?);
+            out.push_str(
+                self.text
+                    .get(start..self.i)
+                    .ok_or_else(|| self.err("UTF-8"))?,
+            );
             match self.s.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
@@ -590,7 +601,10 @@ impl Reader<'_> {
                             } else {
                                 hi
                             };
-                            out.push(char::from_u32(code).ok_or_else(|| self.err("a character, not a lone surrogate"))?);
+                            out.push(
+                                char::from_u32(code)
+                                    .ok_or_else(|| self.err("a character, not a lone surrogate"))?,
+                            );
                             continue;
                         }
                         _ => return Err(self.err("an escape")),
@@ -630,9 +644,34 @@ mod tests {
     #[test]
     fn refuses_what_is_not_json() {
         for bad in [
-            "", " ", "{", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "01", "1.", ".5", "-", "1e", "+1",
-            "NaN", "Infinity", "1e400", "tru", "nul", "[1 2]", "{\"a\" 1}", "\"\\x\"", "\"a",
-            "\"\t\"", "\"\\ud800\"", "\"\\ud800\\u0041\"", "\"\\udc00\"", "{} x", "// c\n{}",
+            "",
+            " ",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{a:1}",
+            "'x'",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "+1",
+            "NaN",
+            "Infinity",
+            "1e400",
+            "tru",
+            "nul",
+            "[1 2]",
+            "{\"a\" 1}",
+            "\"\\x\"",
+            "\"a",
+            "\"\t\"",
+            "\"\\ud800\"",
+            "\"\\ud800\\u0041\"",
+            "\"\\udc00\"",
+            "{} x",
+            "// c\n{}",
             "[1]]",
         ] {
             assert!(Json::parse(bad).is_err(), "{bad:?} was accepted");
@@ -695,6 +734,9 @@ mod tests {
         let ours = Json::parse(text).unwrap();
         let theirs: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(ours, Json::from(theirs.clone()));
-        assert_eq!(Json::from(serde_json::from_str::<serde_json::Value>(&ours.to_text()).unwrap()), ours);
+        assert_eq!(
+            Json::from(serde_json::from_str::<serde_json::Value>(&ours.to_text()).unwrap()),
+            ours
+        );
     }
 }

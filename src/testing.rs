@@ -4,12 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
+use crate::json::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use rsa::{BigUint, RsaPublicKey};
-use crate::json::Json;
 use sha2::Sha256;
 
 use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};

@@ -3,11 +3,13 @@
 //! Plus the page's address: read the launch parameters, strip them, navigate. Every browser
 //! failure becomes a typed error; nothing from JavaScript is unwrapped.
 
-use gloo_net::http::{Method as GlooMethod, RequestBuilder};
 use js_sys::{Array, Object, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
+use web_sys::{
+    AbortSignal, CryptoKey, Headers, Request, RequestCache, RequestCredentials, RequestInit,
+    RequestRedirect, Response, ResponseType, Storage,
+};
 
 use crate::platform::{
     CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, StorageError,
@@ -30,51 +32,76 @@ fn describe(v: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
+/// `scheme://host:port` of a URL, for error messages.
 fn origin_of(url: &str) -> String {
-    url::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_else(|_| url.to_string())
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    url[..end].to_string()
+}
+
+/// `fetch(request)` to a [`Response`]; any failure (network, CORS, abort) is `Err`.
+async fn fetch(request: &Request) -> Result<Response, JsValue> {
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    JsFuture::from(window.fetch_with_request(request))
+        .await?
+        .dyn_into::<Response>()
+}
+
+/// The body as text.
+async fn text(res: &Response) -> Result<String, JsValue> {
+    JsFuture::from(res.text()?)
+        .await?
+        .as_string()
+        .ok_or_else(|| JsValue::from_str("the body is not text"))
+}
+
+/// The web-sys fetch call of one [`HttpRequest`].
+fn request(req: &HttpRequest, signal: &AbortSignal) -> Result<Request, JsValue> {
+    let init = RequestInit::new();
+    init.set_method(match req.method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+    });
+    // Bearer tokens only; no cookies (SECURITY.md, "Where the token may go").
+    init.set_credentials(RequestCredentials::Omit);
+    // A redirect would carry the request elsewhere: see it, never follow it.
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_signal(Some(signal));
+    let headers = Headers::new()?;
+    for (name, value) in &req.headers {
+        headers.append(name, value)?;
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &req.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    Request::new_with_str_and_init(&req.url, &init)
 }
 
 impl Platform for Browser {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, NetError> {
         let signal = AbortSignal::timeout_with_u32(TIMEOUT_MS);
-        let mut b = RequestBuilder::new(&req.url)
-            .method(match req.method {
-                Method::Get => GlooMethod::GET,
-                Method::Post => GlooMethod::POST,
-            })
-            // Bearer tokens only; no cookies (SECURITY.md, "Where the token may go").
-            .credentials(RequestCredentials::Omit)
-            // A redirect would carry the request elsewhere: see it, never follow it.
-            .redirect(RequestRedirect::Manual)
-            .abort_signal(Some(&signal));
-        for (name, value) in &req.headers {
-            b = b.header(name, value);
-        }
-        let request = match req.body {
-            Some(body) => b.body(body),
-            None => b.build(),
-        }
-        .map_err(|_| NetError::Unreachable(origin_of(&req.url)))?;
-        let res = match request.send().await {
-            Ok(r) => r,
-            Err(_) if signal.aborted() => return Err(NetError::Timeout(origin_of(&req.url))),
-            Err(_) => return Err(NetError::Unreachable(origin_of(&req.url))),
+        let failed = |signal: &AbortSignal| {
+            if signal.aborted() {
+                NetError::Timeout(origin_of(&req.url))
+            } else {
+                NetError::Unreachable(origin_of(&req.url))
+            }
         };
+        let request =
+            request(&req, &signal).map_err(|_| NetError::Unreachable(origin_of(&req.url)))?;
+        let res = fetch(&request).await.map_err(|_| failed(&signal))?;
         if res.type_() == ResponseType::Opaqueredirect {
             return Err(NetError::Redirected(origin_of(&req.url)));
         }
         let headers = res.headers();
-        let body = match res.text().await {
-            Ok(t) => t,
-            Err(_) if signal.aborted() => return Err(NetError::Timeout(origin_of(&req.url))),
-            Err(_) => return Err(NetError::Unreachable(origin_of(&req.url))),
-        };
+        let body = text(&res).await.map_err(|_| failed(&signal))?;
         Ok(HttpResponse {
             status: res.status(),
-            content_type: headers.get("content-type"),
-            www_authenticate: headers.get("www-authenticate"),
+            content_type: headers.get("content-type").ok().flatten(),
+            www_authenticate: headers.get("www-authenticate").ok().flatten(),
             body,
         })
     }
@@ -204,16 +231,15 @@ pub fn navigate(url: &str) -> Result<(), String> {
 
 /// Reads a file served beside the app (the configuration), without caching surprises.
 pub async fn fetch_text(path: &str) -> Result<String, String> {
-    let res = RequestBuilder::new(path)
-        .credentials(RequestCredentials::SameOrigin)
-        .cache(web_sys::RequestCache::NoCache)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let init = RequestInit::new();
+    init.set_credentials(RequestCredentials::SameOrigin);
+    init.set_cache(RequestCache::NoCache);
+    let request = Request::new_with_str_and_init(path, &init).map_err(|e| describe(&e))?;
+    let res = fetch(&request).await.map_err(|e| describe(&e))?;
     if !res.ok() {
         return Err(format!("{path} answered HTTP {}", res.status()));
     }
-    res.text().await.map_err(|e| e.to_string())
+    text(&res).await.map_err(|e| describe(&e))
 }
 
 /// Resolves after `ms` milliseconds (a `setTimeout` promise).

@@ -65,7 +65,11 @@ async fn rs256_signatures_are_checked_by_webcrypto() {
         Ok(false)
     );
     assert!(Browser
-        .verify_rs256(&Json::parse(r#"{"kty":"RSA"}"#).unwrap(), input.as_bytes(), &sig)
+        .verify_rs256(
+            &Json::parse(r#"{"kty":"RSA"}"#).unwrap(),
+            input.as_bytes(),
+            &sig
+        )
         .await
         .is_err());
 }

@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use crate::json::Json;
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
 
 use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_response, FhirError};

@@ -107,7 +107,9 @@ impl EhrConfig {
         };
         let flag = |k: &str| match &v[k] {
             Json::Null => Ok(true),
-            b => b.as_bool().ok_or_else(|| bad(format!("`{k}` must be true or false"))),
+            b => b
+                .as_bool()
+                .ok_or_else(|| bad(format!("`{k}` must be true or false"))),
         };
         if !v.is_object() {
             return Err(bad("must be an object".into()));

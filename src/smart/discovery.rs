@@ -45,7 +45,10 @@ impl SmartConfiguration {
         let list = |l: &[String]| Json::Array(l.iter().map(|c| c.as_str().into()).collect());
         Json::object([
             ("issuer", self.issuer.as_str().into()),
-            ("authorization_endpoint", self.authorization_endpoint.as_str().into()),
+            (
+                "authorization_endpoint",
+                self.authorization_endpoint.as_str().into(),
+            ),
             ("token_endpoint", self.token_endpoint.as_str().into()),
             ("jwks_uri", self.jwks_uri.clone().into()),
             ("capabilities", list(&self.capabilities)),
@@ -69,7 +72,10 @@ impl SmartConfiguration {
     /// Reads [`SmartConfiguration::to_json`]'s output back; `None` if it was tampered with.
     pub fn from_json(v: &Json) -> Option<Self> {
         let list = |v: &Json| -> Option<Vec<String>> {
-            v.as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect()
+            v.as_array()?
+                .iter()
+                .map(|c| c.as_str().map(str::to_string))
+                .collect()
         };
         Some(SmartConfiguration {
             issuer: v.string("issuer")?,

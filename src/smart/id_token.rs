@@ -2,9 +2,9 @@
 //! identity data"): decoded, its `iss`, `aud` and `exp` checked, and its RS256 signature checked
 //! against the issuer's JWKS (the check itself runs in the platform's crypto).
 
+use crate::json::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use crate::json::Json;
 
 use crate::smart::secret::IdToken;
 

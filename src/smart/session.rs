@@ -129,8 +129,14 @@ impl Session {
             ("requested_scope", self.requested_scope.as_str().into()),
             ("granted_scope", self.granted_scope.as_str().into()),
             ("access_token", self.access_token.expose().into()),
-            ("refresh_token", secret(self.refresh_token.as_ref().map(|t| t.expose()))),
-            ("id_token", secret(self.id_token.as_ref().map(|t| t.expose()))),
+            (
+                "refresh_token",
+                secret(self.refresh_token.as_ref().map(|t| t.expose())),
+            ),
+            (
+                "id_token",
+                secret(self.id_token.as_ref().map(|t| t.expose())),
+            ),
             ("expires_at_ms", self.expires_at_ms.into()),
             ("issued_at_ms", self.issued_at_ms.into()),
             ("last_refresh_ms", self.last_refresh_ms.into()),
@@ -259,8 +265,13 @@ mod tests {
         assert!(!dbg.contains("SECRET"));
         assert!(Session::from_json("{garbage").is_none());
         // Every field is read back as written, and a tampered field refuses the whole session.
-        assert_eq!(Session::from_json(&back.to_json()).unwrap().to_json(), s.to_json());
-        let tampered = s.to_json().replace("\"issued_at_ms\":5", "\"issued_at_ms\":\"5\"");
+        assert_eq!(
+            Session::from_json(&back.to_json()).unwrap().to_json(),
+            s.to_json()
+        );
+        let tampered = s
+            .to_json()
+            .replace("\"issued_at_ms\":5", "\"issued_at_ms\":\"5\"");
         assert_ne!(tampered, s.to_json());
         assert!(Session::from_json(&tampered).is_none());
     }

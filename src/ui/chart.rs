@@ -2,9 +2,9 @@
 //! encounters and the session), or patient search when the launch brought no patient. Keeps the
 //! token fresh while on screen and applies the EHR's validated style.
 
+use crate::json::Json;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use crate::json::Json;
 
 use super::lists::{
     allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,

@@ -1,9 +1,9 @@
 //! One clinical section's data: loaded on its own, page by page to the end, with progress; a
 //! type whose scopes were not granted is never requested; a failure stays in its section.
 
+use crate::json::Json;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use crate::json::Json;
 
 use super::Ctx;
 use crate::chart::scopes::can_search;

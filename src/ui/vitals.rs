@@ -18,6 +18,8 @@ fn c(v: f64) -> String {
 
 const W: f64 = 640.0;
 const H: f64 = 220.0;
+/// W and H as text (a `format!` of an f64 would pull in the float formatter).
+const VIEW_BOX: &str = "0 0 640 220";
 /// Time buckets per line: at most four points each are drawn (see `plot::downsample`).
 const BUCKETS: usize = 160;
 
@@ -130,7 +132,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
     view! {
         <section class="card chart" id=format!("vital-{slug}") aria-labelledby=format!("vital-{slug}-title")>
             <h3 id=format!("vital-{slug}-title")>{title}<span class="unit">{format!(" ({})", series.with_value(|s| s.vital.unit()))}</span></h3>
-            <svg class="line-chart" viewBox=format!("0 0 {W} {H}") role="img" tabindex="0"
+            <svg class="line-chart" viewBox=VIEW_BOX role="img" tabindex="0"
                 aria-label=summary.clone() aria-describedby=format!("vital-{slug}-readout")
                 on:mousemove=on_move on:keydown=on_key>
                 <title>{summary.clone()}</title>
@@ -169,7 +171,7 @@ fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
     let (unit, bp, total) = series.with_value(|s| (s.vital.unit(), s.series.len() > 1, s.count()));
     view! {
         <table class="list vitals-table">
-            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Json ({unit})")}</th></tr></thead>
+            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th></tr></thead>
             <tbody>
                 {move || series.with_value(|s| {
                     let pts = &s.series[0].1;
