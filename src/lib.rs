@@ -3,6 +3,7 @@
 //! - [`smart`]: the SMART App Launch protocol core (pure, tested natively)
 //! - [`fhir`]: the FHIR client core: token destination rule, paging, errors, display
 //! - [`json`]: the one JSON reader and writer
+//! - [`url`]: strict absolute http(s) URLs and form encoding
 //! - [`platform`]: what the core needs from its host (HTTP, storage, clock, randomness, crypto)
 //! - `web` (wasm32 only): the browser implementation of [`platform::Platform`]
 //! - `ui` (wasm32 only): the Leptos components of launch.html
@@ -12,6 +13,7 @@ pub mod fhir;
 pub mod json;
 pub mod platform;
 pub mod smart;
+pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

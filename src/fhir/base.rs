@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use crate::json::Json;
-use url::Url;
+use crate::url::{encode_segment, form_encode, Url};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FhirBase {
@@ -15,17 +15,15 @@ pub struct FhirBase {
 
 impl FhirBase {
     pub fn new(base: &str) -> Option<Self> {
-        let mut dir = Url::parse(base).ok()?;
-        if !matches!(dir.scheme(), "http" | "https")
-            || dir.query().is_some()
-            || dir.fragment().is_some()
-        {
+        let url = Url::parse(base).ok()?;
+        if url.query().is_some() || url.fragment().is_some() {
             return None;
         }
-        if !dir.path().ends_with('/') {
-            let p = format!("{}/", dir.path());
-            dir.set_path(&p);
-        }
+        let dir = if url.path().ends_with('/') {
+            url
+        } else {
+            url.with_path(&format!("{}/", url.path()))
+        };
         Some(Self { dir })
     }
 
@@ -35,30 +33,28 @@ impl FhirBase {
 
     /// `{base}/{type}/{id}` with the id as one encoded path segment.
     pub fn read_url(&self, resource_type: &str, id: &str) -> String {
-        let mut u = self.dir.clone();
-        if let Ok(mut segs) = u.path_segments_mut() {
-            segs.pop_if_empty().push(resource_type).push(id);
-        }
-        u.to_string()
+        format!(
+            "{}{}/{}",
+            self.dir,
+            encode_segment(resource_type),
+            encode_segment(id)
+        )
     }
 
     pub fn search_url(&self, resource_type: &str, params: &[(&str, &str)]) -> String {
-        let mut u = self.dir.clone();
-        if let Ok(mut segs) = u.path_segments_mut() {
-            segs.pop_if_empty().push(resource_type);
-        }
+        let mut u = format!("{}{}", self.dir, encode_segment(resource_type));
         if !params.is_empty() {
-            u.query_pairs_mut().extend_pairs(params);
+            u.push('?');
+            u.push_str(&form_encode(params));
         }
-        u.to_string()
+        u
     }
 
     /// Whether `url` may carry the token: same scheme, host and port, path under the base.
     pub fn allows(&self, url: &str) -> bool {
+        // User info is refused by the parser.
         let Ok(u) = Url::parse(url) else { return false };
         u.origin() == self.dir.origin()
-            && u.username().is_empty()
-            && u.password().is_none()
             && (u.path().starts_with(self.dir.path())
                 || u.path() == self.dir.path().trim_end_matches('/'))
     }

@@ -1,9 +1,9 @@
 //! The authorization request (SMART App Launch 2.2 §"Obtain authorization code", RFC 6749 §4.1.1,
 //! RFC 7636 §4.3): the redirect URL, and the pending request this tab keeps until the callback.
 
+use crate::url::{form_encode, Url};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use url::Url;
 
 use crate::json::Json;
 use crate::smart::config::{EhrConfig, Issuer};
@@ -140,24 +140,33 @@ pub fn authorize(
         .unwrap_or_else(|| default_redirect_uri.to_string());
 
     // The endpoint was checked to be an absolute http(s) URL by discovery.
-    let mut url =
+    // Its own query is kept and ours appended; a fragment is not allowed (RFC 6749 §3.1).
+    let endpoint =
         Url::parse(&smart.authorization_endpoint).unwrap_or_else(|_| issuer.url().clone());
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", &ehr.client_id)
-            .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", &scope)
-            .append_pair("state", &state)
-            .append_pair("aud", issuer.as_str());
-        if let Some(l) = launch {
-            q.append_pair("launch", l);
-        }
-        q.append_pair("code_challenge", &verifier.challenge())
-            .append_pair("code_challenge_method", "S256");
+    let challenge = verifier.challenge();
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", ehr.client_id.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("scope", scope.as_str()),
+        ("state", state.as_str()),
+        ("aud", issuer.as_str()),
+    ];
+    if let Some(l) = launch {
+        pairs.push(("launch", l));
     }
+    pairs.extend([
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
+    let mut url = format!("{}{}?", endpoint.origin(), endpoint.path());
+    if let Some(q) = endpoint.query().filter(|q| !q.is_empty()) {
+        url.push_str(q);
+        url.push('&');
+    }
+    url.push_str(&form_encode(&pairs));
     AuthorizeRequest {
-        url: url.to_string(),
+        url,
         pending: PendingAuthorization {
             state,
             code_verifier: verifier,

@@ -4,7 +4,7 @@
 //! (SECURITY.md, "Launch").
 
 use crate::json::Json;
-use url::Url;
+use crate::url::{Url, UrlError};
 
 /// A FHIR base URL in the one form issuers are compared in: parsed (so scheme and host are
 /// lower-cased, default ports dropped and dot segments resolved), without user info, query or
@@ -25,27 +25,20 @@ pub enum IssuerError {
 
 impl Issuer {
     pub fn parse(s: &str) -> Result<Self, IssuerError> {
-        let mut url = Url::parse(s.trim()).map_err(|_| IssuerError::NotAUrl(s.to_string()))?;
-        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-        match url.scheme() {
-            "https" => {}
-            "http" if local => {}
-            _ => return Err(IssuerError::Scheme(s.to_string())),
+        let url = Url::parse(s.trim()).map_err(|e| match e {
+            UrlError::Credentials => IssuerError::Extra(s.to_string()),
+            UrlError::NotHttp if s.contains("://") => IssuerError::Scheme(s.to_string()),
+            _ => IssuerError::NotAUrl(s.to_string()),
+        })?;
+        let local = matches!(url.host(), "localhost" | "127.0.0.1" | "[::1]");
+        if url.scheme() == "http" && !local {
+            return Err(IssuerError::Scheme(s.to_string()));
         }
-        if !url.username().is_empty()
-            || url.password().is_some()
-            || url.query().is_some()
-            || url.fragment().is_some()
-        {
+        if url.query().is_some() || url.fragment().is_some() {
             return Err(IssuerError::Extra(s.to_string()));
         }
-        let path = url
-            .path()
-            .strip_suffix('/')
-            .unwrap_or(url.path())
-            .to_string();
-        url.set_path(&path);
-        Ok(Self(url))
+        let path = url.path().strip_suffix('/').unwrap_or(url.path());
+        Ok(Self(url.with_path(path)))
     }
 
     /// The canonical text: no trailing slash (`https://ehr.example/fhir`).
@@ -59,12 +52,11 @@ impl Issuer {
 
     /// The base as a directory, so relative references resolve beneath it.
     pub fn base_dir(&self) -> Url {
-        let mut u = self.0.clone();
-        if !u.path().ends_with('/') {
-            let p = format!("{}/", u.path());
-            u.set_path(&p);
+        if self.0.path().ends_with('/') {
+            self.0.clone()
+        } else {
+            self.0.with_path(&format!("{}/", self.0.path()))
         }
-        u
     }
 }
 
@@ -177,8 +169,7 @@ impl Ehrs {
                 return Err(ConfigError::NoClient(ehr.id));
             }
             if let Some(uri) = &ehr.redirect_uri {
-                let ok = Url::parse(uri).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                if !ok {
+                if Url::parse(uri).is_err() {
                     return Err(ConfigError::BadRedirect {
                         id: ehr.id.clone(),
                         uri: uri.clone(),

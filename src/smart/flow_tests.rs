@@ -61,13 +61,12 @@ fn token_body(p: &Scripted, claims: Option<serde_json::Value>) -> String {
 }
 
 fn callback_from(authorize_url: &str, code: &str) -> CallbackParams {
-    let state = url::Url::parse(authorize_url)
-        .unwrap()
-        .query_pairs()
+    let query = crate::url::Url::parse(authorize_url).unwrap();
+    let state = crate::url::form_decode(query.query().unwrap())
+        .into_iter()
         .find(|(k, _)| k == "state")
         .unwrap()
-        .1
-        .to_string();
+        .1;
     match classify(&format!("code={code}&state={state}&iss={ISS}")).unwrap() {
         PageRequest::Callback(c) => c,
         other => panic!("{other:?}"),

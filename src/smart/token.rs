@@ -84,9 +84,7 @@ pub enum TokenError {
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    crate::url::form_encode(pairs)
 }
 
 fn post(url: &str, body: String) -> HttpRequest {
