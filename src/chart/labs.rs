@@ -7,6 +7,7 @@ use crate::json::Json;
 
 use crate::chart::format::{code_in, concept, number, quantity};
 use crate::chart::plot::Point;
+use crate::chart::sort::sort_by_key;
 use crate::chart::time::{date, parse_ms};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -130,7 +131,7 @@ impl LabsBuilder {
             .into_iter()
             .filter_map(|(code, (name, mut points, latest))| {
                 let latest = latest?;
-                points.sort_by_key(|p| p.t);
+                sort_by_key(&mut points, |p| p.t);
                 Some(LabGroup {
                     code,
                     name,
@@ -144,7 +145,7 @@ impl LabsBuilder {
             })
             .collect();
         // ASCII case folding: the full Unicode tables would cost ~20 KB of download (issue 5).
-        out.sort_by_cached_key(|g| g.name.to_ascii_lowercase());
+        sort_by_key(&mut out, |g| g.name.to_ascii_lowercase());
         out
     }
 }

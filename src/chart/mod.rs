@@ -9,6 +9,7 @@ pub mod layout;
 pub mod plot;
 pub mod records;
 pub mod scopes;
+pub mod sort;
 pub mod style;
 pub mod time;
 pub mod vitals;

@@ -4,6 +4,7 @@
 use crate::json::Json;
 
 use crate::chart::format::{code_label, concept};
+use crate::chart::sort::{sort_by, sort_by_key};
 use crate::chart::time::{date, parse_ms};
 
 const UNKNOWN: &str = "—";
@@ -91,7 +92,9 @@ pub fn problems(resources: &[Json]) -> Vec<ProblemRow> {
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.active.cmp(&a.active).then(b.onset_ms.cmp(&a.onset_ms)));
+    sort_by(&mut rows, |a, b| {
+        b.active.cmp(&a.active).then(b.onset_ms.cmp(&a.onset_ms))
+    });
     rows
 }
 
@@ -138,7 +141,7 @@ pub fn medications(resources: &[Json]) -> Vec<MedicationRow> {
             }
         })
         .collect();
-    rows.sort_by(|a, b| {
+    sort_by(&mut rows, |a, b| {
         b.active
             .cmp(&a.active)
             .then(b.authored_ms.cmp(&a.authored_ms))
@@ -186,7 +189,7 @@ pub fn allergies(resources: &[Json]) -> Vec<AllergyRow> {
             }
         })
         .collect();
-    rows.sort_by_key(|r| r.criticality != "High");
+    sort_by_key(&mut rows, |r| r.criticality != "High");
     rows
 }
 
@@ -216,7 +219,7 @@ pub fn encounters(resources: &[Json]) -> Vec<EncounterRow> {
             }
         })
         .collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.start_ms));
+    sort_by_key(&mut rows, |r| std::cmp::Reverse(r.start_ms));
     rows
 }
 

@@ -5,6 +5,7 @@ use crate::json::Json;
 
 use crate::chart::format::code_in;
 use crate::chart::plot::Point;
+use crate::chart::sort::sort_by_key;
 use crate::chart::time::parse_ms;
 
 const LOINC: &str = "http://loinc.org";
@@ -177,7 +178,7 @@ impl VitalsBuilder {
                         .filter(|(v, s, _)| *v == vital && *s == i)
                         .map(|(_, _, p)| *p)
                         .collect();
-                    pts.sort_by_key(|p| p.t);
+                    sort_by_key(&mut pts, |p| p.t);
                     (*name, pts)
                 })
                 .collect();
