@@ -265,6 +265,42 @@ mod tests {
             Ehrs::parse(bad_redirect),
             Err(ConfigError::BadRedirect { .. })
         ));
+        // Wrong shapes name the entry and the field.
+        for (doc, says) in [
+            (r#"{"ehrs":{}}"#, "`ehrs` must be a list"),
+            (r#"{"ehrs":[1]}"#, "ehrs[0]: must be an object"),
+            (
+                r#"{"ehrs":[{"id":"a","name":"A","iss":"https://e/f","scopes":""}]}"#,
+                "ehrs[0]: `client_id` must be a string",
+            ),
+            (
+                r#"{"ehrs":[{"id":"a","name":"A","iss":"https://e/f","client_id":"c","scopes":"","enabled":"yes"}]}"#,
+                "ehrs[0]: `enabled` must be true or false",
+            ),
+            (
+                r#"{"ehrs":[{"id":"a","name":"A","iss":"https://e/f","client_id":"c","scopes":"","extra_origins":[1]}]}"#,
+                "ehrs[0]: `extra_origins` must be a list of strings",
+            ),
+            (
+                r#"{"ehrs":[{"id":"a","name":"A","iss":"https://e/f","client_id":"c","scopes":"","redirect_uri":7}]}"#,
+                "ehrs[0]: `redirect_uri` must be a string",
+            ),
+        ] {
+            assert_eq!(
+                Ehrs::parse(doc),
+                Err(ConfigError::Malformed(says.into())),
+                "{doc}"
+            );
+        }
+        let full = r#"{"ehrs":[{"id":"a","name":"A","iss":"https://e/f","client_id":"c","scopes":"s","standalone_patient":false,"extra_origins":["https://auth.e"]}]}"#;
+        let (_, ehr) = Ehrs::parse(full)
+            .unwrap()
+            .by_id("a")
+            .map(|(i, e)| (i.clone(), e.clone()))
+            .unwrap();
+        assert!(!ehr.standalone_patient && ehr.enabled);
+        assert_eq!(ehr.extra_origins, ["https://auth.e"]);
+        assert_eq!(ehr.redirect_uri, None);
     }
 
     #[test]
