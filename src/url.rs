@@ -72,14 +72,7 @@ impl Url {
         }
         let origin_end = text.len();
 
-        let (before_fragment, fragment) = match tail.split_once('#') {
-            Some((b, f)) => (b, Some(f)),
-            None => (tail, None),
-        };
-        let (path, query) = match before_fragment.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (before_fragment, None),
-        };
+        let (path, query, fragment) = split_path(tail);
         text.push_str(&normalize_path(path));
         let query_start = query.map(|q| {
             let at = text.len();
@@ -171,14 +164,7 @@ impl Url {
         if reference.starts_with("//") {
             return Url::parse(&format!("{}:{reference}", self.scheme()));
         }
-        let (before_fragment, fragment) = match reference.split_once('#') {
-            Some((b, f)) => (b, Some(f)),
-            None => (reference, None),
-        };
-        let (path, query) = match before_fragment.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (before_fragment, None),
-        };
+        let (path, query, fragment) = split_path(reference);
         let mut text = self.origin().to_string();
         if path.is_empty() {
             text.push_str(self.path());
@@ -207,6 +193,18 @@ impl Url {
             text.push_str(f);
         }
         Url::parse(&text)
+    }
+}
+
+/// `path?query#fragment` into its parts (RFC 3986 §3).
+fn split_path(s: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, fragment) = match s.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (s, None),
+    };
+    match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q), fragment),
+        None => (rest, None, fragment),
     }
 }
 
