@@ -7,6 +7,7 @@ use crate::platform::NetError;
 use crate::smart::authorize::LaunchKind;
 use crate::smart::callback::CallbackError;
 use crate::smart::config::ConfigError;
+use crate::smart::discovery::DiscoveryError;
 use crate::smart::flow::LaunchError;
 use crate::smart::launch::LaunchParamError;
 use crate::smart::token::TokenError;
@@ -33,6 +34,9 @@ pub struct Problem {
     pub action: Action,
     pub detail: Option<String>,
 }
+
+/// The code of the one "session expired" page.
+pub const SESSION_EXPIRED: &str = "session-expired";
 
 fn p(
     code: &'static str,
@@ -92,8 +96,22 @@ pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
             None,
         ),
         LaunchError::UnknownEhr(_) => p("refused-issuer", "Unknown EHR", "That EHR is not in this app's configuration.".into(), Action::ContactAdministrator, detail),
+        LaunchError::Discovery(DiscoveryError::ForeignEndpoint { name, url, origin, .. }) => p(
+            "foreign-endpoint",
+            "The EHR's sign-in points to another server",
+            format!("The EHR's SMART configuration sends its {name} to {url}, on {origin}, which is not this EHR's FHIR server, so the sign-in was stopped before anything was sent there. If {origin} really belongs to this EHR, an administrator can add \"{origin}\" to this EHR's \"extra_origins\" in config.json."),
+            Action::ContactAdministrator,
+            detail,
+        ),
+        LaunchError::Discovery(DiscoveryError::PkceNotAdvertised) => p(
+            "pkce-not-advertised",
+            "The EHR does not say it supports secure sign-in (PKCE)",
+            "The EHR's SMART configuration does not list the PKCE methods it supports, so the sign-in was stopped. If this is an older server known to support PKCE S256, an administrator can set \"require_pkce_advertised\": false for this EHR in config.json.".into(),
+            Action::ContactAdministrator,
+            detail,
+        ),
         LaunchError::Discovery(d) => {
-            let net = matches!(d, crate::smart::discovery::DiscoveryError::Network(_));
+            let net = matches!(d, DiscoveryError::Network(_));
             p(
                 "discovery",
                 "The EHR's sign-in service could not be found",
@@ -131,7 +149,7 @@ pub fn fhir_problem(e: &FhirError, kind: LaunchKind) -> Problem {
     let detail = Some(e.to_string());
     match e {
         FhirError::SessionExpired => p(
-            "session-expired",
+            SESSION_EXPIRED,
             "Your session has expired",
             match kind {
                 LaunchKind::Ehr => "Please relaunch the app from your EHR.".into(),
@@ -208,6 +226,27 @@ mod tests {
         });
         let pr = launch_problem(&e, Some(LaunchKind::Standalone));
         assert!(pr.message.contains("<img src=x onerror=alert(1)>"));
+    }
+
+    #[test]
+    fn a_foreign_endpoint_page_names_it_and_the_fix() {
+        let e = LaunchError::Discovery(DiscoveryError::ForeignEndpoint {
+            name: "token_endpoint",
+            url: "https://evil.example/token".into(),
+            origin: "https://evil.example".into(),
+            iss_origin: "https://ehr.example".into(),
+        });
+        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        assert_eq!(pr.code, "foreign-endpoint");
+        assert!(pr.message.contains("token_endpoint"));
+        assert!(pr.message.contains("https://evil.example/token"));
+        assert!(pr.message.contains("extra_origins"));
+        assert_eq!(pr.action, Action::ContactAdministrator);
+        let pr = launch_problem(
+            &LaunchError::Discovery(DiscoveryError::PkceNotAdvertised),
+            None,
+        );
+        assert!(pr.message.contains("require_pkce_advertised"));
     }
 
     #[test]

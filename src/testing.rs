@@ -68,6 +68,24 @@ impl Scripted {
     }
 }
 
+/// Pending once, then ready: lets concurrent requests be in flight together, as in a browser.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 impl Platform for Scripted {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, NetError> {
         self.sent.borrow_mut().push((
@@ -76,6 +94,8 @@ impl Platform for Scripted {
             req.body.clone(),
             req.header("Authorization").map(str::to_string),
         ));
+        // The request is on the wire; the answer comes after other tasks had their turn.
+        YieldOnce(false).await;
         (self.handler.borrow_mut())(&req)
     }
 

@@ -45,13 +45,15 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
     out
 }
 
-/// Origins the app may talk to and be framed by: each configured EHR's `iss` origin plus its
-/// `extra_origins` (an authorization server on another host).
+/// Origins the app may talk to and be framed by: each enabled EHR's `iss` origin plus its
+/// `extra_origins` (an authorization server on another host). An entry with `"enabled": false`
+/// is an example the app ignores, so the policy ignores it too.
 pub fn ehr_origins(config_json: &str) -> Result<Vec<String>, String> {
     let v: serde_json::Value =
         serde_json::from_str(config_json).map_err(|e| format!("config.json: {e}"))?;
     let mut out: Vec<String> = Vec::new();
-    for ehr in v["ehrs"].as_array().into_iter().flatten() {
+    let enabled = |ehr: &&serde_json::Value| ehr["enabled"] != serde_json::Value::Bool(false);
+    for ehr in v["ehrs"].as_array().into_iter().flatten().filter(enabled) {
         let urls = std::iter::once(ehr["iss"].clone())
             .chain(ehr["extra_origins"].as_array().cloned().unwrap_or_default());
         for u in urls {
@@ -222,7 +224,7 @@ mod tests {
 
     #[test]
     fn origins_from_config() {
-        let c = r#"{"ehrs":[{"iss":"http://localhost:9000/fhir"},{"iss":"https://ehr.example/r4","extra_origins":["https://auth.example"]},{"iss":"http://localhost:9000/other"}]}"#;
+        let c = r#"{"ehrs":[{"iss":"http://localhost:9000/fhir"},{"iss":"https://ehr.example/r4","extra_origins":["https://auth.example"],"enabled":true},{"iss":"http://localhost:9000/other"},{"iss":"https://disabled.example/r4","extra_origins":["https://auth.disabled.example"],"enabled":false}]}"#;
         assert_eq!(
             ehr_origins(c).unwrap(),
             vec![

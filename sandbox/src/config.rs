@@ -32,6 +32,13 @@ pub struct Faults {
     pub malformed: Vec<Malformed>,
     /// `.well-known/smart-configuration` answers 307 to this URL or path (clients must not follow).
     pub discovery_redirect: Option<String>,
+    /// Discovery advertises this URL as the token endpoint: a mix-up attack (RFC 9700 §4.4)
+    /// that sends the code and verifier to another server.
+    pub foreign_token_endpoint: Option<String>,
+    /// `.well-known/smart-configuration` leaves out `code_challenge_methods_supported`.
+    pub omit_pkce_methods: bool,
+    /// FHIR reads and searches answer 401 whatever the token: a session the server has ended.
+    pub fhir_unauthorized: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +142,10 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --reject-refresh         token endpoint rejects every refresh token
   --malformed TARGET       discovery | token | fhir answers malformed (repeatable)
   --discovery-redirect URL .well-known answers 307 to URL or /path (clients must not follow)
+  --foreign-token-endpoint URL
+                           discovery advertises URL as token_endpoint (a mix-up attack)
+  --omit-pkce-methods      .well-known without code_challenge_methods_supported
+  --fhir-unauthorized      FHIR answers 401 to every request (a dead session)
   --seed N                 data generator seed                      [42]
   --big-observations N     observations of the large-record patient [10000]
   --quiet                  no request log
@@ -158,7 +169,14 @@ pub fn from_args_and_env(
         };
         let flag = matches!(
             name.as_str(),
-            "smart-v1-only" | "auto-approve" | "reject-code" | "reject-refresh" | "quiet" | "help"
+            "smart-v1-only"
+                | "auto-approve"
+                | "reject-code"
+                | "reject-refresh"
+                | "omit-pkce-methods"
+                | "fhir-unauthorized"
+                | "quiet"
+                | "help"
         );
         let value = if flag || inline.is_some() {
             inline
@@ -220,6 +238,9 @@ pub fn from_args_and_env(
             "reject-refresh",
             "malformed",
             "discovery-redirect",
+            "foreign-token-endpoint",
+            "omit-pkce-methods",
+            "fhir-unauthorized",
             "seed",
             "big-observations",
             "quiet",
@@ -290,6 +311,12 @@ pub fn from_args_and_env(
         }
         c.faults.discovery_redirect = Some(u);
     }
+    if let Some(u) = get("foreign-token-endpoint") {
+        url::Url::parse(&u).map_err(|e| format!("--foreign-token-endpoint: {e}"))?;
+        c.faults.foreign_token_endpoint = Some(u);
+    }
+    c.faults.omit_pkce_methods = flag("omit-pkce-methods");
+    c.faults.fhir_unauthorized = flag("fhir-unauthorized");
     c.seed = num("seed", get("seed"), 42)?;
     c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
     c.log_requests = !flag("quiet");
@@ -357,6 +384,19 @@ mod tests {
         assert_eq!(c.public_url, "http://localhost:9100");
         assert!(c.faults.reject_code);
         assert_eq!(c.faults.malformed, vec![Malformed::Token]);
+        let c = parse(&[
+            "--foreign-token-endpoint",
+            "http://localhost:9999/token",
+            "--omit-pkce-methods",
+            "--fhir-unauthorized",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.faults.foreign_token_endpoint.as_deref(),
+            Some("http://localhost:9999/token")
+        );
+        assert!(c.faults.omit_pkce_methods && c.faults.fhir_unauthorized);
+        assert!(parse(&["--foreign-token-endpoint", "nope"]).is_err());
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();
         assert_eq!(c.token_lifetime, Duration::from_secs(10));

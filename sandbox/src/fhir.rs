@@ -1,6 +1,7 @@
 //! The FHIR R4 REST server: read and search with Bearer tokens, SMART scope and patient
 //! compartment enforcement, searchset Bundles with paging, OperationOutcome errors.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -121,6 +122,9 @@ enum AuthError {
 /// unknown, revoked or expired.
 fn authenticate(sb: &Sandbox, headers: &HeaderMap) -> Result<GrantContext, Response> {
     let result = (|| {
+        if sb.faults().fhir_unauthorized {
+            return Err(AuthError::Invalid);
+        }
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -141,6 +145,7 @@ fn authenticate(sb: &Sandbox, headers: &HeaderMap) -> Result<GrantContext, Respo
         Ok(grant.context.clone())
     })();
     result.map_err(|e| {
+        sb.stats.fhir_unauthorized.fetch_add(1, Ordering::Relaxed);
         let challenge = match e {
             AuthError::Missing => "Bearer realm=\"sandbox\"".to_string(),
             AuthError::Invalid => "Bearer realm=\"sandbox\", error=\"invalid_token\", \

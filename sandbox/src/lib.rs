@@ -93,6 +93,7 @@ struct FaultsUpdate {
     reject_code: Option<bool>,
     reject_refresh: Option<bool>,
     malformed: Option<Vec<String>>,
+    fhir_unauthorized: Option<bool>,
 }
 
 async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
@@ -103,6 +104,7 @@ async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
         "reject_code": f.reject_code,
         "reject_refresh": f.reject_refresh,
         "malformed": f.malformed.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>(),
+        "fhir_unauthorized": f.fhir_unauthorized,
     }))
     .into_response()
 }
@@ -142,6 +144,9 @@ async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>)
         if let Some(m) = malformed {
             f.malformed = m;
         }
+        if let Some(v) = u.fhir_unauthorized {
+            f.fhir_unauthorized = v;
+        }
     }
     get_faults(State(sb)).await
 }
@@ -153,6 +158,7 @@ async fn stats(State(sb): State<Arc<Sandbox>>) -> Response {
         "token_requests": sb.stats.token_requests.load(Ordering::Relaxed),
         "authorize_requests": sb.stats.authorize_requests.load(Ordering::Relaxed),
         "fhir_requests": sb.stats.fhir_requests.load(Ordering::Relaxed),
+        "fhir_unauthorized": sb.stats.fhir_unauthorized.load(Ordering::Relaxed),
         "bytes_sent": sb.stats.bytes_sent.load(Ordering::Relaxed),
     }))
     .into_response()

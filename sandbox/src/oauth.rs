@@ -72,8 +72,12 @@ pub async fn smart_configuration(State(sb): S) -> Response {
             "<section><h1>Sign in</h1><form><input type=\"text\" name=\"user\"></form></section>",
         );
     }
-    let (authorize, token) = endpoints(&sb);
-    let body = json!({
+    let (authorize, mut token) = endpoints(&sb);
+    let faults = sb.faults();
+    if let Some(foreign) = faults.foreign_token_endpoint {
+        token = foreign;
+    }
+    let mut body = json!({
         "issuer": sb.fhir_base,
         "jwks_uri": format!("{}/jwks", sb.config.public_url),
         "authorization_endpoint": authorize,
@@ -88,6 +92,11 @@ pub async fn smart_configuration(State(sb): S) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "capabilities": CAPABILITIES,
     });
+    if faults.omit_pkce_methods {
+        if let Some(o) = body.as_object_mut() {
+            o.remove("code_challenge_methods_supported");
+        }
+    }
     ([(header::CACHE_CONTROL, "max-age=60")], Json(body)).into_response()
 }
 

@@ -155,6 +155,8 @@ pub struct Stats {
     pub token_requests: AtomicU64,
     pub authorize_requests: AtomicU64,
     pub fhir_requests: AtomicU64,
+    /// FHIR requests answered 401 (no, a bad or an expired token; or the 401 fault).
+    pub fhir_unauthorized: AtomicU64,
     /// Response body bytes sent, all paths.
     pub bytes_sent: AtomicU64,
     /// Epoch milliseconds of the last authorize request (the benchmark's "redirect left").

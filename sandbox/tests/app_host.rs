@@ -19,7 +19,7 @@ async fn serves_the_app_with_its_security_headers() {
     .unwrap();
     std::fs::write(
         dir.join("config.json"),
-        r#"{"ehrs":[{"iss":"http://localhost:9000/fhir"},{"iss":"https://ehr.example/r4"}]}"#,
+        r#"{"ehrs":[{"iss":"http://localhost:9000/fhir"},{"iss":"https://ehr.example/r4"},{"iss":"https://example-only.example/r4","extra_origins":["https://auth.example-only.example"],"enabled":false}]}"#,
     )
     .unwrap();
     std::fs::write(dir.join("app.wasm"), b"\0asm").unwrap();
@@ -54,6 +54,8 @@ async fn serves_the_app_with_its_security_headers() {
         "{csp}"
     );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // A disabled entry is an example: its origins are not allowed.
+    assert!(!csp.contains("example-only"), "{csp}");
     assert!(
         csp.contains("frame-ancestors 'self' http://localhost:9000 https://ehr.example;"),
         "{csp}"

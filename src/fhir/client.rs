@@ -1,9 +1,12 @@
 //! The authorized FHIR client (SMART App Launch 2.2 §"Access FHIR API", §"Refresh access token").
 //! It exists only from a [`Session`] made of a checked token response (STYLE.md principle 4),
 //! sends the Bearer token only under the FHIR base, refreshes ahead of expiry and once after a
-//! 401 with one refresh in flight shared by every caller, and never refreshes on a 403.
+//! 401 with one refresh in flight shared by every caller, and never refreshes on a 403. The
+//! first definitive 401 (after that refresh, or with no refresh token) or refused refresh ends
+//! the session once for every caller: the tokens leave memory and storage, requests in flight
+//! answer the same, and nothing is sent with the token again (SECURITY.md, "Tokens").
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::json::Json;
@@ -12,6 +15,7 @@ use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_response, FhirError};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
+use crate::smart::secret::AccessToken;
 use crate::smart::session::{RefreshMismatch, Session, SESSION_KEY};
 use crate::smart::token::{process_token_response, refresh_request, TokenError};
 
@@ -19,6 +23,8 @@ use crate::smart::token::{process_token_response, refresh_request, TokenError};
 pub enum RefreshError {
     #[error("this session has no refresh token")]
     NotAllowed,
+    #[error("the session has ended")]
+    Ended,
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
@@ -33,6 +39,19 @@ impl RefreshError {
             RefreshError::Token(TokenError::Network(_) | TokenError::Server(_))
         )
     }
+
+    /// What a FHIR caller is told when the refresh it needed failed: a passing network or
+    /// server trouble as such (the session stays), anything else as the session's end.
+    fn for_fhir(self) -> FhirError {
+        match self {
+            RefreshError::Token(TokenError::Network(n)) => FhirError::Network(n),
+            RefreshError::Token(TokenError::Server(status)) => FhirError::Server {
+                status,
+                outcome: None,
+            },
+            _ => FhirError::SessionExpired,
+        }
+    }
 }
 
 type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
@@ -42,6 +61,27 @@ struct Inner<P> {
     base: FhirBase,
     session: RefCell<Session>,
     refreshing: RefCell<Option<RefreshFuture>>,
+    /// Set once, when the session ends; never cleared.
+    ended: Cell<bool>,
+    /// Counts access tokens: a 401 for an older one than the current is not the current's.
+    generation: Cell<u64>,
+}
+
+impl<P: Platform> Inner<P> {
+    /// Ends the session for every caller, once: the tokens are dropped from memory and from
+    /// this tab's storage. Callers then answer [`FhirError::SessionExpired`].
+    fn end(&self) {
+        if self.ended.replace(true) {
+            return;
+        }
+        {
+            let mut s = self.session.borrow_mut();
+            s.access_token = AccessToken::new(String::new());
+            s.refresh_token = None;
+            s.id_token = None;
+        }
+        self.platform.remove(SESSION_KEY);
+    }
 }
 
 pub struct FhirClient<P: Platform + 'static> {
@@ -69,6 +109,8 @@ impl<P: Platform + 'static> FhirClient<P> {
                 base,
                 session: RefCell::new(session),
                 refreshing: RefCell::new(None),
+                ended: Cell::new(false),
+                generation: Cell::new(0),
             }),
         })
     }
@@ -81,10 +123,21 @@ impl<P: Platform + 'static> FhirClient<P> {
         f(&self.inner.session.borrow())
     }
 
-    /// Refreshes the access token; concurrent callers share the one request in flight.
+    /// Whether the session has ended (see the module documentation).
+    pub fn is_ended(&self) -> bool {
+        self.inner.ended.get()
+    }
+
+    /// Refreshes the access token; concurrent callers share the one request in flight. A refused
+    /// refresh ends the session.
     pub fn refresh(&self) -> RefreshFuture {
         if let Some(f) = self.inner.refreshing.borrow().as_ref() {
             return f.clone();
+        }
+        if self.is_ended() {
+            return futures::future::ready(Err(RefreshError::Ended))
+                .boxed_local()
+                .shared();
         }
         let inner = self.inner.clone();
         let fut = async move {
@@ -120,26 +173,40 @@ impl<P: Platform + 'static> FhirClient<P> {
                 Err(e) => Err(RefreshError::Token(e)),
             },
         };
-        if let Err(e) = &outcome {
-            if !e.is_transient() {
-                // A refused refresh token is dead: drop it so nothing retries it in a loop.
-                inner.session.borrow_mut().refresh_token = None;
+        match &outcome {
+            // A refused refresh token is dead: the session ends, so nothing retries it in a loop.
+            Err(e) if !e.is_transient() => inner.end(),
+            Err(_) => {}
+            Ok(()) if inner.ended.get() => {}
+            Ok(()) => {
+                inner.generation.set(inner.generation.get() + 1);
+                let json = inner.session.borrow().to_json();
+                // The in-memory session stays right even if the mirror cannot be written.
+                let _ = inner.platform.save(SESSION_KEY, &json);
             }
         }
-        let json = inner.session.borrow().to_json();
-        // The in-memory session stays right even if the mirror cannot be written.
-        let _ = inner.platform.save(SESSION_KEY, &json);
         outcome
     }
 
-    async fn send_with_token(&self, url: &str) -> Result<HttpResponse, FhirError> {
+    /// Sends with the current token; also returns which token that was, so a 401 can tell
+    /// whether a refresh already happened while the request was in flight.
+    async fn send_with_token(&self, url: &str) -> Result<(HttpResponse, u64), FhirError> {
         let mut req = HttpRequest::get(url, "application/fhir+json");
-        let bearer = format!(
-            "Bearer {}",
-            self.inner.session.borrow().access_token.expose()
-        );
+        let bearer = self.with_session(|s| format!("Bearer {}", s.access_token.expose()));
+        let generation = self.inner.generation.get();
         req.headers.push(("Authorization", bearer));
-        Ok(self.inner.platform.send(req).await?)
+        let res = self.inner.platform.send(req).await?;
+        // A request in flight when the session ended answers as every other caller does.
+        if self.is_ended() {
+            return Err(FhirError::SessionExpired);
+        }
+        Ok((res, generation))
+    }
+
+    /// Ends the session and says so.
+    fn expired(&self) -> FhirError {
+        self.inner.end();
+        FhirError::SessionExpired
     }
 
     /// GET a FHIR URL with the token: only under the base (SECURITY.md).
@@ -147,27 +214,47 @@ impl<P: Platform + 'static> FhirClient<P> {
         if !self.inner.base.allows(url) {
             return Err(FhirError::OffBase(url.to_string()));
         }
+        if self.is_ended() {
+            return Err(FhirError::SessionExpired);
+        }
         let now = self.inner.platform.now_ms();
         let (due, expired, can) =
             self.with_session(|s| (s.refresh_due(now), s.is_expired(now), s.can_refresh()));
         if due && can {
             if let Err(e) = self.refresh().await {
-                if expired || !e.is_transient() {
-                    return Err(FhirError::SessionExpired);
+                if !e.is_transient() {
+                    return Err(self.expired());
+                }
+                if expired {
+                    // No usable token now, but the session may recover: not its end.
+                    return Err(e.for_fhir());
                 }
             }
         } else if expired {
-            return Err(FhirError::SessionExpired);
+            return Err(self.expired());
         }
-        let res = self.send_with_token(url).await?;
+        let (res, sent_with) = self.send_with_token(url).await?;
         if res.status != 401 {
             return process_response(&res);
         }
-        // One refresh and one retry after a 401, then the session is over.
-        if !self.with_session(Session::can_refresh) || self.refresh().await.is_err() {
+        // One refresh and one retry after a 401 (unless another caller's refresh already
+        // replaced the token this request carried), then the session is over.
+        if self.inner.generation.get() == sent_with {
+            if !self.with_session(Session::can_refresh) {
+                return Err(self.expired());
+            }
+            if let Err(e) = self.refresh().await {
+                return Err(e.for_fhir());
+            }
+        }
+        if self.is_ended() {
             return Err(FhirError::SessionExpired);
         }
-        process_response(&self.send_with_token(url).await?)
+        let (res, _) = self.send_with_token(url).await?;
+        if res.status == 401 {
+            return Err(self.expired());
+        }
+        process_response(&res)
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Json, FhirError> {

@@ -201,6 +201,7 @@ mod tests {
             redirect_uri: None,
             enabled: true,
             extra_origins: vec![],
+            require_pkce_advertised: true,
             standalone_patient: true,
         }
     }
@@ -211,6 +212,7 @@ mod tests {
             authorization_endpoint: "http://localhost:9000/auth/authorize".into(),
             token_endpoint: "http://localhost:9000/auth/token".into(),
             jwks_uri: None,
+            revocation_endpoint: None,
             capabilities: if v2 {
                 vec!["permission-v2".into()]
             } else {

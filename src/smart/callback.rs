@@ -103,6 +103,7 @@ mod tests {
             redirect_uri: None,
             enabled: true,
             extra_origins: vec![],
+            require_pkce_advertised: true,
             standalone_patient: true,
         };
         let smart = SmartConfiguration {
@@ -110,6 +111,7 @@ mod tests {
             authorization_endpoint: "http://localhost:9000/a".into(),
             token_endpoint: "http://localhost:9000/t".into(),
             jwks_uri: None,
+            revocation_endpoint: None,
             capabilities: vec![],
             code_challenge_methods_supported: None,
             source: Source::WellKnown,

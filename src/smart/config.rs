@@ -83,9 +83,14 @@ pub struct EhrConfig {
     /// A disabled entry is listed in the file as an example and ignored.
     /// Default: true.
     pub enabled: bool,
-    /// Other origins the app talks to for this EHR (an authorization server on another host);
-    /// read by the app host for its Content-Security-Policy.
+    /// Other origins this EHR's endpoints may lie on (an authorization server on another
+    /// host), in their serialised form (`https://auth.ehr.example`). Discovery refuses an
+    /// endpoint anywhere else; the app host also allows them in its Content-Security-Policy.
     pub extra_origins: Vec<String>,
+    /// Whether `.well-known/smart-configuration` must list `code_challenge_methods_supported`
+    /// (SMART App Launch 2.2 makes it required). `false` admits a legacy server that omits it;
+    /// the app still sends S256 there. Default: true.
+    pub require_pkce_advertised: bool,
 }
 
 impl EhrConfig {
@@ -117,6 +122,7 @@ impl EhrConfig {
                 .opt_string("redirect_uri")
                 .ok_or_else(|| bad("`redirect_uri` must be a string".into()))?,
             enabled: flag("enabled")?,
+            require_pkce_advertised: flag("require_pkce_advertised")?,
             extra_origins: match &v["extra_origins"] {
                 Json::Null => Vec::new(),
                 a => a
@@ -136,6 +142,8 @@ pub enum ConfigError {
     BadIssuer { id: String, source: IssuerError },
     #[error("EHR {id:?}: redirect_uri {uri:?} is not an absolute http(s) URL")]
     BadRedirect { id: String, uri: String },
+    #[error("EHR {id:?}: extra_origins entry {origin:?} is not an origin (write it as https://host[:port], without a path)")]
+    BadOrigin { id: String, origin: String },
     #[error("EHR {0:?}: client_id is empty")]
     NoClient(String),
     #[error("the configuration lists no enabled EHR")]
@@ -160,7 +168,7 @@ impl Ehrs {
             .map(|(n, v)| EhrConfig::from_json(v, n))
             .collect::<Result<Vec<_>, _>>()?;
         let mut out: Vec<(Issuer, EhrConfig)> = Vec::new();
-        for ehr in all.into_iter().filter(|e| e.enabled) {
+        for mut ehr in all.into_iter().filter(|e| e.enabled) {
             let issuer = Issuer::parse(&ehr.iss).map_err(|source| ConfigError::BadIssuer {
                 id: ehr.id.clone(),
                 source,
@@ -176,6 +184,16 @@ impl Ehrs {
                     });
                 }
             }
+            ehr.extra_origins = ehr
+                .extra_origins
+                .iter()
+                .map(|o| {
+                    canonical_origin(o).ok_or_else(|| ConfigError::BadOrigin {
+                        id: ehr.id.clone(),
+                        origin: o.clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
             if out.iter().any(|(i, _)| *i == issuer) {
                 return Err(ConfigError::DuplicateIssuer(issuer.as_str().to_string()));
             }
@@ -199,6 +217,22 @@ impl Ehrs {
     pub fn for_issuer(&self, iss: &str) -> Option<(&Issuer, &EhrConfig)> {
         let wanted = Issuer::parse(iss).ok()?;
         self.iter().find(|(i, _)| **i == wanted)
+    }
+}
+
+/// `https://Auth.Example:443` → `https://auth.example`; `None` for anything with a path, query
+/// or fragment (an origin names a server, not a place on it).
+fn canonical_origin(s: &str) -> Option<String> {
+    let url = Url::parse(s.trim()).ok()?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    bare.then(|| url.origin().to_string())
+}
+
+impl EhrConfig {
+    /// Whether `url` lies on this EHR's FHIR server origin or on one of its `extra_origins`:
+    /// the only places its endpoints may be (SECURITY.md "Discovery"; RFC 9700 §4.4).
+    pub fn allows_endpoint(&self, iss: &Issuer, url: &Url) -> bool {
+        url.origin() == iss.url().origin() || self.extra_origins.iter().any(|o| o == url.origin())
     }
 }
 
@@ -301,6 +335,55 @@ mod tests {
         assert!(!ehr.standalone_patient && ehr.enabled);
         assert_eq!(ehr.extra_origins, ["https://auth.e"]);
         assert_eq!(ehr.redirect_uri, None);
+    }
+
+    #[test]
+    fn extra_origins_are_origins_in_canonical_form() {
+        let doc = |o: &str| {
+            format!(
+                r#"{{"ehrs":[{{"id":"a","name":"A","iss":"https://e.example/f","client_id":"c","scopes":"","extra_origins":["{o}"]}}]}}"#
+            )
+        };
+        for (given, canonical) in [
+            ("https://Auth.Example:443", "https://auth.example"),
+            ("https://auth.example/", "https://auth.example"),
+            ("http://localhost:9001", "http://localhost:9001"),
+        ] {
+            let e = Ehrs::parse(&doc(given)).unwrap();
+            assert_eq!(
+                e.by_id("a").unwrap().1.extra_origins,
+                [canonical],
+                "{given}"
+            );
+        }
+        for bad in [
+            "https://auth.example/oauth",
+            "auth.example",
+            "https://a.example?x",
+            "*",
+        ] {
+            assert!(
+                matches!(Ehrs::parse(&doc(bad)), Err(ConfigError::BadOrigin { .. })),
+                "{bad}"
+            );
+        }
+        let legacy = r#"{"ehrs":[{"id":"a","name":"A","iss":"https://e.example/f","client_id":"c","scopes":"","require_pkce_advertised":false}]}"#;
+        assert!(
+            !Ehrs::parse(legacy)
+                .unwrap()
+                .by_id("a")
+                .unwrap()
+                .1
+                .require_pkce_advertised
+        );
+        assert!(
+            Ehrs::parse(&doc("https://x.example"))
+                .unwrap()
+                .by_id("a")
+                .unwrap()
+                .1
+                .require_pkce_advertised
+        );
     }
 
     #[test]

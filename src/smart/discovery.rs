@@ -1,12 +1,15 @@
 //! Discovery (SMART App Launch 2.2 §"Conformance"): `GET {iss}/.well-known/smart-configuration`,
 //! falling back to `GET {iss}/metadata` and its `oauth-uris` extension for SMART v1 servers.
-//! Every answer is checked before it is believed (SECURITY.md, "Discovery").
+//! Every answer is checked before it is believed (SECURITY.md, "Discovery"): each endpoint must
+//! lie on the FHIR server's origin or on an origin the EHR's configuration entry names, so a
+//! tampered or mixed-up configuration cannot send the code and verifier elsewhere (RFC 9700
+//! §4.4); and PKCE S256 must be advertised (SMART App Launch 2.2 makes the field required).
 
 use crate::json::Json;
 use crate::url::Url;
 
 use crate::platform::{HttpRequest, HttpResponse, NetError};
-use crate::smart::config::Issuer;
+use crate::smart::config::{EhrConfig, Issuer};
 
 const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
 
@@ -25,6 +28,8 @@ pub struct SmartConfiguration {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: Option<String>,
+    /// RFC 7009 token revocation, when advertised. Pinned like every other endpoint.
+    pub revocation_endpoint: Option<String>,
     pub capabilities: Vec<String>,
     pub code_challenge_methods_supported: Option<Vec<String>>,
     pub source: Source,
@@ -51,6 +56,10 @@ impl SmartConfiguration {
             ),
             ("token_endpoint", self.token_endpoint.as_str().into()),
             ("jwks_uri", self.jwks_uri.clone().into()),
+            (
+                "revocation_endpoint",
+                self.revocation_endpoint.clone().into(),
+            ),
             ("capabilities", list(&self.capabilities)),
             (
                 "code_challenge_methods_supported",
@@ -82,6 +91,7 @@ impl SmartConfiguration {
             authorization_endpoint: v.string("authorization_endpoint")?,
             token_endpoint: v.string("token_endpoint")?,
             jwks_uri: v.opt_string("jwks_uri")?,
+            revocation_endpoint: v.opt_string("revocation_endpoint")?,
             capabilities: list(&v["capabilities"])?,
             code_challenge_methods_supported: match &v["code_challenge_methods_supported"] {
                 Json::Null => None,
@@ -112,8 +122,18 @@ pub enum DiscoveryError {
     MissingEndpoint(&'static str),
     #[error("the server's {name} {value:?} is not an http(s) URL")]
     BadEndpoint { name: &'static str, value: String },
+    /// RFC 9700 §4.4: an endpoint on a server the EHR's configuration does not name.
+    #[error("the server's {name} {url} lies on {origin}, which is neither the FHIR server's origin ({iss_origin}) nor listed in this EHR's extra_origins")]
+    ForeignEndpoint {
+        name: &'static str,
+        url: String,
+        origin: String,
+        iss_origin: String,
+    },
     #[error("the server does not support PKCE with S256 (it lists {0:?}); this app never launches without it")]
     NoS256(Vec<String>),
+    #[error("the server's SMART configuration does not list code_challenge_methods_supported, which SMART App Launch 2 requires; this app needs it to know PKCE S256 is supported")]
+    PkceNotAdvertised,
     #[error("SMART discovery failed. .well-known: {well_known}; metadata: {metadata}")]
     Both {
         well_known: Box<DiscoveryError>,
@@ -164,9 +184,11 @@ fn json_object(
     Ok(v)
 }
 
-/// Resolves an advertised endpoint against the FHIR base and insists on http(s).
+/// Resolves an advertised endpoint against the FHIR base, insists on http(s), and pins it to the
+/// EHR's origins. Every endpoint the app will call goes through here.
 fn endpoint(
     iss: &Issuer,
+    ehr: &EhrConfig,
     name: &'static str,
     value: Option<&Json>,
 ) -> Result<String, DiscoveryError> {
@@ -188,7 +210,28 @@ fn endpoint(
             value: raw.to_string(),
         })?;
     check_scheme(iss, name, &url)?;
+    if !ehr.allows_endpoint(iss, &url) {
+        return Err(DiscoveryError::ForeignEndpoint {
+            name,
+            origin: url.origin().to_string(),
+            url: url.to_string(),
+            iss_origin: iss.url().origin().to_string(),
+        });
+    }
     Ok(url.to_string())
+}
+
+/// An endpoint the server may leave out.
+fn optional_endpoint(
+    iss: &Issuer,
+    ehr: &EhrConfig,
+    name: &'static str,
+    value: Option<&Json>,
+) -> Result<Option<String>, DiscoveryError> {
+    match value {
+        None | Some(Json::Null) => Ok(None),
+        some => endpoint(iss, ehr, name, some).map(Some),
+    }
 }
 
 fn check_scheme(iss: &Issuer, name: &'static str, url: &Url) -> Result<(), DiscoveryError> {
@@ -216,21 +259,22 @@ fn strings(v: &Json) -> Option<Vec<String>> {
     })
 }
 
-fn require_s256(methods: &Option<Vec<String>>) -> Result<(), DiscoveryError> {
+fn require_s256(methods: &Option<Vec<String>>, ehr: &EhrConfig) -> Result<(), DiscoveryError> {
     match methods {
         Some(m) if !m.iter().any(|x| x == "S256") => Err(DiscoveryError::NoS256(m.clone())),
+        None if ehr.require_pkce_advertised => Err(DiscoveryError::PkceNotAdvertised),
         _ => Ok(()),
     }
 }
 
-/// Checks a `.well-known/smart-configuration` answer.
+/// Checks a `.well-known/smart-configuration` answer from the server of `ehr`.
 pub fn process_well_known(
     iss: &Issuer,
+    ehr: &EhrConfig,
     res: &HttpResponse,
 ) -> Result<SmartConfiguration, DiscoveryError> {
     let url = well_known_request(iss).url;
     let v = json_object(&url, res, "SMART configuration object")?;
-    let methods = strings(&v["code_challenge_methods_supported"]);
     let config = SmartConfiguration {
         issuer: v["issuer"]
             .as_str()
@@ -238,25 +282,31 @@ pub fn process_well_known(
             .unwrap_or_else(|| iss.as_str().to_string()),
         authorization_endpoint: endpoint(
             iss,
+            ehr,
             "authorization_endpoint",
             v.get("authorization_endpoint"),
         )?,
-        token_endpoint: endpoint(iss, "token_endpoint", v.get("token_endpoint"))?,
-        jwks_uri: match v.get("jwks_uri") {
-            None | Some(Json::Null) => None,
-            some => Some(endpoint(iss, "jwks_uri", some)?),
-        },
+        token_endpoint: endpoint(iss, ehr, "token_endpoint", v.get("token_endpoint"))?,
+        jwks_uri: optional_endpoint(iss, ehr, "jwks_uri", v.get("jwks_uri"))?,
+        revocation_endpoint: optional_endpoint(
+            iss,
+            ehr,
+            "revocation_endpoint",
+            v.get("revocation_endpoint"),
+        )?,
         capabilities: strings(&v["capabilities"]).unwrap_or_default(),
-        code_challenge_methods_supported: methods,
+        code_challenge_methods_supported: strings(&v["code_challenge_methods_supported"]),
         source: Source::WellKnown,
     };
-    require_s256(&config.code_challenge_methods_supported)?;
+    require_s256(&config.code_challenge_methods_supported, ehr)?;
     Ok(config)
 }
 
 /// Checks a CapabilityStatement and reads the `oauth-uris` extension (SMART App Launch 1.0).
+/// Its endpoints are pinned like those of `.well-known`.
 pub fn process_metadata(
     iss: &Issuer,
+    ehr: &EhrConfig,
     res: &HttpResponse,
 ) -> Result<SmartConfiguration, DiscoveryError> {
     let url = metadata_request(iss).url;
@@ -284,11 +334,18 @@ pub fn process_metadata(
         issuer: iss.as_str().to_string(),
         authorization_endpoint: endpoint(
             iss,
+            ehr,
             "authorization_endpoint",
             find("authorize").as_ref(),
         )?,
-        token_endpoint: endpoint(iss, "token_endpoint", find("token").as_ref())?,
+        token_endpoint: endpoint(iss, ehr, "token_endpoint", find("token").as_ref())?,
         jwks_uri: None,
+        revocation_endpoint: optional_endpoint(
+            iss,
+            ehr,
+            "revocation_endpoint",
+            find("revoke").as_ref(),
+        )?,
         // A v1 server's scopes are v1; PKCE is still required of it (S256 is always sent).
         capabilities: Vec::new(),
         code_challenge_methods_supported: None,
@@ -304,6 +361,19 @@ mod tests {
         Issuer::parse("https://ehr.example/fhir").unwrap()
     }
 
+    /// The configuration entry for `iss()`, with `extra` as its JSON members.
+    fn ehr_with(extra: &str) -> EhrConfig {
+        let doc = format!(
+            r#"{{"ehrs":[{{"id":"e","name":"E","iss":"https://ehr.example/fhir","client_id":"c","scopes":""{extra}}}]}}"#
+        );
+        let ehrs = crate::smart::config::Ehrs::parse(&doc).unwrap();
+        ehrs.by_id("e").unwrap().1.clone()
+    }
+
+    fn ehr() -> EhrConfig {
+        ehr_with("")
+    }
+
     fn json(body: &str) -> HttpResponse {
         HttpResponse {
             status: 200,
@@ -317,6 +387,7 @@ mod tests {
     fn resolves_relative_endpoints_against_the_base() {
         let c = process_well_known(
             &iss(),
+            &ehr(),
             &json(r#"{"authorization_endpoint":"auth/authorize","token_endpoint":"/oauth/token","code_challenge_methods_supported":["S256"],"capabilities":["permission-v2"]}"#),
         )
         .unwrap();
@@ -333,6 +404,7 @@ mod tests {
     fn refuses_a_server_without_s256() {
         let e = process_well_known(
             &iss(),
+            &ehr(),
             &json(
                 r#"{"authorization_endpoint":"https://ehr.example/a","token_endpoint":"https://ehr.example/t","code_challenge_methods_supported":["plain"]}"#,
             ),
@@ -347,7 +419,7 @@ mod tests {
             ..json("<!DOCTYPE html><form>")
         };
         assert!(matches!(
-            process_well_known(&iss(), &html),
+            process_well_known(&iss(), &ehr(), &html),
             Err(DiscoveryError::Html { .. })
         ));
         let not_found = HttpResponse {
@@ -355,20 +427,21 @@ mod tests {
             ..json("{}")
         };
         assert!(matches!(
-            process_well_known(&iss(), &not_found),
+            process_well_known(&iss(), &ehr(), &not_found),
             Err(DiscoveryError::Status { status: 404, .. })
         ));
         assert!(matches!(
-            process_well_known(&iss(), &json("{\"a\":")),
+            process_well_known(&iss(), &ehr(), &json("{\"a\":")),
             Err(DiscoveryError::NotJson { .. })
         ));
         assert!(matches!(
-            process_well_known(&iss(), &json("[1,2]")),
+            process_well_known(&iss(), &ehr(), &json("[1,2]")),
             Err(DiscoveryError::WrongShape { .. })
         ));
         assert_eq!(
             process_well_known(
                 &iss(),
+                &ehr(),
                 &json(r#"{"token_endpoint":"https://ehr.example/t"}"#)
             ),
             Err(DiscoveryError::MissingEndpoint("authorization_endpoint"))
@@ -384,7 +457,7 @@ mod tests {
             );
             assert!(
                 matches!(
-                    process_well_known(&iss(), &json(&body)),
+                    process_well_known(&iss(), &ehr(), &json(&body)),
                     Err(DiscoveryError::BadEndpoint { .. })
                         | Err(DiscoveryError::MissingEndpoint(_))
                 ),
@@ -396,18 +469,126 @@ mod tests {
     #[test]
     fn reads_the_v1_oauth_uris_extension() {
         let body = r#"{"resourceType":"CapabilityStatement","rest":[{"security":{"extension":[{"url":"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris","extension":[{"url":"authorize","valueUri":"https://ehr.example/auth"},{"url":"token","valueUri":"https://ehr.example/token"}]}]}}]}"#;
-        let c = process_metadata(&iss(), &json(body)).unwrap();
+        let c = process_metadata(&iss(), &ehr(), &json(body)).unwrap();
         assert_eq!(c.authorization_endpoint, "https://ehr.example/auth");
         assert_eq!(c.source, Source::Metadata);
         assert!(!c.supports_v2_scopes());
         let no_ext = r#"{"resourceType":"CapabilityStatement","rest":[{}]}"#;
         assert_eq!(
-            process_metadata(&iss(), &json(no_ext)),
+            process_metadata(&iss(), &ehr(), &json(no_ext)),
             Err(DiscoveryError::MissingEndpoint("authorization_endpoint"))
         );
         assert!(matches!(
-            process_metadata(&iss(), &json(r#"{"resourceType":"Patient"}"#)),
+            process_metadata(&iss(), &ehr(), &json(r#"{"resourceType":"Patient"}"#)),
             Err(DiscoveryError::WrongShape { .. })
+        ));
+    }
+
+    const GOOD: &str = r#""authorization_endpoint":"https://ehr.example/auth/authorize","token_endpoint":"https://ehr.example/auth/token","jwks_uri":"https://ehr.example/jwks","revocation_endpoint":"https://ehr.example/auth/revoke""#;
+
+    #[test]
+    fn every_endpoint_kind_must_lie_on_the_ehrs_origins() {
+        let ok = format!(r#"{{{GOOD},"code_challenge_methods_supported":["S256"]}}"#);
+        let c = process_well_known(&iss(), &ehr(), &json(&ok)).unwrap();
+        assert_eq!(
+            c.revocation_endpoint.as_deref(),
+            Some("https://ehr.example/auth/revoke")
+        );
+        for (name, foreign) in [
+            (
+                "authorization_endpoint",
+                "https://evil.example/auth/authorize",
+            ),
+            ("token_endpoint", "https://evil.example/auth/token"),
+            ("jwks_uri", "https://evil.example/jwks"),
+            ("revocation_endpoint", "https://evil.example/revoke"),
+            // Same host, another port or scheme: another origin.
+            ("token_endpoint", "https://ehr.example:8443/auth/token"),
+            (
+                "token_endpoint",
+                "https://ehr.example.evil.example/auth/token",
+            ),
+            // A protocol-relative reference resolves onto another host.
+            ("token_endpoint", "//evil.example/auth/token"),
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(&ok).unwrap();
+            v[name] = foreign.into();
+            let e = process_well_known(&iss(), &ehr(), &json(&v.to_string())).unwrap_err();
+            match &e {
+                DiscoveryError::ForeignEndpoint {
+                    name: n, origin, ..
+                } => {
+                    assert_eq!(*n, name);
+                    assert!(!origin.contains("/auth"), "{origin}");
+                    assert!(e.to_string().contains("extra_origins"), "{e}");
+                }
+                other => panic!("{name} {foreign}: {other:?}"),
+            }
+            // Named in the entry's extra_origins, the same server is accepted.
+            let origin = match e {
+                DiscoveryError::ForeignEndpoint { origin, .. } => origin,
+                _ => unreachable!(),
+            };
+            let listed = ehr_with(&format!(
+                r#","extra_origins":["{}/"]"#,
+                origin.to_uppercase()
+            ));
+            assert!(
+                process_well_known(&iss(), &listed, &json(&v.to_string())).is_ok(),
+                "{foreign} with extra_origins"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_endpoints_resolve_onto_the_base_origin() {
+        let body = r#"{"authorization_endpoint":"../auth/authorize","token_endpoint":"/auth/token","jwks_uri":"jwks","code_challenge_methods_supported":["S256"]}"#;
+        let c = process_well_known(&iss(), &ehr(), &json(body)).unwrap();
+        assert_eq!(
+            c.authorization_endpoint,
+            "https://ehr.example/auth/authorize"
+        );
+        assert_eq!(c.token_endpoint, "https://ehr.example/auth/token");
+        assert_eq!(c.jwks_uri.as_deref(), Some("https://ehr.example/fhir/jwks"));
+    }
+
+    #[test]
+    fn v1_metadata_endpoints_are_pinned_too() {
+        let body = |token: &str| {
+            format!(
+                r#"{{"resourceType":"CapabilityStatement","rest":[{{"security":{{"extension":[{{"url":"{OAUTH_URIS}","extension":[{{"url":"authorize","valueUri":"/auth"}},{{"url":"token","valueUri":"{token}"}}]}}]}}}}]}}"#
+            )
+        };
+        let c = process_metadata(&iss(), &ehr(), &json(&body("token"))).unwrap();
+        assert_eq!(c.token_endpoint, "https://ehr.example/fhir/token");
+        assert_eq!(c.authorization_endpoint, "https://ehr.example/auth");
+        assert!(matches!(
+            process_metadata(&iss(), &ehr(), &json(&body("https://evil.example/token"))),
+            Err(DiscoveryError::ForeignEndpoint {
+                name: "token_endpoint",
+                ..
+            })
+        ));
+        let listed = ehr_with(r#","extra_origins":["https://evil.example"]"#);
+        assert!(
+            process_metadata(&iss(), &listed, &json(&body("https://evil.example/token"))).is_ok()
+        );
+    }
+
+    #[test]
+    fn pkce_methods_must_be_advertised_unless_the_entry_opts_out() {
+        let silent = format!("{{{GOOD}}}");
+        let e = process_well_known(&iss(), &ehr(), &json(&silent)).unwrap_err();
+        assert_eq!(e, DiscoveryError::PkceNotAdvertised);
+        assert!(e.to_string().contains("code_challenge_methods_supported"));
+        let legacy = ehr_with(r#","require_pkce_advertised":false"#);
+        let c = process_well_known(&iss(), &legacy, &json(&silent)).unwrap();
+        assert_eq!(c.code_challenge_methods_supported, None);
+        // The opt-out does not admit a server that lists methods without S256.
+        let plain = format!(r#"{{{GOOD},"code_challenge_methods_supported":["plain"]}}"#);
+        assert!(matches!(
+            process_well_known(&iss(), &legacy, &json(&plain)),
+            Err(DiscoveryError::NoS256(_))
         ));
     }
 }

@@ -8,7 +8,7 @@ use crate::json::Json;
 use crate::platform::{CryptoError, HttpRequest, Platform, StorageError};
 use crate::smart::authorize::{authorize, Entropy, PendingAuthorization, PENDING_PREFIX};
 use crate::smart::callback::{self, CallbackError};
-use crate::smart::config::{Ehrs, Issuer};
+use crate::smart::config::{EhrConfig, Ehrs, Issuer};
 use crate::smart::discovery::{self, DiscoveryError, SmartConfiguration};
 use crate::smart::id_token::{self, IdTokenError};
 use crate::smart::launch::CallbackParams;
@@ -38,13 +38,14 @@ pub enum LaunchError {
 
 /// Discovery: `.well-known/smart-configuration`, then `metadata` when the first is not a SMART
 /// document at all. A server whose SMART document refuses S256, or is otherwise bad, is not given
-/// a second chance through `metadata` (that would drop the PKCE check).
+/// a second chance through `metadata` (that would drop the PKCE check or the endpoint pinning).
 pub async fn discover<P: Platform>(
     p: &P,
     iss: &Issuer,
+    ehr: &EhrConfig,
 ) -> Result<SmartConfiguration, DiscoveryError> {
     let well_known = match p.send(discovery::well_known_request(iss)).await {
-        Ok(res) => discovery::process_well_known(iss, &res),
+        Ok(res) => discovery::process_well_known(iss, ehr, &res),
         Err(e) => Err(e.into()),
     };
     let first = match well_known {
@@ -59,7 +60,7 @@ pub async fn discover<P: Platform>(
         Err(e) => return Err(e),
     };
     let metadata = match p.send(discovery::metadata_request(iss)).await {
-        Ok(res) => discovery::process_metadata(iss, &res),
+        Ok(res) => discovery::process_metadata(iss, ehr, &res),
         Err(e) => Err(e.into()),
     };
     metadata.map_err(|second| DiscoveryError::Both {
@@ -124,7 +125,8 @@ pub async fn begin<P: Platform>(
             .by_id(id)
             .ok_or_else(|| LaunchError::UnknownEhr(id.to_string()))?,
     };
-    let smart = discover(p, issuer).await?;
+    // Refused here, before the authorize redirect, if an endpoint lies off the EHR's origins.
+    let smart = discover(p, issuer, ehr).await?;
     let entropy = entropy(p)?;
     let now = p.now_ms();
     sweep_pending(p, now);
@@ -152,6 +154,17 @@ fn take_pending<P: Platform>(p: &P, state: Option<&str>) -> Option<PendingAuthor
     let stored = p.load(&key);
     p.remove(&key);
     PendingAuthorization::from_json_text(&stored?)
+}
+
+/// A visit refused before it could be classified (a malformed query, e.g. a repeated `code` or
+/// `state`): every pending sign-in that one of its `state` values names is dropped, so a refused
+/// callback leaves no verifier behind (SECURITY.md, "Authorize and callback").
+pub fn refuse_visit<P: Platform>(p: &P, query: &str) {
+    for (k, state) in crate::url::form_decode(query.trim_start_matches('?')) {
+        if k == "state" {
+            p.remove(&PendingAuthorization::storage_key(&state));
+        }
+    }
 }
 
 /// Callback → token → session. The caller has already removed `code` and `state` from the

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpResponse, Method, NetError};
+use crate::smart::authorize::PendingAuthorization;
 use crate::smart::launch::{classify, PageRequest};
 use crate::testing::{json, Scripted};
 
@@ -455,4 +456,229 @@ fn sign_out_clears_everything() {
     assert!(!p.keys().is_empty());
     sign_out(&p);
     assert!(p.keys().is_empty());
+}
+
+#[test]
+fn a_foreign_endpoint_is_refused_before_the_authorize_redirect() {
+    for (name, foreign) in [
+        ("token_endpoint", "https://attacker.example/token"),
+        (
+            "authorization_endpoint",
+            "http://localhost:9001/auth/authorize",
+        ),
+        ("jwks_uri", "https://attacker.example/jwks"),
+    ] {
+        let p = Scripted::new(move |req| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&well_known().unwrap().body).unwrap();
+            v[name] = foreign.into();
+            if req.url.ends_with("/.well-known/smart-configuration") {
+                json(200, &v.to_string())
+            } else {
+                json(404, "{}")
+            }
+        });
+        let e = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap_err();
+        assert!(
+            matches!(&e, LaunchError::Discovery(DiscoveryError::ForeignEndpoint { name: n, .. }) if *n == name),
+            "{name}: {e:?}"
+        );
+        // Only discovery was asked (no metadata fallback), and no sign-in is pending.
+        assert_eq!(
+            p.urls(),
+            vec!["http://localhost:9000/fhir/.well-known/smart-configuration"]
+        );
+        assert!(p.keys().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn extra_origins_admit_an_authorization_server_on_another_host() {
+    let ehrs = Ehrs::parse(
+        r#"{"ehrs":[{"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs","extra_origins":["https://auth.example"]}]}"#,
+    )
+    .unwrap();
+    let p = Scripted::new(|req| {
+        let mut v: serde_json::Value = serde_json::from_str(&well_known().unwrap().body).unwrap();
+        v["authorization_endpoint"] = "https://auth.example/authorize".into();
+        v["token_endpoint"] = "https://auth.example/token".into();
+        if req.url.ends_with("/.well-known/smart-configuration") {
+            json(200, &v.to_string())
+        } else {
+            json(404, "{}")
+        }
+    });
+    let url = block_on(begin(&p, &ehrs, Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    assert!(url.starts_with("https://auth.example/authorize?"), "{url}");
+}
+
+#[test]
+fn a_well_known_without_pkce_methods_is_refused_unless_the_entry_opts_out() {
+    let silent = || {
+        Scripted::new(|req| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&well_known().unwrap().body).unwrap();
+            v.as_object_mut()
+                .unwrap()
+                .remove("code_challenge_methods_supported");
+            if req.url.ends_with("/.well-known/smart-configuration") {
+                json(200, &v.to_string())
+            } else {
+                json(404, "{}")
+            }
+        })
+    };
+    let p = silent();
+    let e = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap_err();
+    assert_eq!(e, LaunchError::Discovery(DiscoveryError::PkceNotAdvertised));
+    assert_eq!(p.urls().len(), 1, "no metadata fallback");
+    assert!(p.keys().is_empty());
+
+    let legacy = Ehrs::parse(
+        r#"{"ehrs":[{"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs","require_pkce_advertised":false}]}"#,
+    )
+    .unwrap();
+    let p = silent();
+    let url = block_on(begin(&p, &legacy, Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    assert!(
+        url.contains("&code_challenge_method=S256"),
+        "S256 is still sent: {url}"
+    );
+}
+
+#[test]
+fn a_malformed_callback_drops_the_sign_in_its_state_names() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let p = server(token_body(&probe, None));
+    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let other = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let state = callback_from(&url, "x").state.unwrap();
+    let query = format!("?code=a&code=b&state={state}");
+    assert!(classify(&query).is_err());
+    refuse_visit(&p, &query);
+    let pending: Vec<_> = p
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(PENDING_PREFIX))
+        .collect();
+    assert_eq!(
+        pending,
+        vec![PendingAuthorization::storage_key(
+            &callback_from(&other, "x").state.unwrap()
+        )],
+        "only the named sign-in is dropped"
+    );
+}
+
+const AT2: &str =
+    r#"{"access_token":"AT-2","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-2"}"#;
+const AT1: &str =
+    r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-1"}"#;
+
+#[test]
+fn a_401_after_the_refresh_ends_the_session_once_for_every_caller() {
+    let (p, client) = launched(
+        |req| {
+            if req.url.ends_with("/auth/token") {
+                json(200, AT2)
+            } else {
+                json(401, "")
+            }
+        },
+        AT1,
+    );
+    p.save(SESSION_KEY, &client.with_session(Session::to_json))
+        .unwrap();
+    let (a, b, c) = block_on(futures::future::join3(
+        client.read("Patient", "patient-01"),
+        client.search_all("Condition", &[("patient", "patient-01")], |_, _| {}),
+        client.search_all("Observation", &[("patient", "patient-01")], |_, _| {}),
+    ));
+    assert_eq!(a, Err(FhirError::SessionExpired));
+    assert_eq!(b, Err(FhirError::SessionExpired));
+    assert_eq!(c, Err(FhirError::SessionExpired));
+    assert_eq!(p.count("/auth/token"), 1, "one refresh for all three");
+    // Three requests with AT-1, three retries with AT-2 in flight together; nothing more.
+    assert_eq!(p.count("/fhir/"), 6);
+    assert!(client.is_ended());
+    client.with_session(|s| {
+        assert!(s.access_token.expose().is_empty());
+        assert!(s.refresh_token.is_none());
+    });
+    assert_eq!(p.load(SESSION_KEY), None, "dropped from storage");
+    // No further request with the token, and no further refresh.
+    assert_eq!(
+        block_on(client.read("Patient", "patient-01")),
+        Err(FhirError::SessionExpired)
+    );
+    assert!(block_on(client.refresh()).is_err());
+    assert_eq!(p.sent.borrow().len(), 7);
+}
+
+#[test]
+fn a_401_without_a_refresh_token_ends_the_session() {
+    let (p, client) = launched(
+        |_| json(401, ""),
+        r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600}"#,
+    );
+    p.save(SESSION_KEY, &client.with_session(Session::to_json))
+        .unwrap();
+    assert_eq!(
+        block_on(client.read("Patient", "x")),
+        Err(FhirError::SessionExpired)
+    );
+    assert_eq!(p.load(SESSION_KEY), None);
+    assert_eq!(
+        block_on(client.read("Patient", "x")),
+        Err(FhirError::SessionExpired)
+    );
+    assert_eq!(p.sent.borrow().len(), 1, "nothing sent after the end");
+}
+
+#[test]
+fn a_401_for_a_token_already_replaced_retries_without_a_second_refresh() {
+    // One caller's request with AT-1 is in flight while another's refresh lands AT-2: its 401
+    // is for the old token, so it retries with AT-2 and the session lives on.
+    let (p, client) = launched(
+        |req| {
+            if req.url.ends_with("/auth/token") {
+                return json(200, AT2);
+            }
+            match req.header("Authorization") {
+                Some("Bearer AT-2") => json(200, PATIENT),
+                _ => json(401, ""),
+            }
+        },
+        AT1,
+    );
+    let refresh = client.refresh();
+    let (r, read) = block_on(futures::future::join(
+        refresh,
+        client.read("Patient", "patient-01"),
+    ));
+    assert!(r.is_ok());
+    assert_eq!(read.unwrap()["id"], "patient-01");
+    assert_eq!(p.count("/auth/token"), 1);
+    assert!(!client.is_ended());
+}
+
+#[test]
+fn a_passing_refresh_failure_is_not_the_sessions_end() {
+    let (p, client) = launched(
+        |req| {
+            if req.url.ends_with("/auth/token") {
+                Err(NetError::Unreachable(req.url.clone()))
+            } else {
+                json(401, "")
+            }
+        },
+        AT1,
+    );
+    assert!(matches!(
+        block_on(client.read("Patient", "x")),
+        Err(FhirError::Network(_))
+    ));
+    assert!(!client.is_ended());
+    client.with_session(|s| assert!(s.refresh_token.is_some()));
+    assert_eq!(p.count("/auth/token"), 1);
 }

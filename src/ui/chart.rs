@@ -23,7 +23,6 @@ use crate::chart::vitals::VitalsBuilder;
 use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpRequest, Platform};
-use crate::problem::fhir_problem;
 use crate::web::{self, Browser};
 
 /// The patient chosen by search, kept for a reload of this tab.
@@ -90,7 +89,7 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
                 if c.with_session(|s| s.refresh_due(t) && s.can_refresh()) {
                     if let Err(e) = c.refresh().await {
                         if !e.is_transient() {
-                            return ctx.problem(fhir_problem(&FhirError::SessionExpired, kind));
+                            return ctx.session_expired(kind);
                         }
                     }
                 }
@@ -111,7 +110,7 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
                     on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
             }.into_any(),
             None => view! {
-                <PatientSearch client=client.get_value() on_pick=pick/>
+                <PatientSearch ctx=ctx client=client.get_value() on_pick=pick/>
                 <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
             }.into_any(),
         }}
@@ -160,9 +159,7 @@ fn PatientChart(
             let _ = patient_read.send(());
             match r {
                 Ok(v) => record.set(Section::Ready(v)),
-                Err(FhirError::SessionExpired) => {
-                    ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
-                }
+                Err(FhirError::SessionExpired) => ctx.session_expired(kind),
                 Err(e) => record.set(Section::Failed(format!(
                     "The patient could not be loaded: {e}"
                 ))),

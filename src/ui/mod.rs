@@ -17,9 +17,12 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::fhir::FhirClient;
+use crate::fhir::{FhirClient, FhirError};
 use crate::platform::Platform;
-use crate::problem::{config_problem, launch_problem, params_problem, Problem};
+use crate::problem::{
+    config_problem, fhir_problem, launch_problem, params_problem, Problem, SESSION_EXPIRED,
+};
+use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
 use crate::smart::flow::{self, Target};
 use crate::smart::launch::{classify, PageRequest};
@@ -51,6 +54,17 @@ impl Ctx {
 
     pub fn problem(&self, p: Problem) {
         self.show(Screen::Problem(p));
+    }
+
+    /// The session has ended (the client has already dropped its tokens): one message, however
+    /// many sections learn of it.
+    pub fn session_expired(&self, kind: LaunchKind) {
+        let shown = self
+            .screen
+            .with_untracked(|s| matches!(s, Screen::Problem(p) if p.code == SESSION_EXPIRED));
+        if !shown {
+            self.problem(fhir_problem(&FhirError::SessionExpired, kind));
+        }
     }
 
     /// Starts a launch (EHR or standalone) and leaves the page for the authorize endpoint.
@@ -154,15 +168,24 @@ async fn ensure_ehrs(ctx: Ctx) -> Option<Rc<Ehrs>> {
 }
 
 async fn start(ctx: Ctx) {
-    match classify(&web::query()) {
-        Err(e) => ctx.problem(params_problem(&e)),
+    let query = web::query();
+    // Off the address bar before anything else, on every path (success, refusal, malformed
+    // query, error response): no code, state or error stays in the address bar or history, and
+    // a reload cannot replay a code (SECURITY.md, "Authorize and callback").
+    if !query.is_empty() {
+        web::strip_query();
+    }
+    match classify(&query) {
+        Err(e) => {
+            flow::refuse_visit(&Browser, &query);
+            ctx.problem(params_problem(&e))
+        }
         Ok(PageRequest::Callback(params)) => {
-            // Off the address bar before the token request: a reload cannot replay the code.
-            web::strip_query();
             ctx.show(Screen::Working("Completing sign-in…".into()));
             let origin = flow::pending_origin(&Browser, params.state.as_deref());
             let kind = origin.as_ref().map(|(k, _)| *k);
             ctx.last_ehr.set_value(origin.map(|(_, id)| id));
+            // `complete` takes the pending sign-in out of storage whatever the outcome.
             match flow::complete(&Browser, params).await {
                 Ok(session) => ctx.open_session(session),
                 Err(e) => ctx.problem(launch_problem(&e, kind)),
@@ -171,7 +194,6 @@ async fn start(ctx: Ctx) {
         Ok(PageRequest::EhrLaunch { iss, launch }) => {
             // A new launch replaces whatever session this tab had.
             flow::sign_out(&Browser);
-            web::strip_query();
             ctx.launch(LaunchTarget::Issuer {
                 iss,
                 launch: Some(launch),
@@ -179,7 +201,6 @@ async fn start(ctx: Ctx) {
         }
         Ok(PageRequest::StandaloneAt { iss }) => {
             flow::sign_out(&Browser);
-            web::strip_query();
             ctx.launch(LaunchTarget::Issuer { iss, launch: None });
         }
         Ok(PageRequest::Plain) => match flow::resume(&Browser) {

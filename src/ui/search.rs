@@ -6,8 +6,10 @@ use leptos::task::spawn_local;
 
 use crate::chart::scopes::can_search;
 use crate::fhir::patient::{summarize, PatientSummary};
-use crate::fhir::FhirClient;
+use crate::fhir::{FhirClient, FhirError};
 use crate::web::Browser;
+
+use super::Ctx;
 
 #[derive(Clone)]
 enum Results {
@@ -19,10 +21,12 @@ enum Results {
 
 #[component]
 pub fn PatientSearch(
+    ctx: Ctx,
     client: FhirClient<Browser>,
     on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let allowed = client.with_session(|s| can_search(&s.granted_scope, "Patient"));
+    let (allowed, kind) =
+        client.with_session(|s| (can_search(&s.granted_scope, "Patient"), s.kind));
     let name = RwSignal::new(String::new());
     let birth = RwSignal::new(String::new());
     let results = RwSignal::new_local(Results::None);
@@ -51,6 +55,7 @@ pub fn PatientSearch(
                 .await;
             results.set(match r {
                 Ok(_) => Results::Found(first.iter().map(summarize).collect()),
+                Err(FhirError::SessionExpired) => return ctx.session_expired(kind),
                 Err(e) => Results::Failed(e.to_string()),
             });
         });

@@ -82,9 +82,7 @@ pub fn load<B: 'static, T: Clone + 'static>(
                     crate::web::mark_after_paint(painted);
                 }
             }
-            Err(FhirError::SessionExpired) => {
-                ctx.problem(fhir_problem(&FhirError::SessionExpired, kind))
-            }
+            Err(FhirError::SessionExpired) => ctx.session_expired(kind),
             Err(e) => state.set(Section::Failed(
                 fhir_problem(&e, kind).message + &format!(" ({e})"),
             )),

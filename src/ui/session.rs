@@ -8,8 +8,6 @@ use super::Ctx;
 use crate::chart::scopes::not_granted;
 use crate::chart::time::date_time;
 use crate::fhir::FhirClient;
-use crate::fhir::FhirError;
-use crate::problem::fhir_problem;
 use crate::web::Browser;
 
 fn countdown(ms: i64) -> String {
@@ -57,7 +55,7 @@ pub fn SessionPanel(
             match r {
                 Ok(()) => refresh_error.set(None),
                 Err(e) if e.is_transient() => refresh_error.set(Some(e.to_string())),
-                Err(_) => ctx.problem(fhir_problem(&FhirError::SessionExpired, kind)),
+                Err(_) => ctx.session_expired(kind),
             }
         });
     };

@@ -87,6 +87,24 @@ pub async fn start_with(
     tweak: impl FnOnce(&mut Config),
     app_entry: impl FnOnce(&mut Value),
 ) -> Env {
+    start_hosted(Host::AppHost, tweak, app_entry).await
+}
+
+/// How the built app is served.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// app-host, with its Content-Security-Policy and other security headers.
+    AppHost,
+    /// The same files with none of app-host's security headers, as a plain static host, a CDN
+    /// or `trunk serve` would serve them: what the app guarantees by itself.
+    Plain,
+}
+
+pub async fn start_hosted(
+    host_kind: Host,
+    tweak: impl FnOnce(&mut Config),
+    app_entry: impl FnOnce(&mut Value),
+) -> Env {
     // The app's origin first: the sandbox must know its redirect URI.
     let app_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -114,8 +132,24 @@ pub async fn start_with(
     let app_config = json!({ "ehrs": [entry] });
     std::fs::write(dist_copy.0.join("config.json"), app_config.to_string()).expect("write config");
     let host = sandbox::app_host::AppHost::new(&dist_copy.0).expect("app host");
+    let mut router = host.router();
+    if host_kind == Host::Plain {
+        router = router.layer(axum::middleware::map_response(
+            |mut res: axum::response::Response| async move {
+                let h = res.headers_mut();
+                for name in [
+                    "content-security-policy",
+                    "referrer-policy",
+                    "x-content-type-options",
+                ] {
+                    h.remove(name);
+                }
+                res
+            },
+        ));
+    }
     tokio::spawn(async move {
-        let _ = axum::serve(app_listener, host.router()).await;
+        let _ = axum::serve(app_listener, router).await;
     });
 
     let port = free_port().await;
@@ -179,6 +213,7 @@ impl Env {
             "token" => s.token_requests.load(Ordering::Relaxed) as usize,
             "authorize" => s.authorize_requests.load(Ordering::Relaxed) as usize,
             "fhir" => s.fhir_requests.load(Ordering::Relaxed) as usize,
+            "fhir-401" => s.fhir_unauthorized.load(Ordering::Relaxed) as usize,
             _ => s.requests.load(Ordering::Relaxed) as usize,
         }
     }
@@ -237,13 +272,19 @@ impl Env {
 
     /// An EHR launch from the sandbox's launch page for `patient`, approved at the consent page.
     pub async fn ehr_launch(&self, patient: &str) {
+        self.ehr_launch_auto(patient).await;
+        self.click("#allow").await;
+    }
+
+    /// An EHR launch from the sandbox's launch page for `patient`, without the consent step (a
+    /// sandbox with auto-approve has none).
+    pub async fn ehr_launch_auto(&self, patient: &str) {
         let page = format!(
             "{}/?patient={patient}",
             self.sandbox.sandbox.config.public_url
         );
         self.browser.goto(&page).await.unwrap();
         self.click("#launch").await;
-        self.click("#allow").await;
     }
 
     pub async fn open_tab(&self, tab: &str) {
