@@ -2,18 +2,16 @@
 //!
 //! - [`smart`]: the SMART App Launch protocol core (pure, tested natively)
 //! - [`fhir`]: the FHIR client core: token destination rule, paging, errors, display
-//! - [`json`]: the one JSON reader and writer
-//! - [`url`]: strict absolute http(s) URLs and form encoding
+//! - [`http_url`]: absolute http(s) URLs (the url crate) with a strict layer, form encoding
 //! - [`platform`]: what the core needs from its host (HTTP, storage, clock, randomness, crypto)
 //! - `web` (wasm32 only): the browser implementation of [`platform::Platform`]
 //! - `ui` (wasm32 only): the Leptos components of launch.html
 
 pub mod chart;
 pub mod fhir;
-pub mod json;
+pub mod http_url;
 pub mod platform;
 pub mod smart;
-pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

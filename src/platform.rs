@@ -106,7 +106,7 @@ pub trait Platform {
     /// Checks an RS256 signature with the RSA public key given as a JWK.
     fn verify_rs256(
         &self,
-        jwk: &crate::json::Json,
+        jwk: &serde_json::Value,
         signing_input: &[u8],
         signature: &[u8],
     ) -> impl Future<Output = Result<bool, CryptoError>>;

@@ -4,12 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use crate::json::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use rsa::{BigUint, RsaPublicKey};
+use serde_json::Value;
 use sha2::Sha256;
 
 use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};
@@ -112,7 +112,7 @@ impl Platform for Scripted {
 
     async fn verify_rs256(
         &self,
-        jwk: &Json,
+        jwk: &Value,
         input: &[u8],
         sig: &[u8],
     ) -> Result<bool, CryptoError> {

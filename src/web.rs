@@ -3,13 +3,11 @@
 //! Plus the page's address: read the launch parameters, strip them, navigate. Every browser
 //! failure becomes a typed error; nothing from JavaScript is unwrapped.
 
+use gloo_net::http::{Method as HttpMethod, RequestBuilder, Response};
 use js_sys::{Array, Object, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortSignal, CryptoKey, Headers, Request, RequestCache, RequestCredentials, RequestInit,
-    RequestRedirect, Response, ResponseType, Storage,
-};
+use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
 
 use crate::platform::{
     CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, StorageError,
@@ -34,55 +32,37 @@ fn describe(v: &JsValue) -> String {
 
 /// `scheme://host:port` of a URL, for error messages.
 fn origin_of(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| after_scheme + i);
-    url[..end].to_string()
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
 }
 
-/// `fetch(request)` to a [`Response`]; any failure (network, CORS, abort) is `Err`.
-async fn fetch(request: &Request) -> Result<Response, JsValue> {
-    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-    JsFuture::from(window.fetch_with_request(request))
-        .await?
-        .dyn_into::<Response>()
-}
-
-/// The body as text.
-async fn text(res: &Response) -> Result<String, JsValue> {
-    JsFuture::from(res.text()?)
-        .await?
-        .as_string()
-        .ok_or_else(|| JsValue::from_str("the body is not text"))
-}
-
-/// The web-sys fetch call of one [`HttpRequest`].
-fn request(req: &HttpRequest, signal: &AbortSignal) -> Result<Request, JsValue> {
-    let init = RequestInit::new();
-    init.set_method(match req.method {
-        Method::Get => "GET",
-        Method::Post => "POST",
-    });
-    // Bearer tokens only; no cookies (SECURITY.md, "Where the token may go").
-    init.set_credentials(RequestCredentials::Omit);
-    // A redirect would carry the request elsewhere: see it, never follow it.
-    init.set_redirect(RequestRedirect::Manual);
-    init.set_signal(Some(signal));
-    let headers = Headers::new()?;
+/// One [`HttpRequest`] as gloo-net sends it through `fetch`.
+async fn fetch(req: &HttpRequest, signal: &AbortSignal) -> Result<Response, gloo_net::Error> {
+    let mut b = RequestBuilder::new(&req.url)
+        .method(match req.method {
+            Method::Get => HttpMethod::GET,
+            Method::Post => HttpMethod::POST,
+        })
+        // Bearer tokens only; no cookies (SECURITY.md, "Where the token may go").
+        .credentials(RequestCredentials::Omit)
+        // A redirect would carry the request elsewhere: see it, never follow it.
+        .redirect(RequestRedirect::Manual)
+        .abort_signal(Some(signal));
     for (name, value) in &req.headers {
-        headers.append(name, value)?;
+        b = b.header(name, value);
     }
-    init.set_headers(&headers);
-    if let Some(body) = &req.body {
-        init.set_body(&JsValue::from_str(body));
-    }
-    Request::new_with_str_and_init(&req.url, &init)
+    let request = match &req.body {
+        Some(body) => b.body(body.as_str())?,
+        None => b.build()?,
+    };
+    request.send().await
 }
 
 impl Platform for Browser {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, NetError> {
         let signal = AbortSignal::timeout_with_u32(TIMEOUT_MS);
+        // The browser does not say why a fetch failed (CORS, down, offline); a timeout it does.
         let failed = |signal: &AbortSignal| {
             if signal.aborted() {
                 NetError::Timeout(origin_of(&req.url))
@@ -90,18 +70,16 @@ impl Platform for Browser {
                 NetError::Unreachable(origin_of(&req.url))
             }
         };
-        let request =
-            request(&req, &signal).map_err(|_| NetError::Unreachable(origin_of(&req.url)))?;
-        let res = fetch(&request).await.map_err(|_| failed(&signal))?;
+        let res = fetch(&req, &signal).await.map_err(|_| failed(&signal))?;
         if res.type_() == ResponseType::Opaqueredirect {
             return Err(NetError::Redirected(origin_of(&req.url)));
         }
         let headers = res.headers();
-        let body = text(&res).await.map_err(|_| failed(&signal))?;
+        let body = res.text().await.map_err(|_| failed(&signal))?;
         Ok(HttpResponse {
             status: res.status(),
-            content_type: headers.get("content-type").ok().flatten(),
-            www_authenticate: headers.get("www-authenticate").ok().flatten(),
+            content_type: headers.get("content-type"),
+            www_authenticate: headers.get("www-authenticate"),
             body,
         })
     }
@@ -123,7 +101,7 @@ impl Platform for Browser {
 
     async fn verify_rs256(
         &self,
-        jwk: &crate::json::Json,
+        jwk: &serde_json::Value,
         input: &[u8],
         sig: &[u8],
     ) -> Result<bool, CryptoError> {
@@ -133,14 +111,10 @@ impl Platform for Browser {
             .map_err(|e| CryptoError(describe(&e)))?
             .subtle();
         // Only the public parts go to importKey.
-        let public = crate::json::Json::object([
-            ("kty", "RSA".into()),
-            ("n", jwk["n"].clone()),
-            ("e", jwk["e"].clone()),
-            ("alg", "RS256".into()),
-            ("ext", true.into()),
-        ]);
-        let key_data: Object = JSON::parse(&public.to_text())
+        let public = serde_json::json!({
+            "kty": "RSA", "n": jwk["n"], "e": jwk["e"], "alg": "RS256", "ext": true,
+        });
+        let key_data: Object = JSON::parse(&public.to_string())
             .map_err(|e| CryptoError(describe(&e)))?
             .unchecked_into();
         let algorithm: Object = JSON::parse(r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#)
@@ -231,15 +205,16 @@ pub fn navigate(url: &str) -> Result<(), String> {
 
 /// Reads a file served beside the app (the configuration), without caching surprises.
 pub async fn fetch_text(path: &str) -> Result<String, String> {
-    let init = RequestInit::new();
-    init.set_credentials(RequestCredentials::SameOrigin);
-    init.set_cache(RequestCache::NoCache);
-    let request = Request::new_with_str_and_init(path, &init).map_err(|e| describe(&e))?;
-    let res = fetch(&request).await.map_err(|e| describe(&e))?;
+    let res = RequestBuilder::new(path)
+        .credentials(RequestCredentials::SameOrigin)
+        .cache(web_sys::RequestCache::NoCache)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if !res.ok() {
         return Err(format!("{path} answered HTTP {}", res.status()));
     }
-    text(&res).await.map_err(|e| describe(&e))
+    res.text().await.map_err(|e| e.to_string())
 }
 
 /// Resolves after `ms` milliseconds (a `setTimeout` promise).

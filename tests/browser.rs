@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used)]
 
-use smart_launch::json::Json;
+use serde_json::Value;
 use smart_launch::platform::{HttpRequest, NetError, Platform};
 use smart_launch::web::Browser;
 use wasm_bindgen_test::*;
@@ -35,9 +35,9 @@ fn session_storage_round_trip() {
     assert_eq!(local.length().unwrap(), 0, "nothing goes to localStorage");
 }
 
-fn parts() -> (Json, String, Vec<u8>) {
+fn parts() -> (Value, String, Vec<u8>) {
     use base64::Engine;
-    let jwks = Json::parse(JWKS).unwrap();
+    let jwks = serde_json::from_str::<Value>(JWKS).unwrap();
     let (input, sig) = TOKEN.rsplit_once('.').unwrap();
     let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(sig)
@@ -65,11 +65,7 @@ async fn rs256_signatures_are_checked_by_webcrypto() {
         Ok(false)
     );
     assert!(Browser
-        .verify_rs256(
-            &Json::parse(r#"{"kty":"RSA"}"#).unwrap(),
-            input.as_bytes(),
-            &sig
-        )
+        .verify_rs256(&serde_json::json!({"kty":"RSA"}), input.as_bytes(), &sig)
         .await
         .is_err());
 }

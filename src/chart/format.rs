@@ -1,9 +1,9 @@
 //! Small text formatters for FHIR datatypes.
 
-use crate::json::Json;
+use serde_json::Value;
 
 /// A CodeableConcept as text: `text`, else the first coding's `display`, else its `code`.
-pub fn concept(v: &Json) -> Option<String> {
+pub fn concept(v: &Value) -> Option<String> {
     if let Some(t) = v["text"].as_str().filter(|t| !t.trim().is_empty()) {
         return Some(t.to_string());
     }
@@ -16,7 +16,7 @@ pub fn concept(v: &Json) -> Option<String> {
 }
 
 /// The first coding's code of a CodeableConcept with the given system.
-pub fn code_in(v: &Json, system: &str) -> Option<String> {
+pub fn code_in(v: &Value, system: &str) -> Option<String> {
     v["coding"]
         .as_array()?
         .iter()
@@ -25,35 +25,26 @@ pub fn code_in(v: &Json, system: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A number with at most `decimals` places and no trailing zeros: 72, 36.8, 1.05.
-///
-/// Written out by hand rather than with `format!("{v:.2}")`: Rust's float formatting
-/// (Grisu/Dragon4 and their tables) would be the only user of ~20 KB of the download (issue 5).
-/// Values beyond 2^128 (never a clinical measurement) print as that bound.
+/// A number with at most `decimals` places and no trailing zeros: 72, 36.8, 1.05. Halves round
+/// away from zero (-7.25 → -7.3), as a clinician rounds; what is not a number reads as 0.
 pub fn number(v: f64, decimals: usize) -> String {
-    let decimals = decimals.min(9) as u32;
-    let scale = 10u128.pow(decimals);
-    // `as` saturates and maps NaN to 0, so no input can panic here.
-    let scaled = (v.abs() * scale as f64).round() as u128;
-    let (int, frac) = (scaled / scale, scaled % scale);
-    let mut s = String::new();
-    if v < 0.0 && scaled != 0 {
-        s.push('-');
+    if !v.is_finite() {
+        return "0".into();
     }
-    s.push_str(&int.to_string());
-    if frac != 0 {
-        let digits = frac.to_string();
-        s.push('.');
-        for _ in digits.len()..decimals as usize {
-            s.push('0');
-        }
-        s.push_str(digits.trim_end_matches('0'));
+    let decimals = decimals.min(9);
+    let scale = 10f64.powi(decimals as i32);
+    // `+ 0.0` turns a rounded -0 into 0.
+    let rounded = (v * scale).round() / scale + 0.0;
+    let s = format!("{rounded:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
-    s
 }
 
 /// A Quantity as "value unit".
-pub fn quantity(q: &Json) -> Option<String> {
+pub fn quantity(q: &Value) -> Option<String> {
     let v = q["value"].as_f64()?;
     let unit = q["unit"]
         .as_str()
@@ -67,20 +58,20 @@ pub fn quantity(q: &Json) -> Option<String> {
     )
 }
 
-/// Capitalises a FHIR code for display: `in-progress` -> `In progress`. FHIR codes are ASCII,
-/// so ASCII upper-casing is enough and keeps the Unicode case tables out of the download.
+/// Capitalises a FHIR code for display: `in-progress` -> `In progress`.
 pub fn code_label(code: &str) -> String {
-    let mut spaced = code.replace(['-', '_'], " ");
-    if let Some(first) = spaced.get_mut(..1) {
-        first.make_ascii_uppercase();
+    let spaced = code.replace(['-', '_'], " ");
+    let mut c = spaced.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
     }
-    spaced
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     #[test]
     fn concepts_and_quantities() {

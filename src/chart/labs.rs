@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::json::Json;
+use serde_json::Value;
 
 use crate::chart::format::{code_in, concept, number, quantity};
 use crate::chart::plot::Point;
@@ -50,7 +50,7 @@ fn flag_label(code: &str) -> &'static str {
     }
 }
 
-fn range_text(o: &Json) -> String {
+fn range_text(o: &Value) -> String {
     let r = &o["referenceRange"][0];
     if let Some(t) = r["text"].as_str() {
         return t.to_string();
@@ -63,7 +63,7 @@ fn range_text(o: &Json) -> String {
     }
 }
 
-fn computed_flag(o: &Json, v: f64) -> &'static str {
+fn computed_flag(o: &Value, v: f64) -> &'static str {
     let r = &o["referenceRange"][0];
     match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
         (Some(l), _) if v < l => "Low",
@@ -74,7 +74,7 @@ fn computed_flag(o: &Json, v: f64) -> &'static str {
 }
 
 impl LabsBuilder {
-    pub fn add_page(&mut self, observations: &[Json]) {
+    pub fn add_page(&mut self, observations: &[Value]) {
         for o in observations {
             if matches!(o["status"].as_str(), Some("entered-in-error" | "cancelled")) {
                 continue;
@@ -144,8 +144,7 @@ impl LabsBuilder {
                 })
             })
             .collect();
-        // ASCII case folding: the full Unicode tables would cost ~20 KB of download (issue 5).
-        sort_by_key(&mut out, |g| g.name.to_ascii_lowercase());
+        sort_by_key(&mut out, |g| g.name.to_lowercase());
         out
     }
 }
@@ -153,9 +152,9 @@ impl LabsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
-    fn lab(code: &str, name: &str, t: &str, v: f64, interp: Option<&str>) -> Json {
+    fn lab(code: &str, name: &str, t: &str, v: f64, interp: Option<&str>) -> Value {
         let mut o = json!({"status":"final","code":{"coding":[{"system":"http://loinc.org","code":code}],"text":name},"effectiveDateTime":t,
             "valueQuantity":{"value":v,"unit":"mg/dL"},"referenceRange":[{"low":{"value":70},"high":{"value":99}}]});
         if let Some(i) = interp {

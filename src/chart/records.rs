@@ -1,7 +1,7 @@
 //! Rows of the clinical list sections: problems (Condition), medications (MedicationRequest),
 //! allergies (AllergyIntolerance) and encounters (Encounter).
 
-use crate::json::Json;
+use serde_json::Value;
 
 use crate::chart::format::{code_label, concept};
 use crate::chart::sort::{sort_by, sort_by_key};
@@ -49,11 +49,11 @@ pub struct EncounterRow {
     start_ms: Option<i64>,
 }
 
-fn id(r: &Json) -> String {
+fn id(r: &Value) -> String {
     r["id"].as_str().unwrap_or_default().to_string()
 }
 
-fn status_of(v: &Json) -> Option<String> {
+fn status_of(v: &Value) -> Option<String> {
     v["coding"][0]["code"].as_str().map(str::to_string)
 }
 
@@ -65,7 +65,7 @@ fn day(s: Option<&str>) -> (String, Option<i64>) {
 }
 
 /// Active problems first, then by onset, newest first.
-pub fn problems(resources: &[Json]) -> Vec<ProblemRow> {
+pub fn problems(resources: &[Value]) -> Vec<ProblemRow> {
     let mut rows: Vec<ProblemRow> = resources
         .iter()
         .map(|r| {
@@ -99,7 +99,7 @@ pub fn problems(resources: &[Json]) -> Vec<ProblemRow> {
 }
 
 /// Active orders first, then newest first.
-pub fn medications(resources: &[Json]) -> Vec<MedicationRow> {
+pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
     let mut rows: Vec<MedicationRow> = resources
         .iter()
         .map(|r| {
@@ -150,7 +150,7 @@ pub fn medications(resources: &[Json]) -> Vec<MedicationRow> {
 }
 
 /// High criticality first.
-pub fn allergies(resources: &[Json]) -> Vec<AllergyRow> {
+pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
     let mut rows: Vec<AllergyRow> = resources
         .iter()
         .map(|r| {
@@ -194,7 +194,7 @@ pub fn allergies(resources: &[Json]) -> Vec<AllergyRow> {
 }
 
 /// Newest first.
-pub fn encounters(resources: &[Json]) -> Vec<EncounterRow> {
+pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
     let mut rows: Vec<EncounterRow> = resources
         .iter()
         .map(|r| {
@@ -226,7 +226,7 @@ pub fn encounters(resources: &[Json]) -> Vec<EncounterRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     #[test]
     fn problems_active_first_then_newest() {

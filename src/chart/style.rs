@@ -1,7 +1,7 @@
 //! `smart_style_url` (SMART App Launch 2.2 §"Styling"): the EHR's style document, of which only
 //! values that are plainly colours, sizes or font names are used, as CSS custom properties.
 
-use crate::json::Json;
+use serde_json::Value;
 
 /// A CSS colour: `#rgb`, `#rrggbb`, `#rrggbbaa`, `rgb()/rgba()/hsl()` of numbers, or a name.
 pub fn is_color(s: &str) -> bool {
@@ -31,19 +31,16 @@ pub fn is_size(s: &str) -> bool {
     })
 }
 
-/// Font family names: letters, digits, spaces, commas, hyphens and quotes. Any non-ASCII
-/// character that is not a control character counts as a letter: CSS gives none of them a
-/// meaning, and this avoids shipping the Unicode letter tables (issue 5, transfer size).
+/// Font family names: letters and digits of any script, spaces, commas, hyphens and quotes.
 pub fn is_font(s: &str) -> bool {
     (1..=120).contains(&s.len())
-        && s.chars().all(|c| {
-            c.is_ascii_alphanumeric() || (!c.is_ascii() && !c.is_control()) || " ,-'\"".contains(c)
-        })
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || " ,-'\"".contains(c))
 }
 
 /// `(css variable, value)` pairs from a style document; everything that fails its check is
 /// dropped.
-pub fn variables(doc: &Json) -> Vec<(&'static str, String)> {
+pub fn variables(doc: &Value) -> Vec<(&'static str, String)> {
     type Check = fn(&str) -> bool;
     const MAP: &[(&str, &str, Check)] = &[
         ("color_background", "--bg", is_color),
@@ -66,7 +63,7 @@ pub fn variables(doc: &Json) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     #[test]
     fn only_plain_values_pass() {

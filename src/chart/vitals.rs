@@ -1,7 +1,7 @@
 //! Vital signs (FHIR R4 Vital Signs profile, LOINC codes): one series per vital, blood pressure as
 //! systolic and diastolic, built page by page so the raw resources can be dropped as they come.
 
-use crate::json::Json;
+use serde_json::Value;
 
 use crate::chart::format::code_in;
 use crate::chart::plot::Point;
@@ -102,7 +102,7 @@ impl VitalSeries {
 }
 
 /// A quantity in the vital's display unit (°F and lb converted), or `None` if unusable.
-fn value_in(vital: Vital, q: &Json) -> Option<f64> {
+fn value_in(vital: Vital, q: &Value) -> Option<f64> {
     let v = q["value"].as_f64().filter(|v| v.is_finite())?;
     let code = q["code"]
         .as_str()
@@ -123,7 +123,7 @@ pub struct VitalsBuilder {
 }
 
 impl VitalsBuilder {
-    pub fn add_page(&mut self, observations: &[Json]) {
+    pub fn add_page(&mut self, observations: &[Value]) {
         for o in observations {
             if matches!(o["status"].as_str(), Some("entered-in-error" | "cancelled")) {
                 continue;
@@ -193,9 +193,9 @@ impl VitalsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
-    fn obs(code: &str, t: &str, value: Json) -> Json {
+    fn obs(code: &str, t: &str, value: Value) -> Value {
         let mut o = json!({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":code}]},"effectiveDateTime":t});
         o["valueQuantity"] = value;
         o

@@ -4,18 +4,18 @@
 
 use std::collections::HashSet;
 
-use crate::json::Json;
-use crate::url::{encode_segment, form_encode, Url};
+use crate::http_url::{encode_segment, form_encode, HttpUrl};
+use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FhirBase {
     /// Always ends in `/`, so joins and prefix checks work on whole segments.
-    dir: Url,
+    dir: HttpUrl,
 }
 
 impl FhirBase {
     pub fn new(base: &str) -> Option<Self> {
-        let url = Url::parse(base).ok()?;
+        let url = HttpUrl::parse(base).ok()?;
         if url.query().is_some() || url.fragment().is_some() {
             return None;
         }
@@ -52,11 +52,18 @@ impl FhirBase {
 
     /// Whether `url` may carry the token: same scheme, host and port, path under the base.
     pub fn allows(&self, url: &str) -> bool {
+        self.checked(url).is_some()
+    }
+
+    /// `url` in the form that was checked (its WHATWG serialisation), if it may carry the
+    /// token: the text fetched is the text checked.
+    pub fn checked(&self, url: &str) -> Option<String> {
         // User info is refused by the parser.
-        let Ok(u) = Url::parse(url) else { return false };
-        u.origin() == self.dir.origin()
+        let u = HttpUrl::parse(url).ok()?;
+        let under = u.origin() == self.dir.origin()
             && (u.path().starts_with(self.dir.path())
-                || u.path() == self.dir.path().trim_end_matches('/'))
+                || u.path() == self.dir.path().trim_end_matches('/'));
+        under.then(|| u.to_string())
     }
 
     /// A reference (`Practitioner/1` or an absolute URL) as a URL the token may go to, or `None`
@@ -98,7 +105,7 @@ impl Pager {
     }
 
     /// The next page's URL, `None` at the end.
-    pub fn next(&mut self, base: &FhirBase, bundle: &Json) -> Result<Option<String>, PagingError> {
+    pub fn next(&mut self, base: &FhirBase, bundle: &Value) -> Result<Option<String>, PagingError> {
         let next = bundle["link"]
             .as_array()
             .into_iter()
@@ -123,7 +130,7 @@ impl Pager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     fn base() -> FhirBase {
         FhirBase::new("https://ehr.example/fhir").unwrap()
@@ -172,7 +179,7 @@ mod tests {
         );
     }
 
-    fn bundle(next: &str) -> Json {
+    fn bundle(next: &str) -> Value {
         json!({"resourceType":"Bundle","link":[{"relation":"self","url":"x"},{"relation":"next","url":next}]})
     }
 

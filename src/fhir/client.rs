@@ -9,8 +9,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use crate::json::Json;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use serde_json::Value;
 
 use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_response, FhirError};
@@ -210,10 +210,11 @@ impl<P: Platform + 'static> FhirClient<P> {
     }
 
     /// GET a FHIR URL with the token: only under the base (SECURITY.md).
-    pub async fn get(&self, url: &str) -> Result<Json, FhirError> {
-        if !self.inner.base.allows(url) {
+    pub async fn get(&self, url: &str) -> Result<Value, FhirError> {
+        let Some(checked) = self.inner.base.checked(url) else {
             return Err(FhirError::OffBase(url.to_string()));
-        }
+        };
+        let url = checked.as_str();
         if self.is_ended() {
             return Err(FhirError::SessionExpired);
         }
@@ -257,7 +258,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         process_response(&res)
     }
 
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Json, FhirError> {
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, FhirError> {
         let url = self.inner.base.read_url(resource_type, id);
         let v = self.get(&url).await?;
         if v["resourceType"] != resource_type {
@@ -273,7 +274,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         &self,
         resource_type: &str,
         params: &[(&str, &str)],
-        mut on_page: impl FnMut(Vec<Json>, usize, Option<u64>),
+        mut on_page: impl FnMut(Vec<Value>, usize, Option<u64>),
     ) -> Result<usize, FhirError> {
         let first = self.inner.base.search_url(resource_type, params);
         let mut pager = Pager::new(&first, MAX_PAGES);
@@ -288,10 +289,10 @@ impl<P: Platform + 'static> FhirClient<P> {
             }
             let total = bundle["total"].as_u64();
             // Searches may include OperationOutcomes (search.mode = outcome); keep matches.
-            let resources: Vec<Json> = match bundle.get_mut("entry").map(Json::take) {
-                Some(Json::Array(entries)) => entries
+            let resources: Vec<Value> = match bundle.get_mut("entry").map(Value::take) {
+                Some(Value::Array(entries)) => entries
                     .into_iter()
-                    .filter_map(|mut e| e.get_mut("resource").map(Json::take))
+                    .filter_map(|mut e| e.get_mut("resource").map(Value::take))
                     .filter(|r| r["resourceType"] == resource_type)
                     .collect(),
                 _ => Vec::new(),
@@ -311,7 +312,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         resource_type: &str,
         params: &[(&str, &str)],
         mut progress: impl FnMut(usize, Option<u64>),
-    ) -> Result<Vec<Json>, FhirError> {
+    ) -> Result<Vec<Value>, FhirError> {
         let mut out = Vec::new();
         self.search_pages(resource_type, params, |page, loaded, total| {
             out.extend(page);

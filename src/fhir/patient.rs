@@ -1,10 +1,10 @@
 //! Pure display of people (Patient, Practitioner, RelatedPerson): the banner's name, birth date,
 //! gender and identifiers. Everything returned is plain text for the UI to render as text.
 
-use crate::json::Json;
+use serde_json::Value;
 
 /// A HumanName (FHIR R4 §2.24.0.9) as one line: `text` if given, else prefix, given, family, suffix.
-pub fn human_name(name: &Json) -> Option<String> {
+pub fn human_name(name: &Value) -> Option<String> {
     if let Some(t) = name["text"].as_str().filter(|t| !t.trim().is_empty()) {
         return Some(t.trim().to_string());
     }
@@ -13,7 +13,7 @@ pub fn human_name(name: &Json) -> Option<String> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(Json::as_str)
+            .filter_map(Value::as_str)
             .collect()
     };
     let mut parts: Vec<&str> = list("prefix");
@@ -32,7 +32,7 @@ pub fn human_name(name: &Json) -> Option<String> {
 }
 
 /// The person's name: the `official` one if any, else `usual`, else the first.
-pub fn display_name(resource: &Json) -> String {
+pub fn display_name(resource: &Value) -> String {
     let names = resource["name"].as_array().cloned().unwrap_or_default();
     let by_use = |u: &str| names.iter().find(|n| n["use"] == u);
     by_use("official")
@@ -52,7 +52,7 @@ pub struct PatientSummary {
     pub identifiers: Vec<(String, String)>,
 }
 
-pub fn summarize(patient: &Json) -> PatientSummary {
+pub fn summarize(patient: &Value) -> PatientSummary {
     let identifiers = patient["identifier"]
         .as_array()
         .into_iter()
@@ -80,7 +80,7 @@ pub fn summarize(patient: &Json) -> PatientSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     #[test]
     fn names() {

@@ -1,7 +1,7 @@
 //! What a FHIR server's answer means (FHIR R4 §3.1.0.4): a resource, or an error with the
 //! OperationOutcome's words kept (as text) for the user.
 
-use crate::json::Json;
+use serde_json::Value;
 
 use crate::fhir::base::PagingError;
 use crate::platform::{HttpResponse, NetError};
@@ -32,7 +32,7 @@ pub enum FhirError {
 }
 
 /// The human text of an OperationOutcome's issues.
-pub fn outcome_text(v: &Json) -> Option<String> {
+pub fn outcome_text(v: &Value) -> Option<String> {
     if v["resourceType"] != "OperationOutcome" {
         return None;
     }
@@ -51,8 +51,8 @@ pub fn outcome_text(v: &Json) -> Option<String> {
 }
 
 /// Classifies a response; 401 is left to the caller, which refreshes once before giving up.
-pub fn process_response(res: &HttpResponse) -> Result<Json, FhirError> {
-    let parsed: Option<Json> = Json::parse(&res.body).ok();
+pub fn process_response(res: &HttpResponse) -> Result<Value, FhirError> {
+    let parsed: Option<Value> = serde_json::from_str(&res.body).ok();
     let outcome = parsed.as_ref().and_then(outcome_text);
     match res.status {
         200..=299 => {}

@@ -1,11 +1,12 @@
 //! The authorization request (SMART App Launch 2.2 §"Obtain authorization code", RFC 6749 §4.1.1,
 //! RFC 7636 §4.3): the redirect URL, and the pending request this tab keeps until the callback.
 
-use crate::url::{form_encode, Url};
+use crate::http_url::{form_encode, HttpUrl};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::json::Json;
+use serde::{Deserialize, Serialize};
+
 use crate::smart::config::{EhrConfig, Issuer};
 use crate::smart::discovery::SmartConfiguration;
 use crate::smart::scopes::request_scope;
@@ -14,7 +15,7 @@ use crate::smart::secret::CodeVerifier;
 /// A pending request expires after ten minutes (SECURITY.md: "expires after minutes").
 pub const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LaunchKind {
     /// Launched by the EHR with `iss` and `launch`.
     Ehr,
@@ -31,7 +32,7 @@ pub struct Entropy {
 
 /// What the callback needs to finish the launch; kept in this tab's sessionStorage under
 /// [`PendingAuthorization::storage_key`], single use.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     pub state: String,
     pub code_verifier: CodeVerifier,
@@ -59,53 +60,14 @@ impl PendingAuthorization {
 
     /// The stored form (this tab's sessionStorage), as JSON text.
     pub fn to_json_text(&self) -> String {
-        Json::object([
-            ("state", self.state.as_str().into()),
-            ("code_verifier", self.code_verifier.expose().into()),
-            ("ehr_id", self.ehr_id.as_str().into()),
-            ("issuer", self.issuer.as_str().into()),
-            ("client_id", self.client_id.as_str().into()),
-            ("redirect_uri", self.redirect_uri.as_str().into()),
-            ("scope", self.scope.as_str().into()),
-            ("kind", self.kind.as_str().into()),
-            ("smart", self.smart.to_json()),
-            ("created_ms", self.created_ms.into()),
-        ])
-        .to_text()
+        // Strings, numbers and unit variants only: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads [`PendingAuthorization::to_json_text`]'s output back; `None` if it is not that.
-    pub fn from_json_text(text: &str) -> Option<Self> {
-        let v = Json::parse(text).ok()?;
-        Some(PendingAuthorization {
-            state: v.string("state")?,
-            code_verifier: CodeVerifier::new(v.string("code_verifier")?),
-            ehr_id: v.string("ehr_id")?,
-            issuer: v.string("issuer")?,
-            client_id: v.string("client_id")?,
-            redirect_uri: v.string("redirect_uri")?,
-            scope: v.string("scope")?,
-            kind: LaunchKind::parse(v["kind"].as_str()?)?,
-            smart: SmartConfiguration::from_json(&v["smart"])?,
-            created_ms: v["created_ms"].as_u64()?,
-        })
-    }
-}
-
-impl LaunchKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LaunchKind::Ehr => "Ehr",
-            LaunchKind::Standalone => "Standalone",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "Ehr" => Some(LaunchKind::Ehr),
-            "Standalone" => Some(LaunchKind::Standalone),
-            _ => None,
-        }
+    /// Reads [`PendingAuthorization::to_json_text`]'s output back; `None` if any field was
+    /// tampered with (a wrong type, a missing field): the whole record is refused.
+    pub fn from_json_text(s: &str) -> Option<Self> {
+        serde_json::from_str(s).ok()
     }
 }
 
@@ -142,7 +104,7 @@ pub fn authorize(
     // The endpoint was checked to be an absolute http(s) URL by discovery.
     // Its own query is kept and ours appended; a fragment is not allowed (RFC 6749 §3.1).
     let endpoint =
-        Url::parse(&smart.authorization_endpoint).unwrap_or_else(|_| issuer.url().clone());
+        HttpUrl::parse(&smart.authorization_endpoint).unwrap_or_else(|_| issuer.url().clone());
     let challenge = verifier.challenge();
     let mut pairs = vec![
         ("response_type", "code"),

@@ -3,15 +3,18 @@
 //! `client_id`, `redirect_uri` and scopes come from here only, never from URL parameters
 //! (SECURITY.md, "Launch").
 
-use crate::json::Json;
-use crate::url::{Url, UrlError};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::http_url::{HttpUrl, UrlError};
+use crate::smart::fields::{self, FieldError, Step};
 
 /// A FHIR base URL in the one form issuers are compared in: parsed (so scheme and host are
 /// lower-cased, default ports dropped and dot segments resolved), without user info, query or
 /// fragment, and with one trailing slash removed from the path. So `https://ehr.example/fhir/`
 /// and `HTTPS://EHR.example:443/fhir` are the same issuer; `https://ehr.example/fhir2` is not.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Issuer(Url);
+pub struct Issuer(HttpUrl);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IssuerError {
@@ -25,7 +28,7 @@ pub enum IssuerError {
 
 impl Issuer {
     pub fn parse(s: &str) -> Result<Self, IssuerError> {
-        let url = Url::parse(s.trim()).map_err(|e| match e {
+        let url = HttpUrl::parse(s.trim()).map_err(|e| match e {
             UrlError::Credentials => IssuerError::Extra(s.to_string()),
             UrlError::NotHttp if s.contains("://") => IssuerError::Scheme(s.to_string()),
             _ => IssuerError::NotAUrl(s.to_string()),
@@ -46,12 +49,12 @@ impl Issuer {
         self.0.as_str().strip_suffix('/').unwrap_or(self.0.as_str())
     }
 
-    pub fn url(&self) -> &Url {
+    pub fn url(&self) -> &HttpUrl {
         &self.0
     }
 
     /// The base as a directory, so relative references resolve beneath it.
-    pub fn base_dir(&self) -> Url {
+    pub fn base_dir(&self) -> HttpUrl {
         if self.0.path().ends_with('/') {
             self.0.clone()
         } else {
@@ -60,8 +63,9 @@ impl Issuer {
     }
 }
 
-/// One EHR the app may launch against.
-#[derive(Clone, Debug, PartialEq)]
+/// One EHR the app may launch against: one entry of `config.json`'s `ehrs`. Unknown members
+/// are ignored; the flags default to true.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct EhrConfig {
     /// Stable key, e.g. `sandbox`.
     pub id: String,
@@ -77,61 +81,61 @@ pub struct EhrConfig {
     /// Whether a standalone launch asks the EHR for a patient (`launch/patient`). Off for a
     /// clinician's launch with `user/` scopes: the app then offers patient search.
     /// Default: true.
+    #[serde(default = "yes", deserialize_with = "flag")]
     pub standalone_patient: bool,
     /// Overrides the redirect URI (default: this page's URL without its query).
+    #[serde(default)]
     pub redirect_uri: Option<String>,
     /// A disabled entry is listed in the file as an example and ignored.
     /// Default: true.
+    #[serde(default = "yes", deserialize_with = "flag")]
     pub enabled: bool,
     /// Other origins this EHR's endpoints may lie on (an authorization server on another
     /// host), in their serialised form (`https://auth.ehr.example`). Discovery refuses an
     /// endpoint anywhere else; the app host also allows them in its Content-Security-Policy.
+    #[serde(default)]
     pub extra_origins: Vec<String>,
     /// Whether `.well-known/smart-configuration` must list `code_challenge_methods_supported`
     /// (SMART App Launch 2.2 makes it required). `false` admits a legacy server that omits it;
     /// the app still sends S256 there. Default: true.
+    #[serde(default = "yes", deserialize_with = "flag")]
     pub require_pkce_advertised: bool,
 }
 
-impl EhrConfig {
-    /// One entry of `ehrs`; `n` numbers it in the error.
-    fn from_json(v: &Json, n: usize) -> Result<Self, ConfigError> {
-        let bad = |what: String| ConfigError::Malformed(format!("ehrs[{n}]: {what}"));
-        let string = |k: &str| {
-            v[k].as_str()
-                .map(str::to_string)
-                .ok_or_else(|| bad(format!("`{k}` must be a string")))
-        };
-        let flag = |k: &str| match &v[k] {
-            Json::Null => Ok(true),
-            b => b
-                .as_bool()
-                .ok_or_else(|| bad(format!("`{k}` must be true or false"))),
-        };
-        if !v.is_object() {
-            return Err(bad("must be an object".into()));
-        }
-        Ok(EhrConfig {
-            id: string("id")?,
-            name: string("name")?,
-            iss: string("iss")?,
-            client_id: string("client_id")?,
-            scopes: string("scopes")?,
-            standalone_patient: flag("standalone_patient")?,
-            redirect_uri: v
-                .opt_string("redirect_uri")
-                .ok_or_else(|| bad("`redirect_uri` must be a string".into()))?,
-            enabled: flag("enabled")?,
-            require_pkce_advertised: flag("require_pkce_advertised")?,
-            extra_origins: match &v["extra_origins"] {
-                Json::Null => Vec::new(),
-                a => a
-                    .as_array()
-                    .and_then(|a| a.iter().map(|o| o.as_str().map(str::to_string)).collect())
-                    .ok_or_else(|| bad("`extra_origins` must be a list of strings".into()))?,
-            },
-        })
+/// `true` when absent or `null`: the default of every flag.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `config.json` as a whole: the entries, each checked as an [`EhrConfig`].
+#[derive(Deserialize)]
+struct ConfigFile {
+    ehrs: Vec<EhrConfig>,
+}
+
+/// The message for a field of an entry that is missing or of the wrong type.
+fn expectation(field: &str) -> &'static str {
+    match field {
+        "standalone_patient" | "enabled" | "require_pkce_advertised" => "must be true or false",
+        "extra_origins" => "must be a list of strings",
+        _ => "must be a string",
     }
+}
+
+/// Where `config.json` does not fit: the entry and the field, for an administrator.
+fn shape_error(e: FieldError) -> ConfigError {
+    let what = match (e.path.get(1), e.field_at(2)) {
+        (Some(Step::Index(n)), Some(field)) => {
+            format!("ehrs[{n}]: `{field}` {}", expectation(field))
+        }
+        (Some(Step::Index(n)), None) => format!("ehrs[{n}]: must be an object"),
+        _ => "`ehrs` must be a list".into(),
+    };
+    ConfigError::Malformed(what)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -158,15 +162,11 @@ pub struct Ehrs(Vec<(Issuer, EhrConfig)>);
 
 impl Ehrs {
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        let doc = Json::parse(json).map_err(|e| ConfigError::Malformed(e.to_string()))?;
-        let entries = doc["ehrs"]
-            .as_array()
-            .ok_or_else(|| ConfigError::Malformed("`ehrs` must be a list".into()))?;
-        let all = entries
-            .iter()
-            .enumerate()
-            .map(|(n, v)| EhrConfig::from_json(v, n))
-            .collect::<Result<Vec<_>, _>>()?;
+        let doc: Value =
+            serde_json::from_str(json).map_err(|e| ConfigError::Malformed(e.to_string()))?;
+        let all = fields::from_value::<ConfigFile>(doc)
+            .map_err(shape_error)?
+            .ehrs;
         let mut out: Vec<(Issuer, EhrConfig)> = Vec::new();
         for mut ehr in all.into_iter().filter(|e| e.enabled) {
             let issuer = Issuer::parse(&ehr.iss).map_err(|source| ConfigError::BadIssuer {
@@ -177,7 +177,7 @@ impl Ehrs {
                 return Err(ConfigError::NoClient(ehr.id));
             }
             if let Some(uri) = &ehr.redirect_uri {
-                if Url::parse(uri).is_err() {
+                if HttpUrl::parse(uri).is_err() {
                     return Err(ConfigError::BadRedirect {
                         id: ehr.id.clone(),
                         uri: uri.clone(),
@@ -223,16 +223,17 @@ impl Ehrs {
 /// `https://Auth.Example:443` → `https://auth.example`; `None` for anything with a path, query
 /// or fragment (an origin names a server, not a place on it).
 fn canonical_origin(s: &str) -> Option<String> {
-    let url = Url::parse(s.trim()).ok()?;
+    let url = HttpUrl::parse(s.trim()).ok()?;
     let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
-    bare.then(|| url.origin().to_string())
+    bare.then(|| url.origin())
 }
 
 impl EhrConfig {
     /// Whether `url` lies on this EHR's FHIR server origin or on one of its `extra_origins`:
     /// the only places its endpoints may be (SECURITY.md "Discovery"; RFC 9700 §4.4).
-    pub fn allows_endpoint(&self, iss: &Issuer, url: &Url) -> bool {
-        url.origin() == iss.url().origin() || self.extra_origins.iter().any(|o| o == url.origin())
+    pub fn allows_endpoint(&self, iss: &Issuer, url: &HttpUrl) -> bool {
+        let origin = url.origin();
+        origin == iss.url().origin() || self.extra_origins.contains(&origin)
     }
 }
 

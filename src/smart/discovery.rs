@@ -5,23 +5,25 @@
 //! tampered or mixed-up configuration cannot send the code and verifier elsewhere (RFC 9700
 //! §4.4); and PKCE S256 must be advertised (SMART App Launch 2.2 makes the field required).
 
-use crate::json::Json;
-use crate::url::Url;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::http_url::HttpUrl;
 use crate::platform::{HttpRequest, HttpResponse, NetError};
 use crate::smart::config::{EhrConfig, Issuer};
+use crate::smart::fields;
 
 const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
     WellKnown,
     Metadata,
 }
 
 /// What the app needs from the server's SMART configuration, with endpoints already resolved
-/// against the FHIR base and checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// against the FHIR base and checked. Stored with the pending authorization (sessionStorage).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmartConfiguration {
     /// `issuer` as advertised (the id_token issuer); the FHIR base when not given.
     pub issuer: String,
@@ -44,66 +46,6 @@ impl SmartConfiguration {
     pub fn supports_v2_scopes(&self) -> bool {
         self.has_capability("permission-v2")
     }
-
-    /// The stored form, inside the pending authorization (sessionStorage).
-    pub fn to_json(&self) -> Json {
-        let list = |l: &[String]| Json::Array(l.iter().map(|c| c.as_str().into()).collect());
-        Json::object([
-            ("issuer", self.issuer.as_str().into()),
-            (
-                "authorization_endpoint",
-                self.authorization_endpoint.as_str().into(),
-            ),
-            ("token_endpoint", self.token_endpoint.as_str().into()),
-            ("jwks_uri", self.jwks_uri.clone().into()),
-            (
-                "revocation_endpoint",
-                self.revocation_endpoint.clone().into(),
-            ),
-            ("capabilities", list(&self.capabilities)),
-            (
-                "code_challenge_methods_supported",
-                self.code_challenge_methods_supported
-                    .as_deref()
-                    .map_or(Json::Null, list),
-            ),
-            (
-                "source",
-                match self.source {
-                    Source::WellKnown => "WellKnown",
-                    Source::Metadata => "Metadata",
-                }
-                .into(),
-            ),
-        ])
-    }
-
-    /// Reads [`SmartConfiguration::to_json`]'s output back; `None` if it was tampered with.
-    pub fn from_json(v: &Json) -> Option<Self> {
-        let list = |v: &Json| -> Option<Vec<String>> {
-            v.as_array()?
-                .iter()
-                .map(|c| c.as_str().map(str::to_string))
-                .collect()
-        };
-        Some(SmartConfiguration {
-            issuer: v.string("issuer")?,
-            authorization_endpoint: v.string("authorization_endpoint")?,
-            token_endpoint: v.string("token_endpoint")?,
-            jwks_uri: v.opt_string("jwks_uri")?,
-            revocation_endpoint: v.opt_string("revocation_endpoint")?,
-            capabilities: list(&v["capabilities"])?,
-            code_challenge_methods_supported: match &v["code_challenge_methods_supported"] {
-                Json::Null => None,
-                l => Some(list(l)?),
-            },
-            source: match v["source"].as_str()? {
-                "WellKnown" => Source::WellKnown,
-                "Metadata" => Source::Metadata,
-                _ => return None,
-            },
-        })
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +60,8 @@ pub enum DiscoveryError {
     NotJson { url: String, detail: String },
     #[error("{url} answered JSON that is not a {expected}")]
     WrongShape { url: String, expected: &'static str },
+    #[error("{url}: `{field}` does not have the type SMART App Launch gives it")]
+    BadField { url: String, field: String },
     #[error("the server's SMART configuration has no {0}")]
     MissingEndpoint(&'static str),
     #[error("the server's {name} {value:?} is not an http(s) URL")]
@@ -159,7 +103,7 @@ fn json_object(
     url: &str,
     res: &HttpResponse,
     expected: &'static str,
-) -> Result<Json, DiscoveryError> {
+) -> Result<Value, DiscoveryError> {
     if !(200..300).contains(&res.status) {
         return Err(DiscoveryError::Status {
             url: url.to_string(),
@@ -171,7 +115,7 @@ fn json_object(
             url: url.to_string(),
         });
     }
-    let v: Json = Json::parse(&res.body).map_err(|e| DiscoveryError::NotJson {
+    let v: Value = serde_json::from_str(&res.body).map_err(|e| DiscoveryError::NotJson {
         url: url.to_string(),
         detail: e.to_string(),
     })?;
@@ -190,15 +134,15 @@ fn endpoint(
     iss: &Issuer,
     ehr: &EhrConfig,
     name: &'static str,
-    value: Option<&Json>,
+    value: Option<&Value>,
 ) -> Result<String, DiscoveryError> {
     let raw = match value {
-        None | Some(Json::Null) => return Err(DiscoveryError::MissingEndpoint(name)),
-        Some(Json::String(s)) if !s.trim().is_empty() => s.trim(),
+        None | Some(Value::Null) => return Err(DiscoveryError::MissingEndpoint(name)),
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
         Some(other) => {
             return Err(DiscoveryError::BadEndpoint {
                 name,
-                value: other.to_text(),
+                value: other.to_string(),
             })
         }
     };
@@ -226,15 +170,15 @@ fn optional_endpoint(
     iss: &Issuer,
     ehr: &EhrConfig,
     name: &'static str,
-    value: Option<&Json>,
+    value: Option<&Value>,
 ) -> Result<Option<String>, DiscoveryError> {
     match value {
-        None | Some(Json::Null) => Ok(None),
+        None | Some(Value::Null) => Ok(None),
         some => endpoint(iss, ehr, name, some).map(Some),
     }
 }
 
-fn check_scheme(iss: &Issuer, name: &'static str, url: &Url) -> Result<(), DiscoveryError> {
+fn check_scheme(iss: &Issuer, name: &'static str, url: &HttpUrl) -> Result<(), DiscoveryError> {
     // An https FHIR server must not send the app to a plain-http endpoint.
     let ok = match url.scheme() {
         "https" => true,
@@ -251,20 +195,26 @@ fn check_scheme(iss: &Issuer, name: &'static str, url: &Url) -> Result<(), Disco
     }
 }
 
-fn strings(v: &Json) -> Option<Vec<String>> {
-    v.as_array().map(|a| {
-        a.iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect()
-    })
-}
-
 fn require_s256(methods: &Option<Vec<String>>, ehr: &EhrConfig) -> Result<(), DiscoveryError> {
     match methods {
         Some(m) if !m.iter().any(|x| x == "S256") => Err(DiscoveryError::NoS256(m.clone())),
         None if ehr.require_pkce_advertised => Err(DiscoveryError::PkceNotAdvertised),
         _ => Ok(()),
     }
+}
+
+/// `.well-known/smart-configuration` as served (SMART App Launch 2.2 §"Conformance"), the
+/// members this app uses; the endpoints as sent, to be resolved and checked by [`endpoint`].
+#[derive(Deserialize)]
+struct WellKnownBody {
+    issuer: Option<String>,
+    authorization_endpoint: Option<Value>,
+    token_endpoint: Option<Value>,
+    jwks_uri: Option<Value>,
+    revocation_endpoint: Option<Value>,
+    #[serde(default)]
+    capabilities: Vec<String>,
+    code_challenge_methods_supported: Option<Vec<String>>,
 }
 
 /// Checks a `.well-known/smart-configuration` answer from the server of `ehr`.
@@ -275,27 +225,28 @@ pub fn process_well_known(
 ) -> Result<SmartConfiguration, DiscoveryError> {
     let url = well_known_request(iss).url;
     let v = json_object(&url, res, "SMART configuration object")?;
+    let body: WellKnownBody = fields::from_value(v).map_err(|e| DiscoveryError::BadField {
+        url: url.clone(),
+        field: e.field_at(0).unwrap_or("?").to_string(),
+    })?;
     let config = SmartConfiguration {
-        issuer: v["issuer"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| iss.as_str().to_string()),
+        issuer: body.issuer.unwrap_or_else(|| iss.as_str().to_string()),
         authorization_endpoint: endpoint(
             iss,
             ehr,
             "authorization_endpoint",
-            v.get("authorization_endpoint"),
+            body.authorization_endpoint.as_ref(),
         )?,
-        token_endpoint: endpoint(iss, ehr, "token_endpoint", v.get("token_endpoint"))?,
-        jwks_uri: optional_endpoint(iss, ehr, "jwks_uri", v.get("jwks_uri"))?,
+        token_endpoint: endpoint(iss, ehr, "token_endpoint", body.token_endpoint.as_ref())?,
+        jwks_uri: optional_endpoint(iss, ehr, "jwks_uri", body.jwks_uri.as_ref())?,
         revocation_endpoint: optional_endpoint(
             iss,
             ehr,
             "revocation_endpoint",
-            v.get("revocation_endpoint"),
+            body.revocation_endpoint.as_ref(),
         )?,
-        capabilities: strings(&v["capabilities"]).unwrap_or_default(),
-        code_challenge_methods_supported: strings(&v["code_challenge_methods_supported"]),
+        capabilities: body.capabilities,
+        code_challenge_methods_supported: body.code_challenge_methods_supported,
         source: Source::WellKnown,
     };
     require_s256(&config.code_challenge_methods_supported, ehr)?;
@@ -323,7 +274,7 @@ pub fn process_metadata(
         .flatten()
         .flat_map(|r| r["security"]["extension"].as_array().into_iter().flatten())
         .find(|e| e["url"] == OAUTH_URIS);
-    let find = |name: &str| -> Option<Json> {
+    let find = |name: &str| -> Option<Value> {
         ext?["extension"]
             .as_array()?
             .iter()

@@ -3,7 +3,7 @@
 //! token exchange → id_token check → session). Pure logic over the platform trait, so the whole
 //! flow is tested natively against a scripted server.
 
-use crate::json::Json;
+use serde_json::Value;
 
 use crate::platform::{CryptoError, HttpRequest, Platform, StorageError};
 use crate::smart::authorize::{authorize, Entropy, PendingAuthorization, PENDING_PREFIX};
@@ -160,7 +160,7 @@ fn take_pending<P: Platform>(p: &P, state: Option<&str>) -> Option<PendingAuthor
 /// `state`): every pending sign-in that one of its `state` values names is dropped, so a refused
 /// callback leaves no verifier behind (SECURITY.md, "Authorize and callback").
 pub fn refuse_visit<P: Platform>(p: &P, query: &str) {
-    for (k, state) in crate::url::form_decode(query.trim_start_matches('?')) {
+    for (k, state) in crate::http_url::form_decode(query.trim_start_matches('?')) {
         if k == "state" {
             p.remove(&PendingAuthorization::storage_key(&state));
         }
@@ -221,7 +221,7 @@ async fn check_id_token<P: Platform>(
             res.status
         )));
     }
-    let jwks: Json = Json::parse(&res.body)
+    let jwks: Value = serde_json::from_str(&res.body)
         .map_err(|_| IdTokenError::Unverifiable("the JWKS is not JSON".into()))?;
     let key = id_token::select_key(&jwks, decoded.kid.as_deref())?;
     let ok = p

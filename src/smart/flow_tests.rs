@@ -62,8 +62,8 @@ fn token_body(p: &Scripted, claims: Option<serde_json::Value>) -> String {
 }
 
 fn callback_from(authorize_url: &str, code: &str) -> CallbackParams {
-    let query = crate::url::Url::parse(authorize_url).unwrap();
-    let state = crate::url::form_decode(query.query().unwrap())
+    let query = crate::http_url::HttpUrl::parse(authorize_url).unwrap();
+    let state = crate::http_url::form_decode(query.query().unwrap())
         .into_iter()
         .find(|(k, _)| k == "state")
         .unwrap()

@@ -2,9 +2,9 @@
 //! identity data"): decoded, its `iss`, `aud` and `exp` checked, and its RS256 signature checked
 //! against the issuer's JWKS (the check itself runs in the platform's crypto).
 
-use crate::json::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde_json::Value;
 
 use crate::smart::secret::IdToken;
 
@@ -35,7 +35,7 @@ pub struct DecodedIdToken {
     pub kid: Option<String>,
     pub signing_input: String,
     pub signature: Vec<u8>,
-    pub claims: Json,
+    pub claims: Value,
 }
 
 impl DecodedIdToken {
@@ -52,11 +52,12 @@ pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
     let [h, p, s] = parts.as_slice() else {
         return Err(IdTokenError::Malformed);
     };
-    let json = |part: &str| -> Result<Json, IdTokenError> {
+    let json = |part: &str| -> Result<Value, IdTokenError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(part)
             .map_err(|_| IdTokenError::Malformed)?;
-        let v: Json = Json::parse_bytes(&bytes).map_err(|_| IdTokenError::Malformed)?;
+        let v: Value =
+            serde_json::from_slice::<Value>(&bytes).map_err(|_| IdTokenError::Malformed)?;
         v.is_object().then_some(v).ok_or(IdTokenError::Malformed)
     };
     let header = json(h)?;
@@ -92,8 +93,8 @@ pub fn check_claims(
         });
     }
     let aud_ok = match &t.claims["aud"] {
-        Json::String(a) => a == client_id,
-        Json::Array(a) => a.iter().any(|x| x == client_id),
+        Value::String(a) => a == client_id,
+        Value::Array(a) => a.iter().any(|x| x == client_id),
         _ => false,
     };
     if !aud_ok {
@@ -106,8 +107,8 @@ pub fn check_claims(
 }
 
 /// The RSA signing key for `kid` in a JWKS document; without a `kid`, the only RSA key.
-pub fn select_key<'a>(jwks: &'a Json, kid: Option<&str>) -> Result<&'a Json, IdTokenError> {
-    let keys: Vec<&Json> = jwks["keys"]
+pub fn select_key<'a>(jwks: &'a Value, kid: Option<&str>) -> Result<&'a Value, IdTokenError> {
+    let keys: Vec<&Value> = jwks["keys"]
         .as_array()
         .into_iter()
         .flatten()
@@ -126,11 +127,11 @@ pub fn select_key<'a>(jwks: &'a Json, kid: Option<&str>) -> Result<&'a Json, IdT
 mod tests {
     use super::*;
 
-    fn b64(v: &Json) -> String {
+    fn b64(v: &Value) -> String {
         URL_SAFE_NO_PAD.encode(v.to_string())
     }
 
-    fn token(header: Json, claims: Json) -> IdToken {
+    fn token(header: Value, claims: Value) -> IdToken {
         IdToken::new(format!(
             "{}.{}.{}",
             b64(&header),
@@ -139,14 +140,14 @@ mod tests {
         ))
     }
 
-    fn claims() -> Json {
-        crate::json::json!({"iss":"https://e/fhir","aud":"app","exp":2000,"fhirUser":"https://e/fhir/Practitioner/1"})
+    fn claims() -> Value {
+        serde_json::json!({"iss":"https://e/fhir","aud":"app","exp":2000,"fhirUser":"https://e/fhir/Practitioner/1"})
     }
 
     #[test]
     fn decodes_and_checks_claims() {
         let t = decode(&token(
-            crate::json::json!({"alg":"RS256","kid":"k1"}),
+            serde_json::json!({"alg":"RS256","kid":"k1"}),
             claims(),
         ))
         .unwrap();
@@ -166,19 +167,19 @@ mod tests {
             Err(IdTokenError::Expired)
         );
         let mut c = claims();
-        c["aud"] = crate::json::json!(["x", "app"]);
-        let t = decode(&token(crate::json::json!({"alg":"RS256"}), c)).unwrap();
+        c["aud"] = serde_json::json!(["x", "app"]);
+        let t = decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap();
         assert_eq!(check_claims(&t, "https://e/fhir", "app", 1000), Ok(()));
     }
 
     #[test]
     fn refuses_unsigned_and_malformed_tokens() {
         assert_eq!(
-            decode(&token(crate::json::json!({"alg":"none"}), claims())),
+            decode(&token(serde_json::json!({"alg":"none"}), claims())),
             Err(IdTokenError::Algorithm("none".into()))
         );
         assert_eq!(
-            decode(&token(crate::json::json!({"alg":"HS256"}), claims())),
+            decode(&token(serde_json::json!({"alg":"HS256"}), claims())),
             Err(IdTokenError::Algorithm("HS256".into()))
         );
         assert_eq!(decode(&IdToken::new("a.b")), Err(IdTokenError::Malformed));
@@ -190,7 +191,7 @@ mod tests {
 
     #[test]
     fn selects_the_key_by_kid() {
-        let jwks = crate::json::json!({"keys":[{"kty":"RSA","kid":"a","n":"x","e":"AQAB"},{"kty":"EC","kid":"b"},{"kty":"RSA","kid":"c","n":"y","e":"AQAB","use":"enc"}]});
+        let jwks = serde_json::json!({"keys":[{"kty":"RSA","kid":"a","n":"x","e":"AQAB"},{"kty":"EC","kid":"b"},{"kty":"RSA","kid":"c","n":"y","e":"AQAB","use":"enc"}]});
         assert_eq!(select_key(&jwks, Some("a")).unwrap()["n"], "x");
         assert_eq!(
             select_key(&jwks, Some("b")),
@@ -201,6 +202,6 @@ mod tests {
             Err(IdTokenError::NoKey(Some("c".into())))
         );
         assert_eq!(select_key(&jwks, None).unwrap()["kid"], "a");
-        assert!(select_key(&crate::json::json!([]), None).is_err());
+        assert!(select_key(&serde_json::json!([]), None).is_err());
     }
 }

@@ -45,7 +45,7 @@ pub enum LaunchParamError {
 /// Classifies the page's query string (without the leading `?`).
 pub fn classify(query: &str) -> Result<PageRequest, LaunchParamError> {
     let mut params: HashMap<String, String> = HashMap::new();
-    for (k, v) in crate::url::form_decode(query.trim_start_matches('?')) {
+    for (k, v) in crate::http_url::form_decode(query.trim_start_matches('?')) {
         let known = matches!(
             k.as_ref(),
             "code" | "state" | "error" | "error_description" | "iss" | "launch"

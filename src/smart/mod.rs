@@ -15,6 +15,7 @@ pub mod authorize;
 pub mod callback;
 pub mod config;
 pub mod discovery;
+pub mod fields;
 pub mod flow;
 pub mod id_token;
 pub mod launch;

@@ -1,6 +1,8 @@
 //! Secrets as types (STYLE.md principle 5): access, refresh and id tokens, authorization codes and
 //! PKCE verifiers print as `[redacted]`, have no `Display`, and are read only through `expose()`.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 macro_rules! secret {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -20,6 +22,18 @@ macro_rules! secret {
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        // Serialisation exists for this tab's sessionStorage mirror only (see `session`).
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map(Self)
             }
         }
     };

@@ -2,7 +2,7 @@
 //! §"Refresh access token"). Kept in memory and mirrored in this tab's sessionStorage so a reload
 //! resumes without a new sign-in; never in localStorage.
 
-use crate::json::Json;
+use serde::{Deserialize, Serialize};
 
 use crate::smart::authorize::{LaunchKind, PendingAuthorization};
 use crate::smart::secret::{AccessToken, IdToken, RefreshToken};
@@ -10,7 +10,7 @@ use crate::smart::token::{LaunchContext, TokenResponse};
 
 pub const SESSION_KEY: &str = "smart-launch.session";
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Session {
     pub ehr_id: String,
     pub fhir_base: String,
@@ -119,57 +119,14 @@ impl Session {
 
     /// The sessionStorage mirror, as JSON text.
     pub fn to_json(&self) -> String {
-        let secret = |s: Option<&str>| Json::from(s);
-        Json::object([
-            ("ehr_id", self.ehr_id.as_str().into()),
-            ("fhir_base", self.fhir_base.as_str().into()),
-            ("client_id", self.client_id.as_str().into()),
-            ("token_endpoint", self.token_endpoint.as_str().into()),
-            ("kind", self.kind.as_str().into()),
-            ("requested_scope", self.requested_scope.as_str().into()),
-            ("granted_scope", self.granted_scope.as_str().into()),
-            ("access_token", self.access_token.expose().into()),
-            (
-                "refresh_token",
-                secret(self.refresh_token.as_ref().map(|t| t.expose())),
-            ),
-            (
-                "id_token",
-                secret(self.id_token.as_ref().map(|t| t.expose())),
-            ),
-            ("expires_at_ms", self.expires_at_ms.into()),
-            ("issued_at_ms", self.issued_at_ms.into()),
-            ("last_refresh_ms", self.last_refresh_ms.into()),
-            ("fhir_user", self.fhir_user.clone().into()),
-            ("context", self.context.to_json()),
-        ])
-        .to_text()
+        // Strings, numbers, unit variants and JSON values only: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads [`Session::to_json`]'s output back; `None` if it is not that.
+    /// Reads [`Session::to_json`]'s output back; `None` if it is not that (any field tampered
+    /// with refuses the whole session).
     pub fn from_json(s: &str) -> Option<Self> {
-        let v = Json::parse(s).ok()?;
-        let opt_ms = |k: &str| match &v[k] {
-            Json::Null => Some(None),
-            n => n.as_u64().map(Some),
-        };
-        Some(Session {
-            ehr_id: v.string("ehr_id")?,
-            fhir_base: v.string("fhir_base")?,
-            client_id: v.string("client_id")?,
-            token_endpoint: v.string("token_endpoint")?,
-            kind: LaunchKind::parse(v["kind"].as_str()?)?,
-            requested_scope: v.string("requested_scope")?,
-            granted_scope: v.string("granted_scope")?,
-            access_token: AccessToken::new(v.string("access_token")?),
-            refresh_token: v.opt_string("refresh_token")?.map(RefreshToken::new),
-            id_token: v.opt_string("id_token")?.map(IdToken::new),
-            expires_at_ms: opt_ms("expires_at_ms")?,
-            issued_at_ms: v["issued_at_ms"].as_u64()?,
-            last_refresh_ms: opt_ms("last_refresh_ms")?,
-            fhir_user: v.opt_string("fhir_user")?,
-            context: LaunchContext::from_json(&v["context"])?,
-        })
+        serde_json::from_str(s).ok()
     }
 }
 

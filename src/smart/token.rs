@@ -2,10 +2,13 @@
 //! the code exchange as a public client (no secret), the refresh request, and the checks every
 //! token response passes before anything is kept (SECURITY.md, "Tokens").
 
-use crate::json::Json;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 use crate::platform::{HttpRequest, HttpResponse, Method, NetError};
 use crate::smart::callback::ValidCallback;
+use crate::smart::fields;
 use crate::smart::secret::{AccessToken, IdToken, RefreshToken};
 
 /// The token response with every SMART field kept.
@@ -23,46 +26,15 @@ pub struct TokenResponse {
 
 /// The launch context the token response carries (SMART App Launch 2.2 §"Launch context
 /// arrives with your access_token"), kept whole in the session.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LaunchContext {
     pub patient: Option<String>,
     pub encounter: Option<String>,
-    pub fhir_context: Vec<Json>,
+    pub fhir_context: Vec<Value>,
     pub need_patient_banner: Option<bool>,
     pub smart_style_url: Option<String>,
     pub intent: Option<String>,
     pub tenant: Option<String>,
-}
-
-impl LaunchContext {
-    /// The stored form (sessionStorage); the names are the fields'.
-    pub fn to_json(&self) -> Json {
-        Json::object([
-            ("patient", self.patient.clone().into()),
-            ("encounter", self.encounter.clone().into()),
-            ("fhir_context", Json::Array(self.fhir_context.clone())),
-            ("need_patient_banner", self.need_patient_banner.into()),
-            ("smart_style_url", self.smart_style_url.clone().into()),
-            ("intent", self.intent.clone().into()),
-            ("tenant", self.tenant.clone().into()),
-        ])
-    }
-
-    /// Reads [`LaunchContext::to_json`]'s output back; `None` if it was tampered with.
-    pub fn from_json(v: &Json) -> Option<Self> {
-        Some(LaunchContext {
-            patient: v.opt_string("patient")?,
-            encounter: v.opt_string("encounter")?,
-            fhir_context: v["fhir_context"].as_array()?.clone(),
-            need_patient_banner: match &v["need_patient_banner"] {
-                Json::Null => None,
-                b => Some(b.as_bool()?),
-            },
-            smart_style_url: v.opt_string("smart_style_url")?,
-            intent: v.opt_string("intent")?,
-            tenant: v.opt_string("tenant")?,
-        })
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,7 +56,7 @@ pub enum TokenError {
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
-    crate::url::form_encode(pairs)
+    crate::http_url::form_encode(pairs)
 }
 
 fn post(url: &str, body: String) -> HttpRequest {
@@ -140,25 +112,84 @@ pub fn is_fhir_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-fn opt_string(o: &Json, k: &str) -> Result<Option<String>, TokenError> {
-    match o.get(k) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(TokenError::Invalid(format!("{k} must be a string"))),
+/// A token response as the server sends it (RFC 6749 §5.1 and SMART's launch context), each
+/// field held to its type; the checks serde cannot express follow in
+/// [`process_token_response`].
+#[derive(Deserialize)]
+struct TokenResponseBody {
+    #[serde(deserialize_with = "non_empty")]
+    access_token: String,
+    token_type: String,
+    #[serde(default, deserialize_with = "lifetime")]
+    expires_in: Option<u64>,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+    #[serde(default, deserialize_with = "fhir_id")]
+    patient: Option<String>,
+    #[serde(default, deserialize_with = "fhir_id")]
+    encounter: Option<String>,
+    #[serde(rename = "fhirContext", default)]
+    fhir_context: Option<Vec<Map<String, Value>>>,
+    need_patient_banner: Option<bool>,
+    smart_style_url: Option<String>,
+    intent: Option<String>,
+    tenant: Option<String>,
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Err(D::Error::custom("empty"));
+    }
+    Ok(s)
+}
+
+/// `expires_in` in seconds: a non-negative number; a fractional lifetime is rounded down,
+/// never later than the server meant.
+fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match (n.as_u64(), n.as_f64()) {
+        (Some(u), _) => Ok(Some(u)),
+        (None, Some(f)) if f >= 0.0 => Ok(Some(f as u64)),
+        _ => Err(D::Error::custom("negative")),
+    }
+}
+
+/// `patient` and `encounter` are FHIR ids: a path or a reference in their place is refused.
+fn fhir_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(id) if !is_fhir_id(&id) => Err(D::Error::custom("not a FHIR id")),
+        other => Ok(other),
+    }
+}
+
+/// What each field must be, for the error message: the value itself is never repeated.
+fn expectation(field: &str) -> &'static str {
+    match field {
+        "access_token" => "must be a non-empty string",
+        "token_type" => "must be Bearer",
+        "expires_in" => "must be a non-negative number",
+        "patient" | "encounter" => "must be a FHIR id",
+        "need_patient_banner" => "must be true or false",
+        "fhirContext" => "must be an array of objects",
+        _ => "must be a string",
     }
 }
 
 pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, TokenError> {
-    let parsed: Result<Json, _> = Json::parse(&res.body);
+    let parsed: Result<Value, _> = serde_json::from_str(&res.body);
     if !(200..300).contains(&res.status) {
         // RFC 6749 §5.2 errors are JSON with `error`; anything else is a server failure.
-        if let Ok(o @ Json::Object(_)) = &parsed {
-            if let Some(Json::String(error)) = o.get("error") {
+        if let Ok(Value::Object(o)) = &parsed {
+            if let Some(Value::String(error)) = o.get("error") {
                 return Err(TokenError::Rejected {
                     error: error.clone(),
                     description: o
                         .get("error_description")
-                        .and_then(Json::as_str)
+                        .and_then(Value::as_str)
                         .map(str::to_string),
                 });
             }
@@ -166,81 +197,43 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         return Err(TokenError::Server(res.status));
     }
     let o = match parsed {
-        Ok(o @ Json::Object(_)) => o,
+        Ok(o @ Value::Object(_)) => o,
         Ok(_) => return Err(TokenError::Malformed("not an object".into())),
         Err(_) if res.looks_like_html() => {
             return Err(TokenError::Malformed("an HTML page".into()))
         }
         Err(e) => return Err(TokenError::Malformed(e.to_string())),
     };
-    let access_token = match o.get("access_token") {
-        Some(Json::String(s)) if !s.is_empty() => AccessToken::new(s.clone()),
-        _ => {
-            return Err(TokenError::Invalid(
-                "access_token must be a non-empty string".into(),
-            ))
-        }
-    };
-    let token_type = match o.get("token_type") {
-        Some(Json::String(s)) if s.eq_ignore_ascii_case("bearer") => s.clone(),
-        _ => return Err(TokenError::Invalid("token_type must be Bearer".into())),
-    };
-    let expires_in = match o.get("expires_in") {
-        None | Some(Json::Null) => None,
-        // A fractional lifetime is rounded down: never later than the server meant.
-        Some(&Json::Number(n)) if n >= 0.0 => Some(n as u64),
-        Some(Json::Number(_)) => {
-            return Err(TokenError::Invalid(
-                "expires_in must be a non-negative number".into(),
-            ))
-        }
-        Some(_) => return Err(TokenError::Invalid("expires_in must be a number".into())),
-    };
-    let id_of = |k: &str| -> Result<Option<String>, TokenError> {
-        match opt_string(&o, k)? {
-            Some(id) if !is_fhir_id(&id) => {
-                Err(TokenError::Invalid(format!("{k} is not a FHIR id")))
-            }
-            other => Ok(other),
-        }
-    };
-    let need_patient_banner = match o.get("need_patient_banner") {
-        None | Some(Json::Null) => None,
-        Some(Json::Bool(b)) => Some(*b),
-        Some(_) => {
-            return Err(TokenError::Invalid(
-                "need_patient_banner must be true or false".into(),
-            ))
-        }
-    };
-    let fhir_context = match o.get("fhirContext") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(items)) if items.iter().all(Json::is_object) => items.clone(),
-        Some(_) => {
-            return Err(TokenError::Invalid(
-                "fhirContext must be an array of objects".into(),
-            ))
-        }
-    };
+    let body: TokenResponseBody = fields::from_value(o).map_err(|e| {
+        let field = e.field_at(0).unwrap_or("the response");
+        TokenError::Invalid(format!("{field} {}", expectation(field)))
+    })?;
+    if !body.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::Invalid("token_type must be Bearer".into()));
+    }
     Ok(TokenResponse {
-        access_token,
-        token_type,
-        expires_in,
-        scope: opt_string(&o, "scope")?,
-        refresh_token: opt_string(&o, "refresh_token")?
+        access_token: AccessToken::new(body.access_token),
+        token_type: body.token_type,
+        expires_in: body.expires_in,
+        scope: body.scope,
+        refresh_token: body
+            .refresh_token
             .filter(|s| !s.is_empty())
             .map(RefreshToken::new),
-        id_token: opt_string(&o, "id_token")?
-            .filter(|s| !s.is_empty())
-            .map(IdToken::new),
+        id_token: body.id_token.filter(|s| !s.is_empty()).map(IdToken::new),
         context: LaunchContext {
-            patient: id_of("patient")?,
-            encounter: id_of("encounter")?,
-            fhir_context,
-            need_patient_banner,
-            smart_style_url: opt_string(&o, "smart_style_url")?,
-            intent: opt_string(&o, "intent")?,
-            tenant: opt_string(&o, "tenant")?,
+            patient: body.patient,
+            encounter: body.encounter,
+            fhir_context: body
+                .fhir_context
+                .unwrap_or_default()
+                .into_iter()
+                .map(Value::Object)
+                .collect(),
+            need_patient_banner: body.need_patient_banner,
+            smart_style_url: body.smart_style_url,
+            intent: body.intent,
+            tenant: body.tenant,
         },
     })
 }

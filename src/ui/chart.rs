@@ -2,9 +2,9 @@
 //! encounters and the session), or patient search when the launch brought no patient. Keeps the
 //! token fresh while on screen and applies the EHR's validated style.
 
-use crate::json::Json;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde_json::Value;
 
 use super::lists::{
     allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
@@ -69,7 +69,7 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
                 .send(HttpRequest::get(url, "application/json"))
                 .await
             {
-                if let Ok(doc) = Json::parse(&res.body) {
+                if let Ok(doc) = serde_json::from_str::<Value>(&res.body) {
                     web::set_css_variables(&variables(&doc));
                 }
             }
@@ -144,7 +144,7 @@ fn PatientChart(
         p
     };
     // The patient first: the banner is what the user waits for.
-    let record = RwSignal::new_local(Section::<Json>::Loading {
+    let record = RwSignal::new_local(Section::<Value>::Loading {
         loaded: 0,
         total: None,
     });
@@ -170,8 +170,8 @@ fn PatientChart(
     fn list<T>(
         resource_type: &'static str,
         params: Vec<(&'static str, String)>,
-        finish: fn(Vec<Json>) -> T,
-    ) -> Load<Vec<Json>, T> {
+        finish: fn(Vec<Value>) -> T,
+    ) -> Load<Vec<Value>, T> {
         Load {
             resource_type,
             params,
@@ -303,7 +303,7 @@ fn PatientChart(
 }
 
 #[component]
-fn Banner(record: RwSignal<Section<Json>, LocalStorage>, now: RwSignal<u64>) -> impl IntoView {
+fn Banner(record: RwSignal<Section<Value>, LocalStorage>, now: RwSignal<u64>) -> impl IntoView {
     view! {
         <section class="banner" aria-label="Patient" id="banner">
             {move || record.with(|r| match r {

@@ -1,9 +1,9 @@
 //! One clinical section's data: loaded on its own, page by page to the end, with progress; a
 //! type whose scopes were not granted is never requested; a failure stays in its section.
 
-use crate::json::Json;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde_json::Value;
 
 use super::Ctx;
 use crate::chart::scopes::can_search;
@@ -26,7 +26,7 @@ pub struct Load<B, T> {
     pub resource_type: &'static str,
     pub params: Vec<(&'static str, String)>,
     pub builder: B,
-    pub add: fn(&mut B, Vec<Json>),
+    pub add: fn(&mut B, Vec<Value>),
     pub finish: fn(B) -> T,
     /// User Timing marks (started, all pages fetched, painted) for the benchmark.
     pub mark: Option<[&'static str; 3]>,
@@ -92,7 +92,7 @@ pub fn load<B: 'static, T: Clone + 'static>(
 }
 
 /// The list sections keep their resources until the end, then make rows.
-pub fn collect(v: &mut Vec<Json>, page: Vec<Json>) {
+pub fn collect(v: &mut Vec<Value>, page: Vec<Value>) {
     v.extend(page);
 }
 
@@ -111,7 +111,6 @@ pub fn status<T>(s: &Section<T>, what: &'static str, id: &'static str) -> Option
                 None if *loaded > 0 => format!("Loading {what}… {loaded}"),
                 None => format!("Loading {what}…"),
             };
-            // Integers as text: an f64 attribute would pull in Rust's float formatting.
             let max = total.map(|t| t.max(1)).unwrap_or(1).to_string();
             let value = if total.is_some() { *loaded } else { 0 }.to_string();
             Some(

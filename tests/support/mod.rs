@@ -322,8 +322,7 @@ impl Env {
     /// The patient's display name as the app computes it, from the sandbox's own record.
     pub fn patient_name(&self, id: &str) -> String {
         let r = &self.sandbox.sandbox.data.by_id[&("Patient", id.to_string())];
-        let json = smart_launch::json::Json::parse(&r.json.to_string()).expect("sandbox JSON");
-        smart_launch::fhir::patient::display_name(&json)
+        smart_launch::fhir::patient::display_name(&r.json)
     }
 
     pub async fn session_storage(&self) -> Value {
