@@ -1,20 +1,53 @@
 #!/usr/bin/env bash
 # The benchmark (not part of the tests): smart-launch side by side with a fhirclient.js reference
-# app, in one run, against the sandbox EHR in headless Chromium; then the sandbox's own FHIR
-# benchmark. Writes BENCHMARKS.md. Usage: scripts/bench.sh [--launches N]   (default 20)
+# app, in one run, against the sandbox EHR in headless Chromium; the browser's JSON parsing of
+# the 10,000-observation record two ways; then the sandbox's own FHIR benchmark. Writes
+# BENCHMARKS.md.
+# Usage: scripts/bench.sh [--launches N] [--baseline GIT-REV]
+#   --launches N        EHR launches per app (default 20)
+#   --baseline GIT-REV  also build GIT-REV (in a worktree) and report the size change against it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+args=()
+baseline=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --baseline) baseline="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
 
 scripts/setup.sh
 if [ ! -f bench/node_modules/fhirclient/build/fhir-client.min.js ]; then
   echo "==> installing the reference's fhirclient (npm) into bench/"
   npm ci --prefix bench --no-audit --no-fund --loglevel=error
 fi
+if [ -n "$baseline" ]; then
+  echo "==> building the baseline $baseline"
+  tree="$PWD/target/baseline-tree"
+  rm -rf "$tree"
+  git worktree prune
+  git worktree add --detach "$tree" "$baseline" >/dev/null
+  (cd "$tree" && CARGO_TARGET_DIR="$PWD/../baseline-target" trunk build --release --offline)
+  export BASELINE_DIST="$tree/dist" BASELINE_LABEL="$baseline ($(git rev-parse --short "$baseline"))"
+fi
 echo "==> building the app (release)"
 trunk build --release --offline
 echo "==> launch benchmark"
-cargo run --release --example launch-bench -- "$@"
+cargo run --release --example launch-bench -- "${args[@]}"
+echo "==> JSON parsing in the browser (release wasm, headless Chromium)"
+json=$(CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --release --target wasm32-unknown-unknown --test json_speed -- --nocapture 2>&1 \
+  | grep 'JSON of' | sed 's/^ *//')
+echo "$json"
+{
+  echo
+  echo "## JSON parsing of the 10,000-observation record in the browser (tests/json_speed.rs, release wasm)"
+  echo
+  echo "    $json"
+} >> BENCHMARKS.md
 echo "==> sandbox FHIR benchmark"
 cargo run --release -p sandbox --bin sandbox-bench | tee -a BENCHMARKS.md.sandbox
 {
@@ -24,3 +57,6 @@ cargo run --release -p sandbox --bin sandbox-bench | tee -a BENCHMARKS.md.sandbo
   sed 's/^/    /' BENCHMARKS.md.sandbox
 } >> BENCHMARKS.md
 rm -f BENCHMARKS.md.sandbox
+if [ -n "$baseline" ]; then
+  git worktree remove --force "$tree" >/dev/null 2>&1 || true
+fi
