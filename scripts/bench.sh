@@ -31,7 +31,7 @@ if [ -n "$baseline" ]; then
   git worktree prune
   git worktree add --detach "$tree" "$baseline" >/dev/null
   (cd "$tree" && CARGO_TARGET_DIR="$PWD/../baseline-target" trunk build --release --offline)
-  export BASELINE_DIST="$tree/dist" BASELINE_LABEL="$baseline ($(git rev-parse --short "$baseline"))"
+  export BASELINE_DIST="$tree/dist" BASELINE_LABEL="$(git log -1 --format="%h, %ad" --date=short "$baseline")"
 fi
 echo "==> building the app (release)"
 trunk build --release --offline

@@ -10,6 +10,9 @@
 //! 7. [`id_token`]: OpenID Connect id_token checks
 //! 8. [`session`]: the launched session and refresh timing
 //! 9. [`flow`]: the steps in sequence over a [`crate::platform::Platform`]
+//!
+//! [`fields`] reads the JSON records above with serde and names the field at fault in errors;
+//! [`secret`] holds the redacted secret types.
 
 pub mod authorize;
 pub mod callback;
