@@ -316,3 +316,34 @@ async fn redirects_are_not_followed() {
     env.text("#login-practitioner").await;
     env.close().await;
 }
+
+/// Deployed under a sub-path (README's `https://apps.example.org/smart-launch/launch.html`): the
+/// page loads its script, wasm, style and configuration from beside itself, the launch ends with
+/// the patient's name, nothing is asked for at the site's root and nothing answers 404 (no
+/// favicon request); app-host sends the wasm and script compressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_under_a_sub_path_compressed() {
+    let env = support::start_hosted(support::Hosting::SubPath, |_| {}, |_| {}).await;
+    assert!(env.app.ends_with(support::SUB_PATH));
+    env.ehr_launch("patient-07").await;
+    let name = env.patient_name("patient-07");
+    env.text_when("#patient-name", |t| t == name).await;
+    let requests = env.app_requests.lock().unwrap().clone();
+    assert!(!requests.is_empty());
+    for (path, status, _) in &requests {
+        assert!(
+            path.starts_with(&format!("{}/", support::SUB_PATH)),
+            "{path} asked for outside the app's path"
+        );
+        assert!(*status < 400, "{path} answered {status}");
+    }
+    let coding = |suffix: &str| {
+        requests
+            .iter()
+            .find(|(p, _, _)| p.ends_with(suffix))
+            .map(|(_, _, c)| c.clone())
+    };
+    assert_eq!(coding("_bg.wasm"), Some(Some("br".into())), "{requests:?}");
+    assert_eq!(coding(".js"), Some(Some("br".into())), "{requests:?}");
+    env.close().await;
+}

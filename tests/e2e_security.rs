@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{counting_server, start, start_hosted, start_with, Env, Host};
+use support::{counting_server, start, start_hosted, start_with, Env, Hosting};
 
 const PENDING_PREFIX: &str = "smart-launch.pending.";
 
@@ -45,7 +45,7 @@ async fn a_foreign_token_endpoint_receives_nothing_without_the_csp() {
     let foreign = format!("http://localhost:{port}/token");
     let f = foreign.clone();
     let env = start_hosted(
-        Host::Plain,
+        Hosting::Plain,
         move |c| {
             c.auto_approve = true;
             c.faults.foreign_token_endpoint = Some(f);

@@ -3,8 +3,9 @@
 //! loader (allowed by its hash), `frame-ancestors` and `connect-src` limited to the EHRs named in
 //! the app's `config.json`, `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -126,42 +127,155 @@ pub fn is_fingerprinted(name: &str) -> bool {
         .is_some_and(|(_, h)| h.len() >= 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A static file with HTTP caching done right: fingerprinted files are `immutable` for a year;
-/// others (launch.html, config.json) are revalidated every time with an `ETag`, answered with
-/// 304 when unchanged (RFC 9111, RFC 9110 §13.1.2).
+/// A content coding the client accepts (RFC 9110 §12.5.3), best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    /// The best coding `accept_encoding` allows: brotli, then gzip, else none.
+    pub fn negotiate(accept_encoding: Option<&str>) -> Coding {
+        let allows = |name: &str| {
+            accept_encoding.is_some_and(|list| {
+                list.split(',').any(|item| {
+                    let mut parts = item.split(';').map(str::trim);
+                    let token = parts.next().unwrap_or("");
+                    let refused = parts.any(|p| {
+                        p.strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                            .is_some_and(|q| q <= 0.0)
+                    });
+                    token.eq_ignore_ascii_case(name) && !refused
+                })
+            })
+        };
+        if allows("br") {
+            Coding::Brotli
+        } else if allows("gzip") {
+            Coding::Gzip
+        } else {
+            Coding::Identity
+        }
+    }
+
+    fn header(self) -> Option<&'static str> {
+        match self {
+            Coding::Brotli => Some("br"),
+            Coding::Gzip => Some("gzip"),
+            Coding::Identity => None,
+        }
+    }
+}
+
+/// Text and wasm shrink several times over; images are compressed already.
+fn compressible(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        "html" | "js" | "mjs" | "css" | "json" | "wasm" | "svg"
+    )
+}
+
+/// A file's compressed forms.
+struct Encoded {
+    br: Vec<u8>,
+    gz: Vec<u8>,
+}
+
+/// A file's brotli (quality 11) and gzip (level 9) forms, made on first request and kept for
+/// the life of the process, keyed by the content's digest (so an edited file is compressed
+/// anew, and copies of one build share the work).
+fn encoded(digest: [u8; 32], bytes: &[u8]) -> Arc<Encoded> {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<[u8; 32], Arc<Encoded>>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(e) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&digest) {
+        return e.clone();
+    }
+    let mut br = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    let _ = brotli::BrotliCompress(&mut std::io::Cursor::new(bytes), &mut br, &params);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let gz = std::io::Write::write_all(&mut gz, bytes)
+        .and_then(|_| gz.finish())
+        .unwrap_or_default();
+    let e = Arc::new(Encoded { br, gz });
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(digest, e.clone());
+    e
+}
+
+/// A static file with HTTP caching and compression done right: fingerprinted files are
+/// `immutable` for a year; others (launch.html, config.json) are revalidated every time with an
+/// `ETag`, answered with 304 when unchanged (RFC 9111, RFC 9110 §13.1.2). Text and wasm go out
+/// with the best content coding the client accepts (`Vary: Accept-Encoding`), each coding with
+/// its own ETag; wasm as `application/wasm`, so the browser compiles it while it streams in.
 pub fn file_response(request: &axum::http::HeaderMap, file: &Path, bytes: Vec<u8>) -> Response {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if is_fingerprinted(name) {
-        return (
-            [
-                (header::CONTENT_TYPE, content_type(file)),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            bytes,
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let coding = if compressible(file) {
+        Coding::negotiate(
+            request
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
         )
-            .into_response();
+    } else {
+        Coding::Identity
+    };
+    let body = match coding {
+        Coding::Identity => bytes,
+        Coding::Brotli => encoded(digest, &bytes).br.clone(),
+        Coding::Gzip => encoded(digest, &bytes).gz.clone(),
+    };
+    let mut headers = vec![(header::CONTENT_TYPE, content_type(file).to_string())];
+    if compressible(file) {
+        headers.push((header::VARY, "Accept-Encoding".to_string()));
     }
-    let digest = Sha256::digest(&bytes);
+    if let Some(c) = coding.header() {
+        headers.push((header::CONTENT_ENCODING, c.to_string()));
+    }
+    let header_map = |headers: Vec<(header::HeaderName, String)>| {
+        let mut map = axum::http::HeaderMap::new();
+        for (k, v) in headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                map.insert(k, v);
+            }
+        }
+        map
+    };
+    if is_fingerprinted(name) {
+        headers.push((
+            header::CACHE_CONTROL,
+            "public, max-age=31536000, immutable".to_string(),
+        ));
+        return (header_map(headers), body).into_response();
+    }
     let etag: String = format!(
-        "\"{}\"",
+        "\"{}{}\"",
         digest[..8]
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+            .collect::<String>(),
+        coding.header().map(|c| format!("-{c}")).unwrap_or_default()
     );
     let matches = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let headers = [
-        (header::CONTENT_TYPE, content_type(file).to_string()),
-        (header::CACHE_CONTROL, "no-cache".to_string()),
-        (header::ETAG, etag),
-    ];
+    headers.push((header::CACHE_CONTROL, "no-cache".to_string()));
+    headers.push((header::ETAG, etag));
     if matches {
-        (StatusCode::NOT_MODIFIED, headers).into_response()
+        (StatusCode::NOT_MODIFIED, header_map(headers)).into_response()
     } else {
-        (headers, bytes).into_response()
+        (header_map(headers), body).into_response()
     }
 }
 
@@ -207,6 +321,16 @@ mod tests {
             h[0],
             format!("'sha256-{}'", STANDARD.encode(Sha256::digest(b"init()")))
         );
+    }
+
+    #[test]
+    fn negotiates_the_best_accepted_coding() {
+        assert_eq!(Coding::negotiate(Some("gzip, deflate, br")), Coding::Brotli);
+        assert_eq!(Coding::negotiate(Some("gzip, br;q=0")), Coding::Gzip);
+        assert_eq!(Coding::negotiate(Some("GZIP")), Coding::Gzip);
+        assert_eq!(Coding::negotiate(Some("identity")), Coding::Identity);
+        assert_eq!(Coding::negotiate(Some("brotli, xgzip")), Coding::Identity);
+        assert_eq!(Coding::negotiate(None), Coding::Identity);
     }
 
     #[test]

@@ -71,6 +71,48 @@ async fn serves_the_app_with_its_security_headers() {
         .await
         .unwrap();
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert!(
+        wasm.headers().get("content-encoding").is_none(),
+        "none asked for"
+    );
+
+    // Compression: brotli when accepted, else gzip; the same bytes once decoded; one ETag per
+    // coding, so a cache never answers one coding's request with another's body.
+    let big = "(module) ".repeat(2000);
+    std::fs::write(dir.join("big.wasm"), &big).unwrap();
+    let get = |path: &'static str, accept: &'static str| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://{addr}{path}"))
+                .header("accept-encoding", accept)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let br = get("/big.wasm", "gzip, deflate, br").await;
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["vary"], "Accept-Encoding");
+    assert_eq!(br.headers()["content-type"], "application/wasm");
+    let body = br.bytes().await.unwrap();
+    assert!(body.len() < big.len() / 10, "{} bytes", body.len());
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut std::io::Cursor::new(&body), &mut plain).unwrap();
+    assert_eq!(plain, big.as_bytes());
+    let gz = get("/big.wasm", "gzip;q=1, br;q=0").await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let mut plain = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]),
+        &mut plain,
+    )
+    .unwrap();
+    assert_eq!(plain, big);
+    let page_br = get("/launch.html", "br").await;
+    let page_plain = get("/launch.html", "identity").await;
+    assert_eq!(page_br.headers()["content-encoding"], "br");
+    assert!(page_plain.headers().get("content-encoding").is_none());
+    assert_ne!(page_br.headers()["etag"], page_plain.headers()["etag"]);
     let root = http.get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(root.headers()["location"], "/launch.html");
     for bad in ["/../Cargo.toml", "/%2e%2e/Cargo.toml", "/nope.js"] {

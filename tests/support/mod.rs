@@ -19,13 +19,19 @@ use tokio::process::{Child, Command};
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub struct Env {
+    /// Where launch.html lies, without the trailing slash (`http://localhost:PORT[/sub/path]`).
     pub app: String,
+    /// Every request the app's host answered: path, status, `Content-Encoding`.
+    pub app_requests: RequestLog,
     pub sandbox: sandbox::Running,
     pub browser: Client,
     pub driver: Child,
     _profile: TempDir,
     _dist: TempDir,
 }
+
+/// Path, status and `Content-Encoding` of each response, in order.
+pub type RequestLog = Arc<std::sync::Mutex<Vec<(String, u16, Option<String>)>>>;
 
 /// A directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -87,21 +93,26 @@ pub async fn start_with(
     tweak: impl FnOnce(&mut Config),
     app_entry: impl FnOnce(&mut Value),
 ) -> Env {
-    start_hosted(Host::AppHost, tweak, app_entry).await
+    start_hosted(Hosting::AppHost, tweak, app_entry).await
 }
 
 /// How the built app is served.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Host {
+pub enum Hosting {
     /// app-host, with its Content-Security-Policy and other security headers.
     AppHost,
     /// The same files with none of app-host's security headers, as a plain static host, a CDN
     /// or `trunk serve` would serve them: what the app guarantees by itself.
     Plain,
+    /// app-host's files under a sub-path ([`SUB_PATH`]), as README's deployment example has it.
+    SubPath,
 }
 
+/// Where [`Hosting::SubPath`] serves the app.
+pub const SUB_PATH: &str = "/smart-launch";
+
 pub async fn start_hosted(
-    host_kind: Host,
+    host_kind: Hosting,
     tweak: impl FnOnce(&mut Config),
     app_entry: impl FnOnce(&mut Value),
 ) -> Env {
@@ -110,7 +121,10 @@ pub async fn start_hosted(
         .await
         .expect("bind app");
     let app_port = app_listener.local_addr().expect("addr").port();
-    let app = format!("http://localhost:{app_port}");
+    let app = match host_kind {
+        Hosting::SubPath => format!("http://localhost:{app_port}{SUB_PATH}"),
+        _ => format!("http://localhost:{app_port}"),
+    };
     let mut config = Config {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         log_requests: false,
@@ -133,7 +147,7 @@ pub async fn start_hosted(
     std::fs::write(dist_copy.0.join("config.json"), app_config.to_string()).expect("write config");
     let host = sandbox::app_host::AppHost::new(&dist_copy.0).expect("app host");
     let mut router = host.router();
-    if host_kind == Host::Plain {
+    if host_kind == Hosting::Plain {
         router = router.layer(axum::middleware::map_response(
             |mut res: axum::response::Response| async move {
                 let h = res.headers_mut();
@@ -148,6 +162,29 @@ pub async fn start_hosted(
             },
         ));
     }
+    if host_kind == Hosting::SubPath {
+        router = axum::Router::new().nest_service(SUB_PATH, router);
+    }
+    let app_requests: RequestLog = Arc::default();
+    let log = app_requests.clone();
+    router = router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let log = log.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                let res = next.run(req).await;
+                let coding = res
+                    .headers()
+                    .get("content-encoding")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                if let Ok(mut l) = log.lock() {
+                    l.push((path, res.status().as_u16(), coding));
+                }
+                res
+            }
+        },
+    ));
     tokio::spawn(async move {
         let _ = axum::serve(app_listener, router).await;
     });
@@ -194,6 +231,7 @@ pub async fn start_hosted(
     }
     Env {
         app,
+        app_requests,
         sandbox,
         browser: browser.expect("a WebDriver session with headless Chromium"),
         driver,
