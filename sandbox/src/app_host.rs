@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -88,6 +88,7 @@ impl AppHost {
              connect-src 'self' {origins}; frame-ancestors 'self' {origins}; \
              base-uri 'none'; form-action 'none'; object-src 'none'"
         );
+        warm_up(dir.to_path_buf());
         Ok(Self {
             dir: dir.to_path_buf(),
             csp,
@@ -178,39 +179,74 @@ fn compressible(path: &Path) -> bool {
     )
 }
 
-/// A file's compressed forms.
+/// A file's compressed forms, each made once, when first needed.
+#[derive(Default)]
 struct Encoded {
-    br: Vec<u8>,
-    gz: Vec<u8>,
+    br: OnceLock<Vec<u8>>,
+    gz: OnceLock<Vec<u8>>,
 }
 
-/// A file's brotli (quality 11) and gzip (level 9) forms, made on first request and kept for
-/// the life of the process, keyed by the content's digest (so an edited file is compressed
-/// anew, and copies of one build share the work).
-fn encoded(digest: [u8; 32], bytes: &[u8]) -> Arc<Encoded> {
-    static CACHE: std::sync::OnceLock<Mutex<HashMap<[u8; 32], Arc<Encoded>>>> =
-        std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(e) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&digest) {
-        return e.clone();
-    }
-    let mut br = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 22,
-        ..Default::default()
-    };
-    let _ = brotli::BrotliCompress(&mut std::io::Cursor::new(bytes), &mut br, &params);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let gz = std::io::Write::write_all(&mut gz, bytes)
-        .and_then(|_| gz.finish())
-        .unwrap_or_default();
-    let e = Arc::new(Encoded { br, gz });
-    cache
+/// The compressed forms of every file served, for the life of the process, keyed by the
+/// content's digest: an edited file is compressed anew, and copies of one build share the work.
+fn encoded(digest: [u8; 32]) -> Arc<Encoded> {
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], Arc<Encoded>>>> = OnceLock::new();
+    CACHE
+        .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(digest, e.clone());
-    e
+        .entry(digest)
+        .or_default()
+        .clone()
+}
+
+/// `bytes` in `coding` (brotli quality 11, gzip level 9). A caller that asks while another is
+/// compressing the same content waits for that work instead of repeating it.
+fn compress(digest: [u8; 32], bytes: &[u8], coding: Coding) -> Vec<u8> {
+    let e = encoded(digest);
+    match coding {
+        Coding::Identity => bytes.to_vec(),
+        Coding::Brotli => {
+            e.br.get_or_init(|| {
+                let mut out = Vec::new();
+                let params = brotli::enc::BrotliEncoderParams {
+                    quality: 11,
+                    lgwin: 22,
+                    ..Default::default()
+                };
+                match brotli::BrotliCompress(&mut std::io::Cursor::new(bytes), &mut out, &params) {
+                    Ok(_) => out,
+                    Err(_) => bytes.to_vec(),
+                }
+            })
+            .clone()
+        }
+        Coding::Gzip => {
+            e.gz.get_or_init(|| {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                std::io::Write::write_all(&mut gz, bytes)
+                    .and_then(|_| gz.finish())
+                    .unwrap_or_else(|_| bytes.to_vec())
+            })
+            .clone()
+        }
+    }
+}
+
+/// Brotli-compresses the compressible files of `dir` in the background, so the first visitor
+/// does not wait for it.
+fn warm_up(dir: PathBuf) {
+    std::thread::spawn(move || {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            if compressible(&path) {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    compress(Sha256::digest(&bytes).into(), &bytes, Coding::Brotli);
+                }
+            }
+        }
+    });
 }
 
 /// A static file with HTTP caching and compression done right: fingerprinted files are
@@ -232,8 +268,7 @@ pub fn file_response(request: &axum::http::HeaderMap, file: &Path, bytes: Vec<u8
     };
     let body = match coding {
         Coding::Identity => bytes,
-        Coding::Brotli => encoded(digest, &bytes).br.clone(),
-        Coding::Gzip => encoded(digest, &bytes).gz.clone(),
+        c => compress(digest, &bytes, c),
     };
     let mut headers = vec![(header::CONTENT_TYPE, content_type(file).to_string())];
     if compressible(file) {
@@ -290,7 +325,14 @@ async fn serve(State(host): State<Arc<AppHost>>, req: Request) -> Response {
     }
     let file = host.dir.join(rel);
     let mut res = match tokio::fs::read(&file).await {
-        Ok(bytes) => file_response(req.headers(), &file, bytes),
+        // Compressing can take a moment the first time: off the async workers.
+        Ok(bytes) => {
+            let headers = req.headers().clone();
+            let path = file.clone();
+            tokio::task::spawn_blocking(move || file_response(&headers, &path, bytes))
+                .await
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
         Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
     };
     let h = res.headers_mut();
