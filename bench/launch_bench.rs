@@ -62,13 +62,9 @@ fn reference_router(dir: PathBuf, lib: PathBuf) -> Router {
                 "launch.html" | "index.html" | "launch.js" | "app.js" => dir.join(&name),
                 _ => return (axum::http::StatusCode::NOT_FOUND, "not found").into_response(),
             };
-            let ct = if name.ends_with(".js") {
-                "text/javascript"
-            } else {
-                "text/html; charset=utf-8"
-            };
+            // Served as app-host serves ours: the same caching and compression.
             match tokio::fs::read(&file).await {
-                Ok(b) => ([("content-type", ct), ("cache-control", "no-cache")], b).into_response(),
+                Ok(b) => sandbox::app_host::file_response(req.headers(), &file, b),
                 Err(_) => (axum::http::StatusCode::NOT_FOUND, "not found").into_response(),
             }
         }
@@ -443,9 +439,10 @@ async fn main() {
         "Produced by `scripts/bench.sh` (`cargo run --release --example launch-bench -- --launches {launches}`) on {} UTC,\n\
          on this project's machine kind: {} cores, {}, headless Debian Chromium ({}). Both apps ran in the same\n\
          run, alternating, against the same sandbox EHR on loopback (auto-approve), after two warm-up launches each.\n\
-         Both hosts cache the same way (`sandbox::app_host::file_response`): files whose names carry a content hash\n\
-         (Trunk's wasm, JS, CSS) are `immutable`; the others are revalidated with an ETag (304 when unchanged).\n\
-         fhir-client.min.js has no hash in its name, so it is revalidated on every page.\n\n",
+         Both hosts cache and compress the same way (`sandbox::app_host::file_response`): files whose names carry a\n\
+         content hash (Trunk's wasm, JS, CSS) are `immutable`; the others are revalidated with an ETag (304 when\n\
+         unchanged); text and wasm go out brotli-compressed. fhir-client.min.js has no hash in its name, so it is\n\
+         revalidated on every page. Request sizes below are the bytes on the wire (compressed).\n\n",
         date_string(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         mem_string(),

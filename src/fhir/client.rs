@@ -162,6 +162,8 @@ impl<P: Platform + 'static> FhirClient<P> {
         let outcome = match inner.platform.send(req).await {
             Err(e) => Err(RefreshError::Token(TokenError::Network(e))),
             Ok(res) => match process_token_response(&res) {
+                // The session ended while this refresh was in flight: its tokens are not kept.
+                Ok(_) if inner.ended.get() => Err(RefreshError::Ended),
                 Ok(t) => {
                     let now = inner.platform.now_ms();
                     inner
@@ -177,7 +179,6 @@ impl<P: Platform + 'static> FhirClient<P> {
             // A refused refresh token is dead: the session ends, so nothing retries it in a loop.
             Err(e) if !e.is_transient() => inner.end(),
             Err(_) => {}
-            Ok(()) if inner.ended.get() => {}
             Ok(()) => {
                 inner.generation.set(inner.generation.get() + 1);
                 let json = inner.session.borrow().to_json();
