@@ -32,8 +32,8 @@ fn describe(v: &JsValue) -> String {
 
 /// `scheme://host:port` of a URL, for error messages.
 fn origin_of(url: &str) -> String {
-    url::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
+    crate::http_url::HttpUrl::parse(url)
+        .map(|u| u.origin())
         .unwrap_or_else(|_| url.to_string())
 }
 

@@ -157,9 +157,9 @@ fn endpoint(
     if !ehr.allows_endpoint(iss, &url) {
         return Err(DiscoveryError::ForeignEndpoint {
             name,
-            origin: url.origin().to_string(),
+            origin: url.origin(),
             url: url.to_string(),
-            iss_origin: iss.url().origin().to_string(),
+            iss_origin: iss.url().origin(),
         });
     }
     Ok(url.to_string())
