@@ -11,6 +11,16 @@ pub enum Method {
     Post,
 }
 
+/// How soon the browser should send a request when connections are scarce (Fetch's
+/// `priority`; HTTP/1.1 allows six connections per host): the patient's read goes before the
+/// chart's searches that start with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Priority {
+    #[default]
+    Normal,
+    Low,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: Method,
@@ -18,6 +28,7 @@ pub struct HttpRequest {
     pub headers: Vec<(&'static str, String)>,
     /// `application/x-www-form-urlencoded` for POSTs.
     pub body: Option<String>,
+    pub priority: Priority,
 }
 
 impl HttpRequest {
@@ -27,6 +38,7 @@ impl HttpRequest {
             url: url.into(),
             headers: vec![("Accept", accept.to_string())],
             body: None,
+            priority: Priority::Normal,
         }
     }
 

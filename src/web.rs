@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
 
 use crate::platform::{
-    CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, StorageError,
+    CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, Priority, StorageError,
 };
 
 /// How long any one request may take before the user is told.
@@ -56,7 +56,21 @@ async fn fetch(req: &HttpRequest, signal: &AbortSignal) -> Result<Response, gloo
         Some(body) => b.body(body.as_str())?,
         None => b.build()?,
     };
-    request.send().await
+    match req.priority {
+        Priority::Normal => request.send().await,
+        Priority::Low => {
+            // Fetch's `priority` is an init member only (not in web-sys' RequestInit yet): a
+            // copy of the request made with it. Where the browser does not know it, it is
+            // ignored and the request goes as it is.
+            let init = web_sys::RequestInit::new();
+            let _ = js_sys::Reflect::set(&init, &"priority".into(), &"low".into());
+            let raw: web_sys::Request = request.into();
+            match web_sys::Request::new_with_request_and_init(&raw, &init) {
+                Ok(low) => gloo_net::http::Request::from(low).send().await,
+                Err(_) => gloo_net::http::Request::from(raw).send().await,
+            }
+        }
+    }
 }
 
 impl Platform for Browser {
@@ -203,11 +217,12 @@ pub fn navigate(url: &str) -> Result<(), String> {
     w.location().assign(url).map_err(|e| describe(&e))
 }
 
-/// Reads a file served beside the app (the configuration), without caching surprises.
+/// Reads a file served beside the app (the configuration). The default cache mode, so that the
+/// request can take launch.html's preload; the host must mark the file `Cache-Control: no-cache`
+/// (app-host does, README "Hosting") so that an edited configuration is seen at the next launch.
 pub async fn fetch_text(path: &str) -> Result<String, String> {
     let res = RequestBuilder::new(path)
         .credentials(RequestCredentials::SameOrigin)
-        .cache(web_sys::RequestCache::NoCache)
         .send()
         .await
         .map_err(|e| e.to_string())?;

@@ -93,6 +93,35 @@ async fn standalone_launch_with_patient_picker() {
     env.close().await;
 }
 
+/// A patient signs in through the portal: the user is the patient in context, so the app reads
+/// that Patient once (issue 11) and names the user from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_user_is_read_once() {
+    let env = start(|_| {}).await;
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.click("#ehr-sandbox").await;
+    env.select("#patient-user", "Patient/patient-01").await;
+    env.click("#login-patient").await;
+    env.click("#allow").await;
+    let expected = env.patient_name("patient-01");
+    env.text_when("#patient-name", |t| t == expected).await;
+    env.open_tab("session").await;
+    env.text_when("#user", |t| t == expected).await;
+    let reads = env
+        .browser
+        .execute(
+            "return performance.getEntriesByType('resource').filter(e => /\\/fhir\\/Patient\\/patient-01$/.test(e.name)).length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reads.as_u64(), Some(1), "the patient is read once");
+    env.close().await;
+}
+
 /// (d) An `iss` not in the configuration is refused with no request sent to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_issuer_is_refused_without_a_request() {

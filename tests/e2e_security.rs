@@ -186,8 +186,9 @@ async fn a_dead_session_is_ended_once() {
         "no request after the end"
     );
     assert_eq!(env.stat("token"), 2, "the code exchange and one refresh");
-    // The Patient read and the user's read, each once and once retried, at most.
-    assert!(env.stat("fhir-401") <= 4, "{} 401s", env.stat("fhir-401"));
+    // The reads that start together (the patient, six section searches, the user), each once
+    // and once retried with the refreshed token, at most; a next page never.
+    assert!(env.stat("fhir-401") <= 16, "{} 401s", env.stat("fhir-401"));
     let problems = env
         .browser
         .find_all(Locator::Css("#problem"))
@@ -198,6 +199,33 @@ async fn a_dead_session_is_ended_once() {
     assert!(
         stored.get("smart-launch.session").is_none(),
         "tokens dropped from storage: {stored}"
+    );
+    env.close().await;
+}
+
+/// An id_token whose signature does not verify stops the launch even though the chart's first
+/// reads went out while it was checked (issue 11): the problem page only, nothing of the chart
+/// on screen, no session stored, no request after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_id_token_signature_shows_nothing_of_the_chart() {
+    let env = start(|c| {
+        c.auto_approve = true;
+        c.faults.bad_id_token_signature = true;
+    })
+    .await;
+    env.ehr_launch_auto("patient-01").await;
+    assert_eq!(problem_code(&env).await, "id-token");
+    let after_end = env.stat("fhir");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(env.stat("fhir"), after_end, "no request after the end");
+    for sel in ["#patient-name", "#banner", ".tabs", ".chart"] {
+        let found = env.browser.find_all(Locator::Css(sel)).await.unwrap();
+        assert!(found.is_empty(), "{sel} is on the page");
+    }
+    let stored = env.session_storage().await;
+    assert!(
+        stored.get("smart-launch.session").is_none(),
+        "no session stored: {stored}"
     );
     env.close().await;
 }

@@ -22,6 +22,9 @@ pub struct Client {
 pub struct Faults {
     /// Added to every API response (discovery, token, FHIR).
     pub latency_ms: u64,
+    /// Added to the authorize step (`/auth/authorize`): a real EHR's sign-in and launch-context
+    /// lookup takes a few hundred milliseconds even when the user is already signed in.
+    pub authorize_latency_ms: u64,
     /// Share (0.0 to 1.0) of API requests answered with a 500 or 503.
     pub failure_rate: f64,
     /// The token endpoint rejects every authorization code with `invalid_grant`.
@@ -39,6 +42,9 @@ pub struct Faults {
     pub omit_pkce_methods: bool,
     /// FHIR reads and searches answer 401 whatever the token: a session the server has ended.
     pub fhir_unauthorized: bool,
+    /// The id_token's signature does not verify (its last signature byte is changed): a token
+    /// the client must refuse.
+    pub bad_id_token_signature: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +143,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --token-lifetime SECS    access token lifetime                    [3600]
   --code-lifetime SECS     authorization code lifetime              [60]
   --latency-ms MS          delay added to every API response        [0]
+  --authorize-latency-ms MS  delay added to the authorize step      [0]
   --failure-rate P         share of API requests failing with 500/503 (0..1) [0]
   --reject-code            token endpoint rejects every authorization code
   --reject-refresh         token endpoint rejects every refresh token
@@ -146,6 +153,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
                            discovery advertises URL as token_endpoint (a mix-up attack)
   --omit-pkce-methods      .well-known without code_challenge_methods_supported
   --fhir-unauthorized      FHIR answers 401 to every request (a dead session)
+  --bad-id-token-signature id_tokens carry a signature that does not verify
   --seed N                 data generator seed                      [42]
   --big-observations N     observations of the large-record patient [10000]
   --quiet                  no request log
@@ -175,6 +183,7 @@ pub fn from_args_and_env(
                 | "reject-refresh"
                 | "omit-pkce-methods"
                 | "fhir-unauthorized"
+                | "bad-id-token-signature"
                 | "quiet"
                 | "help"
         );
@@ -233,6 +242,7 @@ pub fn from_args_and_env(
             "token-lifetime",
             "code-lifetime",
             "latency-ms",
+            "authorize-latency-ms",
             "failure-rate",
             "reject-code",
             "reject-refresh",
@@ -241,6 +251,7 @@ pub fn from_args_and_env(
             "foreign-token-endpoint",
             "omit-pkce-methods",
             "fhir-unauthorized",
+            "bad-id-token-signature",
             "seed",
             "big-observations",
             "quiet",
@@ -295,6 +306,7 @@ pub fn from_args_and_env(
     c.token_lifetime = Duration::from_secs(num("token-lifetime", get("token-lifetime"), 3600)?);
     c.code_lifetime = Duration::from_secs(num("code-lifetime", get("code-lifetime"), 60)?);
     c.faults.latency_ms = num("latency-ms", get("latency-ms"), 0)?;
+    c.faults.authorize_latency_ms = num("authorize-latency-ms", get("authorize-latency-ms"), 0)?;
     c.faults.failure_rate = num("failure-rate", get("failure-rate"), 0.0)?;
     if !(0.0..=1.0).contains(&c.faults.failure_rate) {
         return Err("--failure-rate must lie between 0 and 1".into());
@@ -317,6 +329,7 @@ pub fn from_args_and_env(
     }
     c.faults.omit_pkce_methods = flag("omit-pkce-methods");
     c.faults.fhir_unauthorized = flag("fhir-unauthorized");
+    c.faults.bad_id_token_signature = flag("bad-id-token-signature");
     c.seed = num("seed", get("seed"), 42)?;
     c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
     c.log_requests = !flag("quiet");
@@ -389,13 +402,23 @@ mod tests {
             "http://localhost:9999/token",
             "--omit-pkce-methods",
             "--fhir-unauthorized",
+            "--bad-id-token-signature",
+            "--latency-ms",
+            "30",
+            "--authorize-latency-ms",
+            "200",
         ])
         .unwrap();
+        assert_eq!(
+            (c.faults.latency_ms, c.faults.authorize_latency_ms),
+            (30, 200)
+        );
         assert_eq!(
             c.faults.foreign_token_endpoint.as_deref(),
             Some("http://localhost:9999/token")
         );
         assert!(c.faults.omit_pkce_methods && c.faults.fhir_unauthorized);
+        assert!(c.faults.bad_id_token_signature);
         assert!(parse(&["--foreign-token-endpoint", "nope"]).is_err());
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();

@@ -89,6 +89,7 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
 #[derive(Deserialize)]
 struct FaultsUpdate {
     latency_ms: Option<u64>,
+    authorize_latency_ms: Option<u64>,
     failure_rate: Option<f64>,
     reject_code: Option<bool>,
     reject_refresh: Option<bool>,
@@ -100,6 +101,7 @@ async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
     let f = sb.faults();
     Json(json!({
         "latency_ms": f.latency_ms,
+        "authorize_latency_ms": f.authorize_latency_ms,
         "failure_rate": f.failure_rate,
         "reject_code": f.reject_code,
         "reject_refresh": f.reject_refresh,
@@ -131,6 +133,9 @@ async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>)
         let mut f = sb.faults.write().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = u.latency_ms {
             f.latency_ms = v;
+        }
+        if let Some(v) = u.authorize_latency_ms {
+            f.authorize_latency_ms = v;
         }
         if let Some(v) = u.failure_rate {
             f.failure_rate = v;

@@ -57,7 +57,9 @@ fn is_api(path: &str) -> bool {
 }
 
 /// CORS (Fetch standard): the token endpoint and FHIR answer the registered apps' origins only;
-/// public documents (discovery, metadata, JWKS, style) answer any origin.
+/// public documents (discovery, metadata, JWKS, style) answer any origin with `*` and no
+/// `Vary: Origin`, so one cached copy serves every app (browsers keep one entry per URL: an
+/// answer that varied on Origin would be fetched anew by each app in turn).
 pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if !is_api(&path) {
@@ -73,7 +75,8 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
         || path == "/jwks"
         || path == "/smart-style.json";
     let allowed = match &origin {
-        Some(o) if public || sb.app_origins.iter().any(|a| a == o) => Some(o.clone()),
+        _ if public => Some("*".to_string()),
+        Some(o) if sb.app_origins.iter().any(|a| a == o) => Some(o.clone()),
         _ => None,
     };
     let preflight = req.method() == Method::OPTIONS;
@@ -87,7 +90,9 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
         if let Ok(v) = HeaderValue::from_str(&o) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         }
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        if !public {
+            h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("WWW-Authenticate, Location, Content-Location, ETag"),
@@ -110,8 +115,16 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
     res
 }
 
-/// Added latency and random 500/503s on API paths (`--latency-ms`, `--failure-rate`).
+/// Added latency and random 500/503s on API paths (`--latency-ms`, `--failure-rate`), and
+/// the authorize step's own latency (`--authorize-latency-ms`).
 pub async fn faults(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/auth/authorize" {
+        let ms = sb.faults().authorize_latency_ms;
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        return next.run(req).await;
+    }
     if !is_api(req.uri().path()) || req.method() == Method::OPTIONS {
         return next.run(req).await;
     }

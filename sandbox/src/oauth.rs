@@ -889,7 +889,16 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
             if fhir_user {
                 claims["fhirUser"] = json!(format!("{}/{}", sb.fhir_base, user.reference()));
             }
-            body["id_token"] = json!(sb.signer().sign(&claims));
+            let mut jwt = sb.signer().sign(&claims);
+            if sb.faults().bad_id_token_signature {
+                // The 256-byte signature's last base64url character carries two bits (A, Q, g
+                // or w): another of those changes the last byte, so the token still decodes
+                // and its signature no longer verifies.
+                let last = if jwt.ends_with('A') { "Q" } else { "A" };
+                jwt.pop();
+                jwt.push_str(last);
+            }
+            body["id_token"] = json!(jwt);
         }
     }
     body

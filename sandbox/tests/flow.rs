@@ -555,6 +555,16 @@ async fn cors_lets_the_app_origin_in_only() {
         .await
         .unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
+    // Public documents: any origin, one cacheable answer for all.
+    let doc = p
+        .http
+        .get(format!("{}/.well-known/smart-configuration", p.fhir))
+        .header("Origin", "http://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doc.headers()["access-control-allow-origin"], "*");
+    assert!(doc.headers().get("vary").is_none());
 }
 
 #[tokio::test]
@@ -571,4 +581,12 @@ async fn faults_on_demand() {
         .await
         .unwrap();
     assert!(r.status().is_server_error());
+    // The authorize step's latency holds the answer back at least that long (a lower bound:
+    // sleeping guarantees it, whatever the machine's load).
+    let p = start(|c| c.faults.authorize_latency_ms = 300).await;
+    let url = p.authorize_url("launch/patient patient/*.rs", &[]);
+    let t = std::time::Instant::now();
+    let (s, _) = p.authorize(&url).await;
+    assert!(s.is_redirection(), "{s}");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
 }

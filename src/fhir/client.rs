@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_response, FhirError};
-use crate::platform::{HttpRequest, HttpResponse, Platform};
+use crate::platform::{HttpRequest, HttpResponse, Platform, Priority, StorageError};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{RefreshMismatch, Session, SESSION_KEY};
 use crate::smart::token::{process_token_response, refresh_request, TokenError};
@@ -123,6 +123,22 @@ impl<P: Platform + 'static> FhirClient<P> {
         f(&self.inner.session.borrow())
     }
 
+    /// The id_token check has passed (`flow::verify`): the session gets its user and is
+    /// mirrored to this tab's storage (for a reload), not before.
+    pub fn confirm(&self, fhir_user: Option<String>) -> Result<(), StorageError> {
+        let json = {
+            let mut s = self.inner.session.borrow_mut();
+            s.fhir_user = fhir_user;
+            s.to_json()
+        };
+        self.inner.platform.save(SESSION_KEY, &json)
+    }
+
+    /// Ends the session now (e.g. its id_token check failed): tokens dropped, nothing more sent.
+    pub fn end(&self) {
+        self.inner.end();
+    }
+
     /// Whether the session has ended (see the module documentation).
     pub fn is_ended(&self) -> bool {
         self.inner.ended.get()
@@ -191,8 +207,13 @@ impl<P: Platform + 'static> FhirClient<P> {
 
     /// Sends with the current token; also returns which token that was, so a 401 can tell
     /// whether a refresh already happened while the request was in flight.
-    async fn send_with_token(&self, url: &str) -> Result<(HttpResponse, u64), FhirError> {
+    async fn send_with_token(
+        &self,
+        url: &str,
+        priority: Priority,
+    ) -> Result<(HttpResponse, u64), FhirError> {
         let mut req = HttpRequest::get(url, "application/fhir+json");
+        req.priority = priority;
         let bearer = self.with_session(|s| format!("Bearer {}", s.access_token.expose()));
         let generation = self.inner.generation.get();
         req.headers.push(("Authorization", bearer));
@@ -212,6 +233,10 @@ impl<P: Platform + 'static> FhirClient<P> {
 
     /// GET a FHIR URL with the token: only under the base (SECURITY.md).
     pub async fn get(&self, url: &str) -> Result<Value, FhirError> {
+        self.get_with(url, Priority::Normal).await
+    }
+
+    async fn get_with(&self, url: &str, priority: Priority) -> Result<Value, FhirError> {
         let Some(checked) = self.inner.base.checked(url) else {
             return Err(FhirError::OffBase(url.to_string()));
         };
@@ -235,7 +260,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         } else if expired {
             return Err(self.expired());
         }
-        let (res, sent_with) = self.send_with_token(url).await?;
+        let (res, sent_with) = self.send_with_token(url, priority).await?;
         if res.status != 401 {
             return process_response(&res);
         }
@@ -252,7 +277,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         if self.is_ended() {
             return Err(FhirError::SessionExpired);
         }
-        let (res, _) = self.send_with_token(url).await?;
+        let (res, _) = self.send_with_token(url, priority).await?;
         if res.status == 401 {
             return Err(self.expired());
         }
@@ -270,7 +295,8 @@ impl<P: Platform + 'static> FhirClient<P> {
 
     /// Searches and follows `next` links to the end, handing each page's matching resources to
     /// `on_page(resources, loaded so far, Bundle.total)` as it arrives, so large histories are
-    /// processed page by page and never held whole.
+    /// processed page by page and never held whole. Sent at low priority: a read that starts
+    /// with them (the patient's, for the banner) goes first.
     pub async fn search_pages(
         &self,
         resource_type: &str,
@@ -282,7 +308,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         let mut url = first;
         let mut loaded = 0;
         loop {
-            let mut bundle = self.get(&url).await?;
+            let mut bundle = self.get_with(&url, Priority::Low).await?;
             if bundle["resourceType"] != "Bundle" {
                 return Err(FhirError::Malformed(
                     "a search did not return a Bundle".into(),

@@ -12,6 +12,7 @@ use crate::smart::config::{EhrConfig, Ehrs, Issuer};
 use crate::smart::discovery::{self, DiscoveryError, SmartConfiguration};
 use crate::smart::id_token::{self, IdTokenError};
 use crate::smart::launch::CallbackParams;
+use crate::smart::secret::IdToken;
 use crate::smart::session::{Session, SESSION_KEY};
 use crate::smart::token::{self, TokenError};
 
@@ -167,9 +168,22 @@ pub fn refuse_visit<P: Platform>(p: &P, query: &str) {
     }
 }
 
-/// Callback → token → session. The caller has already removed `code` and `state` from the
-/// address bar, so a reload cannot exchange the code twice.
-pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Session, LaunchError> {
+/// What the id_token check of an exchange needs. The app may start its first FHIR reads with
+/// the exchange's session while [`verify`] runs (fewer steps in a row), but shows nothing and
+/// stores nothing until the check has passed.
+pub struct IdCheck {
+    pending: PendingAuthorization,
+    id_token: Option<IdToken>,
+}
+
+/// Callback → token exchange: the session without its user (`fhirUser` comes from the checked
+/// id_token), not stored, and the check still to make. The caller has already removed `code`
+/// and `state` from the address bar, so a reload cannot exchange the code twice; the pending
+/// sign-in is taken out of storage whatever the outcome.
+pub async fn exchange<P: Platform>(
+    p: &P,
+    params: CallbackParams,
+) -> Result<(Session, IdCheck), LaunchError> {
     let pending = take_pending(p, params.state.as_deref());
     let valid = callback::validate(params, pending, p.now_ms())?;
     let res = p
@@ -177,18 +191,34 @@ pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Sess
         .await
         .map_err(TokenError::from)?;
     let tokens = token::process_token_response(&res)?;
-    let pending = valid.pending;
-    let fhir_user = match &tokens.id_token {
-        // A server that publishes no keys cannot vouch for the user: launch without showing one.
-        // A token that is wrong (claims, key, signature) stops the launch.
-        Some(t) => match check_id_token(p, &pending, t).await {
-            Ok(user) => user,
-            Err(IdTokenError::Unverifiable(_)) => None,
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
+    // The session keeps the id_token too; the check reads its own copy.
+    let id_token = tokens.id_token.as_ref().map(|t| IdToken::new(t.expose()));
+    let session = Session::new(&valid.pending, tokens, None, p.now_ms());
+    let check = IdCheck {
+        pending: valid.pending,
+        id_token,
     };
-    let session = Session::new(&pending, tokens, fhir_user, p.now_ms());
+    Ok((session, check))
+}
+
+/// The id_token check: the user's `fhirUser` once claims and signature hold. A server that
+/// publishes no keys cannot vouch for the user: the launch goes on without showing one. A token
+/// that is wrong (claims, key, signature) stops the launch.
+pub async fn verify<P: Platform>(p: &P, check: &IdCheck) -> Result<Option<String>, LaunchError> {
+    match &check.id_token {
+        Some(t) => match check_id_token(p, &check.pending, t).await {
+            Ok(user) => Ok(user),
+            Err(IdTokenError::Unverifiable(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Callback → token → id_token check → stored session, one after the other.
+pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Session, LaunchError> {
+    let (mut session, check) = exchange(p, params).await?;
+    session.fhir_user = verify(p, &check).await?;
     p.save(SESSION_KEY, &session.to_json())?;
     Ok(session)
 }
@@ -197,7 +227,7 @@ pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Sess
 async fn check_id_token<P: Platform>(
     p: &P,
     pending: &PendingAuthorization,
-    token: &crate::smart::secret::IdToken,
+    token: &IdToken,
 ) -> Result<Option<String>, IdTokenError> {
     let decoded = id_token::decode(token)?;
     id_token::check_claims(

@@ -263,6 +263,57 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     assert!(resume(&p).is_none());
 }
 
+/// The overlapped callback (issue 11): the exchange gives a session to read with and stores
+/// nothing; the session is mirrored only once the check has passed, with its user; a failed
+/// check ends the client before anything is stored.
+#[test]
+fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let p = Rc::new(server(token_body(&probe, None)));
+    let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
+    assert_eq!(session.fhir_user, None, "no user before the check");
+    assert!(resume(&*p).is_none(), "nothing stored before the check");
+    assert!(p.keys().is_empty(), "the pending sign-in is used up");
+    assert_eq!(p.count("/jwks"), 0, "the check has not started");
+    let client = FhirClient::new(p.clone(), session).unwrap();
+    let user = block_on(verify(&*p, &check)).unwrap();
+    assert_eq!(
+        user.as_deref(),
+        Some("http://localhost:9000/fhir/Practitioner/dr-adams")
+    );
+    client.confirm(user).unwrap();
+    let stored = resume(&*p).unwrap();
+    assert_eq!(
+        stored.fhir_user,
+        client.with_session(|s| s.fhir_user.clone())
+    );
+    assert_eq!(stored.access_token.expose(), "AT-1");
+
+    // A forged signature: the check fails; the UI then ends the client, nothing is stored.
+    let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
+    let t = body["id_token"].as_str().unwrap().to_string();
+    let (head, sig) = t.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    body["id_token"] = json!(format!("{head}.{flipped}{}", &sig[1..]));
+    let p = Rc::new(server(body.to_string()));
+    let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
+    let client = FhirClient::new(p.clone(), session).unwrap();
+    let e = block_on(verify(&*p, &check)).unwrap_err();
+    assert_eq!(e, LaunchError::IdToken(IdTokenError::BadSignature));
+    client.end();
+    assert!(client.is_ended());
+    assert!(client.with_session(|s| s.access_token.expose().is_empty()));
+    let sent = p.urls().len();
+    assert_eq!(
+        block_on(client.read("Patient", "patient-01")).unwrap_err(),
+        FhirError::SessionExpired
+    );
+    assert_eq!(p.urls().len(), sent, "nothing sent once ended");
+    assert!(resume(&*p).is_none());
+}
+
 #[test]
 fn token_errors_store_nothing() {
     let p = Scripted::new(|req| {
@@ -404,6 +455,35 @@ fn a_refused_refresh_ends_the_session_without_a_loop() {
         "the dead refresh token is not retried"
     );
     client.with_session(|s| assert!(s.refresh_token.is_none()));
+}
+
+/// The banner's read goes before the searches that start with it: searches (every page) are
+/// sent at low priority, reads at the normal one (issue 11, fewer steps in a row).
+#[test]
+fn searches_go_at_low_priority_and_reads_at_normal() {
+    let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let (_p, client) = launched(
+        move |req| {
+            log.borrow_mut().push((req.url.clone(), req.priority));
+            if req.url.contains("/Patient/") {
+                json(200, PATIENT)
+            } else if req.url.contains("page=2") {
+                json(200, r#"{"resourceType":"Bundle","entry":[]}"#)
+            } else {
+                json(
+                    200,
+                    r#"{"resourceType":"Bundle","entry":[],"link":[{"relation":"next","url":"http://localhost:9000/fhir/Condition?page=2"}]}"#,
+                )
+            }
+        },
+        r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
+    );
+    block_on(client.read("Patient", "patient-01")).unwrap();
+    block_on(client.search_all("Condition", &[("patient", "patient-01")], |_, _| {})).unwrap();
+    let seen: Vec<_> = seen.borrow().iter().map(|(_, p)| *p).collect();
+    use crate::platform::Priority;
+    assert_eq!(seen, vec![Priority::Normal, Priority::Low, Priority::Low]);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::platform::{HttpRequest, HttpResponse, Method, NetError};
+use crate::platform::{HttpRequest, HttpResponse, Method, NetError, Priority};
 use crate::smart::callback::ValidCallback;
 use crate::smart::fields;
 use crate::smart::secret::{AccessToken, IdToken, RefreshToken};
@@ -71,6 +71,7 @@ fn post(url: &str, body: String) -> HttpRequest {
             ("Accept", "application/json".to_string()),
         ],
         body: Some(body),
+        priority: Priority::Normal,
     }
 }
 

@@ -10,10 +10,11 @@ use super::lists::{
     allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
     ENCOUNTERS, MEDICATIONS, PROBLEMS,
 };
-use futures::FutureExt;
 
-use super::section::{collect, load, Gate, Load, Section};
+use super::section::{collect, load, Load, Section};
 use super::session::SessionPanel;
+use std::rc::Rc;
+
 use super::{labs::Labs, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
@@ -23,13 +24,21 @@ use crate::chart::vitals::VitalsBuilder;
 use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpRequest, Platform};
+use crate::problem::launch_problem;
+use crate::smart::flow;
 use crate::web::{self, Browser};
 
 /// The patient chosen by search, kept for a reload of this tab.
 const SELECTED_KEY: &str = "smart-launch.selected-patient";
 
 #[component]
-pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
+pub fn Chart(
+    ctx: Ctx,
+    client: FhirClient<Browser>,
+    /// The id_token check of a new session: the chart's first reads go out while it runs, and
+    /// nothing of the chart is shown until it has passed (a failed check ends the session).
+    check: Option<Rc<flow::IdCheck>>,
+) -> impl IntoView {
     let (kind, context_patient, fhir_user, style_url) = client.with_session(|s| {
         (
             s.kind,
@@ -45,20 +54,34 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
     );
     let now = RwSignal::new(Browser.now_ms());
     let user = RwSignal::new(None::<String>);
+    let user_is_patient = RwSignal::new(false);
+    let verified = RwSignal::new(check.is_none());
+    let patient_url = context_patient
+        .as_ref()
+        .and_then(|id| client.base().resolve(&format!("Patient/{id}")));
 
-    if let Some(fu) = fhir_user {
-        // The user's own resource, read with the token only under the FHIR base (SECURITY.md).
-        match client.base().resolve(&fu) {
-            Some(url) => {
-                let c = client.clone();
-                spawn_local(async move {
-                    // After the patient's own request has gone out: the banner comes first.
-                    web::sleep(0).await;
-                    let name = c.get(&url).await.map(|v| display_name(&v)).unwrap_or(fu);
-                    user.set(Some(name));
+    match check {
+        None => show_user(&client, fhir_user, patient_url, user, user_is_patient),
+        Some(check) => {
+            let c = client.clone();
+            spawn_local(async move {
+                let checked = flow::verify(&Browser, &check).await.and_then(|fhir_user| {
+                    c.confirm(fhir_user.clone())?;
+                    Ok(fhir_user)
                 });
-            }
-            None => user.set(Some(fu)),
+                match checked {
+                    Ok(fhir_user) => {
+                        show_user(&c, fhir_user, patient_url, user, user_is_patient);
+                        verified.set(true);
+                    }
+                    Err(e) => {
+                        // The reads already sent stop here: their answers are dropped.
+                        c.end();
+                        flow::sign_out(&Browser);
+                        ctx.problem(launch_problem(&e, Some(kind)));
+                    }
+                }
+            });
         }
     }
     if let Some(url) = style_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
@@ -104,16 +127,46 @@ pub fn Chart(ctx: Ctx, client: FhirClient<Browser>) -> impl IntoView {
     };
     let can_change = context_patient.is_none();
     view! {
-        {move || match selected.get() {
-            Some(id) => view! {
-                <PatientChart ctx=ctx client=client.get_value() patient=id now=now user=user
-                    on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
-            }.into_any(),
-            None => view! {
-                <PatientSearch ctx=ctx client=client.get_value() on_pick=pick/>
-                <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
-            }.into_any(),
-        }}
+        <p class="status" id="status" role="status" hidden=verified>"Completing sign-in…"</p>
+        <div class="chart" hidden=move || !verified.get()>
+            {move || match selected.get() {
+                Some(id) => view! {
+                    <PatientChart ctx=ctx client=client.get_value() patient=id now=now user=user
+                        user_is_patient=user_is_patient verified=verified
+                        on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
+                }.into_any(),
+                None => view! {
+                    <PatientSearch ctx=ctx client=client.get_value() on_pick=pick/>
+                    <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// Who is signed in (`fhirUser`, from the checked id_token), by name: read from their own
+/// resource with the token only under the FHIR base (SECURITY.md); when the user is the patient
+/// in context, the patient's read names them (one read, not two).
+fn show_user(
+    client: &FhirClient<Browser>,
+    fhir_user: Option<String>,
+    patient_url: Option<String>,
+    user: RwSignal<Option<String>>,
+    user_is_patient: RwSignal<bool>,
+) {
+    let Some(fu) = fhir_user else {
+        return;
+    };
+    match client.base().resolve(&fu) {
+        Some(url) if Some(&url) == patient_url.as_ref() => user_is_patient.set(true),
+        Some(url) => {
+            let c = client.clone();
+            spawn_local(async move {
+                let name = c.get(&url).await.map(|v| display_name(&v)).unwrap_or(fu);
+                user.set(Some(name));
+            });
+        }
+        None => user.set(Some(fu)),
     }
 }
 
@@ -132,6 +185,8 @@ fn PatientChart(
     patient: String,
     now: RwSignal<u64>,
     user: RwSignal<Option<String>>,
+    user_is_patient: RwSignal<bool>,
+    verified: RwSignal<bool>,
     on_change: impl Fn() + Copy + Send + Sync + 'static,
     can_change: bool,
 ) -> impl IntoView {
@@ -143,20 +198,17 @@ fn PatientChart(
         p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         p
     };
-    // The patient first: the banner is what the user waits for.
+    // The patient first (the banner is what the user waits for); the sections' searches start
+    // right after it, all together.
     let record = RwSignal::new_local(Section::<Value>::Loading {
         loaded: 0,
         total: None,
     });
-    let (patient_read, gate) = futures::channel::oneshot::channel::<()>();
-    let gate: Gate = gate.map(|_| ()).boxed_local().shared();
     {
         let c = client.clone();
         let id = patient.clone();
         spawn_local(async move {
             let r = c.read("Patient", &id).await;
-            // The sections start now: the banner's request did not queue behind theirs.
-            let _ = patient_read.send(());
             match r {
                 Ok(v) => record.set(Section::Ready(v)),
                 Err(FhirError::SessionExpired) => ctx.session_expired(kind),
@@ -166,6 +218,14 @@ fn PatientChart(
             }
         });
     }
+    // The signed-in user is this patient: named by the patient's own read.
+    Effect::new(move || {
+        if user_is_patient.get() {
+            if let Section::Ready(p) = &*record.read() {
+                user.set(Some(display_name(p)));
+            }
+        }
+    });
 
     fn list<T>(
         resource_type: &'static str,
@@ -186,7 +246,6 @@ fn PatientChart(
         ctx,
         c,
         kind,
-        gate.clone(),
         list("Condition", by_patient(&[]), |v| {
             problem_rows(records::problems(&v))
         }),
@@ -195,7 +254,6 @@ fn PatientChart(
         ctx,
         c,
         kind,
-        gate.clone(),
         list("MedicationRequest", by_patient(&[]), |v| {
             medication_rows(records::medications(&v))
         }),
@@ -204,7 +262,6 @@ fn PatientChart(
         ctx,
         c,
         kind,
-        gate.clone(),
         list("AllergyIntolerance", by_patient(&[]), |v| {
             allergy_rows(records::allergies(&v))
         }),
@@ -213,7 +270,6 @@ fn PatientChart(
         ctx,
         c,
         kind,
-        gate.clone(),
         list("Encounter", by_patient(&[]), |v| {
             encounter_rows(records::encounters(&v))
         }),
@@ -222,7 +278,6 @@ fn PatientChart(
         ctx,
         c,
         kind,
-        gate.clone(),
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "vital-signs")]),
@@ -236,7 +291,6 @@ fn PatientChart(
         ctx,
         c,
         kind,
-        gate.clone(),
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "laboratory")]),
@@ -264,15 +318,36 @@ fn PatientChart(
         web::focus(&format!("tab-{}", TABS[next].0));
     };
     let panel = move |id: &'static str| move || active.get() != id;
+    // The banner first: the rest of the chart (tabs and sections, the larger part of the view)
+    // is built once the name is on screen, or once the patient's read has failed, so the
+    // answers that arrive together with the patient's do not hold the name back. The reads
+    // themselves all went out above. A patient's read that takes long does not hold the rest
+    // back for more than a second.
+    let rest = RwSignal::new(false);
+    Effect::new(move || {
+        let patient_done = !matches!(*record.read(), Section::Loading { .. });
+        if verified.get() && patient_done && !rest.get_untracked() {
+            spawn_local(async move {
+                web::sleep(0).await;
+                build_rest(rest);
+            });
+        }
+    });
+    spawn_local(async move {
+        web::sleep(1_000).await;
+        build_rest(rest);
+    });
+    let client = StoredValue::new_local(client);
 
     view! {
-        {move || banner_wanted.then(|| view! { <Banner record=record now=now/> })}
+        {move || banner_wanted.then(|| view! { <Banner record=record now=now verified=verified/> })}
         {(!banner_wanted).then(|| view! {
             <p class="context-line">"Patient: "<span id="session-patient">{move || record.with(|r| match r {
                 Section::Ready(p) => display_name(p),
                 _ => String::new(),
             })}</span></p>
         })}
+        {move || rest.get().then(|| view! {
         {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
         <div class="tabs" role="tablist" aria-label="Chart sections" on:keydown=on_tab_key>
             {TABS.iter().map(|(id, label)| view! {
@@ -297,18 +372,33 @@ fn PatientChart(
             <ListSection spec=ENCOUNTERS state=encounters/>
         </div>
         <div role="tabpanel" id="panel-session" aria-labelledby="tab-session" hidden=panel("session")>
-            <SessionPanel ctx=ctx client=client.clone() now=now user=user/>
+            <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
         </div>
+        })}
+    }
+}
+
+/// Once only: setting it again would build the tabs anew and lose the open one.
+fn build_rest(rest: RwSignal<bool>) {
+    if !rest.get_untracked() {
+        rest.set(true);
     }
 }
 
 #[component]
-fn Banner(record: RwSignal<Section<Value>, LocalStorage>, now: RwSignal<u64>) -> impl IntoView {
+fn Banner(
+    record: RwSignal<Section<Value>, LocalStorage>,
+    now: RwSignal<u64>,
+    verified: RwSignal<bool>,
+) -> impl IntoView {
     view! {
         <section class="banner" aria-label="Patient" id="banner">
             {move || record.with(|r| match r {
                 Section::Ready(p) => {
-                    crate::web::mark_after_paint("patient-name-painted");
+                    // The benchmark's mark: the name is shown once the id_token check has passed.
+                    if verified.get() {
+                        crate::web::mark_after_paint("patient-name-painted");
+                    }
                     let s = summarize(p);
                     let born = s.birth_date.clone().map(|b| match age(&b, now.get_untracked() as i64) {
                         Some(a) => format!("{a} ({b})"),

@@ -19,9 +19,7 @@ use leptos::task::spawn_local;
 
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::Platform;
-use crate::problem::{
-    config_problem, fhir_problem, launch_problem, params_problem, Problem, SESSION_EXPIRED,
-};
+use crate::problem::{config_problem, fhir_problem, launch_problem, params_problem, Problem};
 use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
 use crate::smart::flow::{self, Target};
@@ -35,7 +33,9 @@ pub enum Screen {
     Working(String),
     Picker,
     Problem(Problem),
-    Chart(FhirClient<Browser>),
+    /// The chart, with the id_token check still to pass when the session is new (nothing of
+    /// the chart is shown until it has).
+    Chart(FhirClient<Browser>, Option<Rc<flow::IdCheck>>),
 }
 
 /// What every screen can reach: the current screen and the configured EHRs.
@@ -57,12 +57,13 @@ impl Ctx {
     }
 
     /// The session has ended (the client has already dropped its tokens): one message, however
-    /// many sections learn of it.
+    /// many sections learn of it, and only while the chart is on screen: a read that lands after
+    /// the chart gave way to another page (e.g. a failed id_token check) says nothing.
     pub fn session_expired(&self, kind: LaunchKind) {
-        let shown = self
+        let on_chart = self
             .screen
-            .with_untracked(|s| matches!(s, Screen::Problem(p) if p.code == SESSION_EXPIRED));
-        if !shown {
+            .with_untracked(|s| matches!(s, Screen::Chart(..)));
+        if on_chart {
             self.problem(fhir_problem(&FhirError::SessionExpired, kind));
         }
     }
@@ -109,10 +110,12 @@ impl Ctx {
         });
     }
 
-    pub fn open_session(&self, session: Session) {
+    /// Opens the chart of `session`; `check` is the id_token check a new session still has to
+    /// pass (the chart's first reads go out meanwhile).
+    pub fn open_session(&self, session: Session, check: Option<flow::IdCheck>) {
         self.last_ehr.set_value(Some(session.ehr_id.clone()));
         match FhirClient::new(Rc::new(Browser), session) {
-            Some(client) => self.show(Screen::Chart(client)),
+            Some(client) => self.show(Screen::Chart(client, check.map(Rc::new))),
             None => {
                 flow::sign_out(&Browser);
                 self.problem(config_problem(&ConfigError::Malformed(
@@ -144,27 +147,38 @@ pub enum LaunchTarget {
     Issuer { iss: String, launch: Option<String> },
 }
 
-/// The configured EHRs, read from `config.json` the first time they are needed: a callback or a
-/// resumed session needs none of it, so it costs those pages no request.
+/// The configured EHRs, read from `config.json` the first time they are needed. launch.html
+/// preloads the file, so the request runs while the wasm loads rather than after it.
 async fn ensure_ehrs(ctx: Ctx) -> Option<Rc<Ehrs>> {
-    if let Some(e) = ctx.ehrs.get_value() {
-        return Some(e);
-    }
-    let parsed = match web::fetch_text("config.json").await {
-        Ok(text) => Ehrs::parse(&text),
-        Err(e) => Err(ConfigError::Malformed(e)),
-    };
-    match parsed {
-        Ok(e) => {
-            let e = Rc::new(e);
-            ctx.ehrs.set_value(Some(e.clone()));
-            Some(e)
-        }
+    match read_ehrs(ctx).await {
+        Ok(e) => Some(e),
         Err(e) => {
             ctx.problem(config_problem(&e));
             None
         }
     }
+}
+
+async fn read_ehrs(ctx: Ctx) -> Result<Rc<Ehrs>, ConfigError> {
+    if let Some(e) = ctx.ehrs.get_value() {
+        return Ok(e);
+    }
+    let text = web::fetch_text("config.json")
+        .await
+        .map_err(ConfigError::Malformed)?;
+    let e = Rc::new(Ehrs::parse(&text)?);
+    ctx.ehrs.set_value(Some(e.clone()));
+    Ok(e)
+}
+
+/// A callback or a resumed session does not wait for the configuration, but reads the preloaded
+/// file in the background: "sign in again" and the EHR list then need no request, and the
+/// preload is not wasted. A problem with it is reported when it is needed, not here.
+fn read_ehrs_later(ctx: Ctx) {
+    spawn_local(async move {
+        web::sleep(0).await;
+        let _ = read_ehrs(ctx).await;
+    });
 }
 
 async fn start(ctx: Ctx) {
@@ -185,9 +199,11 @@ async fn start(ctx: Ctx) {
             let origin = flow::pending_origin(&Browser, params.state.as_deref());
             let kind = origin.as_ref().map(|(k, _)| *k);
             ctx.last_ehr.set_value(origin.map(|(_, id)| id));
-            // `complete` takes the pending sign-in out of storage whatever the outcome.
-            match flow::complete(&Browser, params).await {
-                Ok(session) => ctx.open_session(session),
+            read_ehrs_later(ctx);
+            // `exchange` takes the pending sign-in out of storage whatever the outcome; the
+            // chart makes the id_token check while its first reads are on their way.
+            match flow::exchange(&Browser, params).await {
+                Ok((session, check)) => ctx.open_session(session, Some(check)),
                 Err(e) => ctx.problem(launch_problem(&e, kind)),
             }
         }
@@ -204,7 +220,10 @@ async fn start(ctx: Ctx) {
             ctx.launch(LaunchTarget::Issuer { iss, launch: None });
         }
         Ok(PageRequest::Plain) => match flow::resume(&Browser) {
-            Some(session) => ctx.open_session(session),
+            Some(session) => {
+                read_ehrs_later(ctx);
+                ctx.open_session(session, None)
+            }
             None => ctx.show_picker(),
         },
     }
@@ -227,7 +246,7 @@ pub fn App() -> impl IntoView {
                 }.into_any(),
                 Screen::Picker => view! { <picker::Picker ctx=ctx/> }.into_any(),
                 Screen::Problem(p) => view! { <problem::ProblemView ctx=ctx problem=p/> }.into_any(),
-                Screen::Chart(client) => view! { <chart::Chart ctx=ctx client=client/> }.into_any(),
+                Screen::Chart(client, check) => view! { <chart::Chart ctx=ctx client=client check=check/> }.into_any(),
             }}
         </main>
     }
@@ -236,7 +255,7 @@ pub fn App() -> impl IntoView {
 /// Used by the chart's refresh loop: whether `client` is still the one on screen.
 pub(crate) fn still_showing(ctx: Ctx, client: &FhirClient<Browser>) -> bool {
     ctx.screen.with_untracked(|s| match s {
-        Screen::Chart(c) => {
+        Screen::Chart(c, _) => {
             c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
                 && Browser.load(crate::smart::session::SESSION_KEY).is_some()
         }

@@ -32,14 +32,10 @@ pub struct Load<B, T> {
     pub mark: Option<[&'static str; 3]>,
 }
 
-/// A future that resolves once; sections wait on it so the patient's banner goes first.
-pub type Gate = futures::future::Shared<futures::future::LocalBoxFuture<'static, ()>>;
-
 pub fn load<B: 'static, T: Clone + 'static>(
     ctx: Ctx,
     client: &FhirClient<Browser>,
     kind: LaunchKind,
-    after: Gate,
     l: Load<B, T>,
 ) -> SectionSignal<T> {
     let state = RwSignal::new_local(Section::Loading {
@@ -53,7 +49,6 @@ pub fn load<B: 'static, T: Clone + 'static>(
     }
     let c = client.clone();
     spawn_local(async move {
-        after.await;
         let Load {
             resource_type,
             params,
