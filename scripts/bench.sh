@@ -4,7 +4,7 @@
 # the 10,000-observation record two ways; then the sandbox's own FHIR benchmark. Writes
 # BENCHMARKS.md.
 # Usage: scripts/bench.sh [--launches N] [--baseline GIT-REV]
-#   --launches N        EHR launches per app (default 20)
+#   --launches N        EHR launches per app per mode (cold, warm, clinic; default 10)
 #   --baseline GIT-REV  also build GIT-REV (in a worktree) and report the size change against it
 set -euo pipefail
 cd "$(dirname "$0")/.."
