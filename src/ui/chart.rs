@@ -2,6 +2,9 @@
 //! encounters and the session), or patient search when the launch brought no patient. Keeps the
 //! token fresh while on screen and applies the EHR's validated style.
 
+use std::rc::Rc;
+
+use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
@@ -10,11 +13,8 @@ use super::lists::{
     allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
     ENCOUNTERS, MEDICATIONS, PROBLEMS,
 };
-
-use super::section::{collect, load, Load, Section};
+use super::section::{collect, load, Gate, Load, Section};
 use super::session::SessionPanel;
-use std::rc::Rc;
-
 use super::{labs::Labs, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
@@ -227,6 +227,38 @@ fn PatientChart(
         }
     });
 
+    // The banner first: the rest of the chart (tabs and sections, the larger part of the view)
+    // is built once the name is on screen, or once the patient's read has failed, so the
+    // answers that arrive together with the patient's do not hold the name back. A patient's
+    // read that takes long does not hold the rest back for more than a second. The searches of
+    // the tabs not shown at first (vital signs, labs, encounters: most of the bytes) start then
+    // too, so on a slow line they do not share it with the patient's read; the summary's start
+    // with the patient's.
+    let rest = RwSignal::new(false);
+    let (rest_built, after_banner) = futures::channel::oneshot::channel::<()>();
+    let after_banner: Gate = after_banner.map(|r| r.is_ok()).boxed_local().shared();
+    let rest_built = StoredValue::new_local(Some(rest_built));
+    let build_rest = move || {
+        // Once only: setting it again would build the tabs anew and lose the open one.
+        if let Some(tx) = rest_built.try_update_value(Option::take).flatten() {
+            rest.set(true);
+            let _ = tx.send(());
+        }
+    };
+    Effect::new(move || {
+        let patient_done = !matches!(*record.read(), Section::Loading { .. });
+        if verified.get() && patient_done && !rest.get_untracked() {
+            spawn_local(async move {
+                web::sleep(0).await;
+                build_rest();
+            });
+        }
+    });
+    spawn_local(async move {
+        web::sleep(1_000).await;
+        build_rest();
+    });
+
     fn list<T>(
         resource_type: &'static str,
         params: Vec<(&'static str, String)>,
@@ -246,6 +278,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        None,
         list("Condition", by_patient(&[]), |v| {
             problem_rows(records::problems(&v))
         }),
@@ -254,6 +287,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        None,
         list("MedicationRequest", by_patient(&[]), |v| {
             medication_rows(records::medications(&v))
         }),
@@ -262,6 +296,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        None,
         list("AllergyIntolerance", by_patient(&[]), |v| {
             allergy_rows(records::allergies(&v))
         }),
@@ -270,6 +305,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        Some(after_banner.clone()),
         list("Encounter", by_patient(&[]), |v| {
             encounter_rows(records::encounters(&v))
         }),
@@ -278,6 +314,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        Some(after_banner.clone()),
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "vital-signs")]),
@@ -291,6 +328,7 @@ fn PatientChart(
         ctx,
         c,
         kind,
+        Some(after_banner.clone()),
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "laboratory")]),
@@ -318,25 +356,6 @@ fn PatientChart(
         web::focus(&format!("tab-{}", TABS[next].0));
     };
     let panel = move |id: &'static str| move || active.get() != id;
-    // The banner first: the rest of the chart (tabs and sections, the larger part of the view)
-    // is built once the name is on screen, or once the patient's read has failed, so the
-    // answers that arrive together with the patient's do not hold the name back. The reads
-    // themselves all went out above. A patient's read that takes long does not hold the rest
-    // back for more than a second.
-    let rest = RwSignal::new(false);
-    Effect::new(move || {
-        let patient_done = !matches!(*record.read(), Section::Loading { .. });
-        if verified.get() && patient_done && !rest.get_untracked() {
-            spawn_local(async move {
-                web::sleep(0).await;
-                build_rest(rest);
-            });
-        }
-    });
-    spawn_local(async move {
-        web::sleep(1_000).await;
-        build_rest(rest);
-    });
     let client = StoredValue::new_local(client);
 
     view! {
@@ -375,13 +394,6 @@ fn PatientChart(
             <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
         </div>
         })}
-    }
-}
-
-/// Once only: setting it again would build the tabs anew and lose the open one.
-fn build_rest(rest: RwSignal<bool>) {
-    if !rest.get_untracked() {
-        rest.set(true);
     }
 }
 

@@ -32,10 +32,15 @@ pub struct Load<B, T> {
     pub mark: Option<[&'static str; 3]>,
 }
 
+/// A future that resolves once: a section's search waits on it when it should not start at once;
+/// `false` when the chart went away first (the search is then never sent).
+pub type Gate = futures::future::Shared<futures::future::LocalBoxFuture<'static, bool>>;
+
 pub fn load<B: 'static, T: Clone + 'static>(
     ctx: Ctx,
     client: &FhirClient<Browser>,
     kind: LaunchKind,
+    after: Option<Gate>,
     l: Load<B, T>,
 ) -> SectionSignal<T> {
     let state = RwSignal::new_local(Section::Loading {
@@ -49,6 +54,11 @@ pub fn load<B: 'static, T: Clone + 'static>(
     }
     let c = client.clone();
     spawn_local(async move {
+        if let Some(gate) = after {
+            if !gate.await {
+                return;
+            }
+        }
         let Load {
             resource_type,
             params,
