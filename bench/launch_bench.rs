@@ -594,7 +594,7 @@ async fn main() {
     md.push_str("# Benchmarks\n\n");
     md.push_str(&format!(
         "Produced by `scripts/bench.sh` (`cargo run --release --example launch-bench -- --launches {launches}`) on {} UTC,\n\
-         on this project's machine kind: {} cores, {}, headless Debian Chromium ({}).\n\n\
+         from commit {}, on this project's machine kind: {} cores, {}, headless Debian Chromium ({}).\n\n\
          Both apps ran in the same run, alternating launch by launch, against the same sandbox EHR on loopback\n\
          (auto-approve) **with a real EHR's server timing**: every API answer (discovery, token, JWKS, FHIR)\n\
          takes {API_LATENCY_MS} ms (`--latency-ms`; CORS preflights are answered at once) and the authorize step\n\
@@ -605,6 +605,7 @@ async fn main() {
          The reference is fhirclient.js's documented `authorize` / `ready` flow with one Patient read\n\
          (`bench/reference/`); it does not check the id_token's signature, smart-launch does.\n\n",
         date_string(),
+        std::env::var("BENCH_REV").unwrap_or_else(|_| "(not given)".into()),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         mem_string(),
         chromium_version(),

@@ -33,6 +33,7 @@ if [ -n "$baseline" ]; then
   (cd "$tree" && CARGO_TARGET_DIR="$PWD/../baseline-target" trunk build --release --offline)
   export BASELINE_DIST="$tree/dist" BASELINE_LABEL="$(git log -1 --format="%h, %ad" --date=short "$baseline")"
 fi
+export BENCH_REV="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src index.html Trunk.toml Cargo.toml || echo ' with uncommitted changes')"
 echo "==> building the app (release)"
 trunk build --release --offline
 echo "==> launch benchmark"
