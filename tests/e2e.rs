@@ -122,6 +122,36 @@ async fn a_patient_user_is_read_once() {
     env.close().await;
 }
 
+/// The sandbox's launch page (what a new user sees first) fits its width whatever the patient's
+/// name (issue 12): no sideways scrolling with the long-name patient chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_launch_page_fits_its_width() {
+    let env = start(|_| {}).await;
+    for width in [1200, 320] {
+        env.browser.set_window_size(width, 900).await.unwrap();
+        let page = format!(
+            "{}/?patient=long-name",
+            env.sandbox.sandbox.config.public_url
+        );
+        env.browser.goto(&page).await.unwrap();
+        env.element("#launch").await;
+        let fits = env
+            .browser
+            .execute(
+                "const d = document.documentElement; return d.scrollWidth <= d.clientWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            fits.as_bool(),
+            Some(true),
+            "sideways scrolling at {width} px"
+        );
+    }
+    env.close().await;
+}
+
 /// (d) An `iss` not in the configuration is refused with no request sent to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_issuer_is_refused_without_a_request() {

@@ -58,6 +58,21 @@ async fn each_section_shows_the_sandbox_record() {
         .await;
     let age = env.text("#patient-birth").await;
     assert!(age.contains(" y (") || age.contains(" mo ("), "{age}");
+    // Identifiers (issue 12): the MRN shown though the SSN comes first in the record, the SSN
+    // masked, labels short (never the system's URI).
+    let banner = env.text("#banner").await;
+    let record = &env.record("Patient", &patient)[0];
+    let mrn = record["identifier"][1]["value"].as_str().unwrap();
+    let ssn = record["identifier"][0]["value"].as_str().unwrap();
+    assert!(banner.contains("MRN") && banner.contains(mrn), "{banner}");
+    assert!(
+        banner.contains(&format!("•••-••-{}", &ssn[ssn.len() - 4..])),
+        "{banner}"
+    );
+    assert!(
+        !banner.contains(ssn) && !banner.contains("http"),
+        "{banner}"
+    );
 
     assert_eq!(
         rows_or_empty(&env, "problems").await,
@@ -89,16 +104,52 @@ async fn each_section_shows_the_sandbox_record() {
     );
 
     env.open_tab("vitals").await;
-    for slug in [
-        "heart-rate",
-        "blood-pressure",
-        "weight",
-        "bmi",
-        "temperature",
-        "spo2",
-    ] {
-        env.text(&format!("#vital-{slug} svg path.line")).await;
+    // Every vital-sign Observation of the record is charted, each kind with all its readings
+    // (issue 12): nothing of the category is left out, nothing goes to "other".
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for o in env.record("Observation", &patient) {
+        if o["category"][0]["coding"][0]["code"] != "vital-signs" {
+            continue;
+        }
+        let slug = match o["code"]["coding"][0]["code"].as_str().unwrap() {
+            "85354-9" => "blood-pressure",
+            "8867-4" => "heart-rate",
+            "9279-1" => "respiratory-rate",
+            "8310-5" => "temperature",
+            "59408-5" => "spo2",
+            "29463-7" => "weight",
+            "8302-2" => "height",
+            "39156-5" => "bmi",
+            "72514-3" => "pain",
+            other => panic!("the sandbox made a vital sign the test does not know: {other}"),
+        };
+        *kinds.entry(slug).or_default() += 1;
     }
+    assert!(kinds.len() >= 8, "{kinds:?}");
+    for (slug, n) in &kinds {
+        env.text(&format!("#vital-{slug} svg path.line")).await;
+        let label = env
+            .browser
+            .find(fantoccini::Locator::Css(&format!("#vital-{slug} svg")))
+            .await
+            .unwrap()
+            .attr("aria-label")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            label.contains(&format!(": {n} readings")),
+            "{slug}: {label}"
+        );
+    }
+    assert!(
+        env.browser
+            .find_all(fantoccini::Locator::Css("#vitals-other"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "every sandbox vital sign has its chart"
+    );
     let readout = env.text("#vital-heart-rate-readout").await;
     assert!(readout.contains("/min"), "{readout}");
     // The keyboard moves along the readings.

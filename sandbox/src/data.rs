@@ -56,6 +56,9 @@ pub struct Data {
 pub const EMPTY_PATIENT: &str = "empty-record";
 pub const LONG_NAME_PATIENT: &str = "long-name";
 pub const BIG_PATIENT: &str = "big-record";
+/// Observations in one set of vital signs (blood pressure, heart and respiratory rates,
+/// temperature, SpO2, weight, height, BMI); a pain score comes with some sets besides.
+pub const VITALS_PER_SET: usize = 8;
 
 /// The data's "today": fixed so that the same seed always gives the same record.
 const TODAY_DAYS: i64 = 20_605; // 2026-06-01
@@ -432,6 +435,7 @@ const LABS: &[Lab] = &[
     },
 ];
 
+#[derive(Clone)]
 pub struct PractitionerInfo {
     pub id: String,
     pub name: String,
@@ -641,7 +645,12 @@ impl Generator {
             "resourceType": "Patient",
             "id": id,
             "meta": { "lastUpdated": "2026-06-01T08:00:00Z" },
+            // A social security number (999-: never issued) before the MRN, with no type: the
+            // app must label it by its system, mask it, and still show the MRN.
             "identifier": [{
+                "system": "http://hl7.org/fhir/sid/us-ssn",
+                "value": format!("999-{:02}-{:04}", 10 + n % 90, 1000 + n * 17),
+            }, {
                 "use": "usual",
                 "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical Record Number" }], "text": "MRN" },
                 "system": "urn:oid:2.16.840.1.113883.19.5",
@@ -793,7 +802,7 @@ impl Generator {
                 ("AMB", "ambulatory")
             };
             let enc_id = self.next_id("enc");
-            let doctor = self.rng.pick(&self.practitioners).id.clone();
+            let doctor = self.rng.pick(&self.practitioners).clone();
             let reason = PROBLEMS[*self.rng.pick(&problems)].text;
             let when = civil::date_time(secs);
             let enc = json!({
@@ -803,19 +812,23 @@ impl Generator {
                 "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class.0, "display": class.1 },
                 "type": [{ "coding": [coding(SNOMED, if class.0 == "AMB" { "185349003" } else { "50849002" }, if class.0 == "AMB" { "Encounter for check up" } else { "Emergency room admission" })], "text": if class.0 == "AMB" { "Check-up" } else { "Emergency visit" } }],
                 "subject": { "reference": format!("Patient/{id}") },
-                "participant": [{ "individual": { "reference": format!("Practitioner/{doctor}") } }],
+                "participant": [{ "individual": { "reference": format!("Practitioner/{}", doctor.id), "display": doctor.name } }],
                 "period": { "start": when, "end": civil::date_time(secs + 1800) },
+                "location": [{ "location": { "display": if class.0 == "AMB" { "Main Street Clinic" } else { "Emergency Department, General Hospital" } } }],
                 "reasonCode": [{ "text": reason }],
             });
             self.add_json(enc, Some(&id), Some(&when));
             weight += self.rng.normal() * 1.2;
-            self.vitals(&id, Some(&enc_id), secs, height, weight);
+            let pain = self.rng.chance(0.3);
+            self.vitals(&id, Some(&enc_id), secs, height, weight, pain);
             if v % 2 == 0 || diabetic {
                 self.labs(&id, Some(&enc_id), secs + 600, diabetic);
             }
         }
     }
 
+    /// One set of vital signs: the FHIR vital-signs profile's kinds an adult clinic records
+    /// ([`VITALS_PER_SET`] Observations), plus a pain score when `pain`.
     fn vitals(
         &mut self,
         patient: &str,
@@ -823,16 +836,24 @@ impl Generator {
         secs: i64,
         height_cm: f64,
         weight_kg: f64,
+        pain: bool,
     ) {
         let hr = round(72.0 + self.rng.normal() * 9.0, 0);
+        let rr = round((16.0 + self.rng.normal() * 2.5).max(8.0), 0);
+        let pain_score = round((2.0 + self.rng.normal() * 2.5).clamp(0.0, 10.0), 0);
         let sys = round(124.0 + self.rng.normal() * 13.0, 0);
         let dia = round(79.0 + self.rng.normal() * 8.0, 0);
         let temp = round(36.8 + self.rng.normal() * 0.35, 1);
         let spo2 = round((97.5 + self.rng.normal() * 1.2).min(100.0), 0);
         let bmi = round(weight_kg / (height_cm / 100.0).powi(2), 1);
         let when = civil::date_time(secs);
-        let simple = [
+        let mut simple = vec![
             ("8867-4", "Heart rate", quantity(hr, "beats/minute", "/min")),
+            (
+                "9279-1",
+                "Respiratory rate",
+                quantity(rr, "breaths/minute", "/min"),
+            ),
             (
                 "29463-7",
                 "Body weight",
@@ -855,6 +876,13 @@ impl Generator {
                 quantity(spo2, "%", "%"),
             ),
         ];
+        if pain {
+            simple.push((
+                "72514-3",
+                "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
+                quantity(pain_score, "{score}", "{score}"),
+            ));
+        }
         for (code, display, value) in simple {
             let mut o = json!({
                 "resourceType": "Observation",
@@ -973,13 +1001,13 @@ impl Generator {
             92,
         );
         self.add_person(big);
-        // Seven vitals per set; sets every eight hours going back as far as needed, then labs.
-        let sets = big_observations.div_ceil(7);
+        // Sets of vitals every eight hours going back as far as needed.
+        let sets = big_observations.div_ceil(VITALS_PER_SET);
         let mut weight = 84.0;
         for s in 0..sets {
             let secs = (TODAY_DAYS * 86_400) - (sets - s) as i64 * 8 * 3600;
             weight += self.rng.normal() * 0.15;
-            self.vitals(BIG_PATIENT, None, secs, 180.0, weight);
+            self.vitals(BIG_PATIENT, None, secs, 180.0, weight, false);
         }
     }
 }
@@ -1029,5 +1057,36 @@ mod tests {
     fn big_record_has_ten_thousand_observations() {
         let (d, _) = generate(42, 10_000);
         assert!(d.by_patient[&("Observation", BIG_PATIENT.into())].len() >= 10_000);
+    }
+
+    /// Every kind the app charts is generated: respiratory rate in every set, pain scores in
+    /// some, beside the others (issue 12).
+    #[test]
+    fn vital_signs_of_every_kind() {
+        let (d, _) = generate(7, 100);
+        let codes: std::collections::BTreeMap<String, usize> = d.by_patient
+            [&("Observation", "patient-01".to_string())]
+            .iter()
+            .filter(|r| r.json["category"][0]["coding"][0]["code"] == "vital-signs")
+            .fold(Default::default(), |mut m, r| {
+                let code = r.json["code"]["coding"][0]["code"].as_str().unwrap_or("");
+                *m.entry(code.to_string()).or_default() += 1;
+                m
+            });
+        for code in [
+            "85354-9", "8867-4", "9279-1", "8310-5", "59408-5", "29463-7", "8302-2", "39156-5",
+        ] {
+            assert_eq!(codes.get(code), codes.get("8867-4"), "{code}: one per set");
+        }
+        let pain: usize = ["patient-01", "patient-02", "patient-03"]
+            .iter()
+            .map(|p| {
+                d.by_patient[&("Observation", p.to_string())]
+                    .iter()
+                    .filter(|r| r.json["code"]["coding"][0]["code"] == "72514-3")
+                    .count()
+            })
+            .sum();
+        assert!(pain > 0, "pain scores in some sets");
     }
 }

@@ -13,7 +13,9 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#
 header{background:#234a7d;color:#fff;padding:.6rem 1rem;font-weight:600}\
 main{max-width:46rem;margin:1rem auto;padding:0 1rem}\
 section{background:#fff;border:1px solid #d5dbe3;border-radius:6px;padding:1rem;margin-bottom:1rem}\
-label{display:block;margin:.4rem 0}select,input[type=text]{font:inherit;padding:.3rem;min-width:18rem}\
+label{display:block;margin:.4rem 0}\
+select,input[type=text]{font:inherit;padding:.3rem;width:100%;max-width:100%;box-sizing:border-box}\
+p,b,td{overflow-wrap:anywhere}\
 button{font:inherit;padding:.4rem 1rem;margin:.4rem .4rem 0 0;cursor:pointer}\
 .err{border-color:#b3261e;color:#7a1410}iframe{width:100%;height:80vh;border:1px solid #999;background:#fff}\
 .muted{color:#5b6775;font-size:.9em}";

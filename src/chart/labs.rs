@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::chart::flags::{self, Flag};
 use crate::chart::format::{code_in, concept, number, quantity};
 use crate::chart::plot::Point;
 use crate::chart::sort::sort_by_key;
@@ -17,9 +18,9 @@ pub struct LabGroup {
     pub latest: String,
     pub latest_date: String,
     pub unit: String,
+    /// The reference range with its unit once ("70–99 mg/dL"), or "—".
     pub range: String,
-    /// "High", "Low", "Normal", ... or "—".
-    pub flag: String,
+    pub flag: Option<Flag>,
     pub points: Vec<Point>,
 }
 
@@ -28,7 +29,7 @@ struct Latest {
     text: String,
     unit: String,
     range: String,
-    flag: String,
+    flag: Option<Flag>,
 }
 
 #[derive(Default)]
@@ -36,41 +37,24 @@ pub struct LabsBuilder {
     groups: BTreeMap<String, (String, Vec<Point>, Option<Latest>)>,
 }
 
-fn flag_label(code: &str) -> &'static str {
-    match code {
-        "H" | "HU" => "High",
-        "HH" | "AA" | "HX" => "Critical high",
-        "L" | "LU" => "Low",
-        "LL" | "LX" => "Critical low",
-        "N" => "Normal",
-        "A" => "Abnormal",
-        "POS" => "Positive",
-        "NEG" => "Negative",
-        _ => "—",
-    }
-}
-
-fn range_text(o: &Value) -> String {
+/// The first reference range, as the server words it (`text`) or as low–high with the unit
+/// once: the range's own unit, else the value's.
+fn range_text(o: &Value, value_unit: &str) -> String {
     let r = &o["referenceRange"][0];
-    if let Some(t) = r["text"].as_str() {
+    if let Some(t) = r["text"].as_str().filter(|t| !t.trim().is_empty()) {
         return t.to_string();
     }
-    match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
+    let unit = r["low"]["unit"]
+        .as_str()
+        .or_else(|| r["high"]["unit"].as_str())
+        .unwrap_or(value_unit);
+    let span = match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
         (Some(l), Some(h)) => format!("{}–{}", number(l, 3), number(h, 3)),
         (Some(l), None) => format!("≥ {}", number(l, 3)),
         (None, Some(h)) => format!("≤ {}", number(h, 3)),
-        _ => "—".into(),
-    }
-}
-
-fn computed_flag(o: &Value, v: f64) -> &'static str {
-    let r = &o["referenceRange"][0];
-    match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
-        (Some(l), _) if v < l => "Low",
-        (_, Some(h)) if v > h => "High",
-        (None, None) => "—",
-        _ => "Normal",
-    }
+        _ => return "—".into(),
+    };
+    format!("{span} {unit}").trim().to_string()
 }
 
 impl LabsBuilder {
@@ -96,11 +80,13 @@ impl LabsBuilder {
                 .or_else(|| o["valueString"].as_str().map(str::to_string))
                 .or_else(|| concept(&o["valueCodeableConcept"]))
                 .unwrap_or_else(|| "—".into());
-            let flag = o["interpretation"][0]["coding"][0]["code"]
+            let flag = flags::interpretation(o)
+                .or_else(|| value.and_then(|v| flags::against_reference_range(o, v)));
+            let unit = q["unit"]
                 .as_str()
-                .map(flag_label)
-                .or_else(|| value.map(|v| computed_flag(o, v)))
-                .unwrap_or("—");
+                .or_else(|| q["code"].as_str())
+                .unwrap_or("")
+                .to_string();
             let entry = self
                 .groups
                 .entry(code)
@@ -112,13 +98,9 @@ impl LabsBuilder {
                 entry.2 = Some(Latest {
                     t,
                     text,
-                    unit: q["unit"]
-                        .as_str()
-                        .or_else(|| q["code"].as_str())
-                        .unwrap_or("")
-                        .to_string(),
-                    range: range_text(o),
-                    flag: flag.to_string(),
+                    range: range_text(o, &unit),
+                    unit,
+                    flag,
                 });
             }
         }
@@ -177,17 +159,21 @@ mod tests {
         let g = b.finish();
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].name, "Creatinine");
-        assert_eq!(g[0].flag, "Low", "computed from the range when not given");
+        assert_eq!(
+            g[0].flag,
+            Some(Flag::Low),
+            "computed from the range when not given"
+        );
         let glucose = &g[1];
         assert_eq!(
             (
                 glucose.latest.as_str(),
                 glucose.latest_date.as_str(),
-                glucose.flag.as_str()
+                glucose.flag.map(Flag::label).unwrap_or("—")
             ),
             ("120 mg/dL", "2024-01-01", "High")
         );
-        assert_eq!(glucose.range, "70–99");
+        assert_eq!(glucose.range, "70–99 mg/dL", "the unit once");
         assert_eq!(
             glucose.points.iter().map(|p| p.v).collect::<Vec<_>>(),
             [90.0, 80.0, 120.0]

@@ -28,6 +28,7 @@ pub const MARGIN: (f64, f64, f64, f64) = (44.0, 10.0, 12.0, 24.0);
 pub fn line_chart(
     series: &[(&'static str, Vec<Point>)],
     bands: &[(f64, f64)],
+    ceiling: Option<f64>,
     width: f64,
     height: f64,
     buckets: usize,
@@ -45,7 +46,11 @@ pub fn line_chart(
     };
     let band_lo = bands.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
     let band_hi = bands.iter().map(|b| b.1).fold(f64::NEG_INFINITY, f64::max);
-    let (v0, v1) = value_domain(&all, (!bands.is_empty()).then_some((band_lo, band_hi)));
+    let (v0, mut v1) = value_domain(&all, (!bands.is_empty()).then_some((band_lo, band_hi)));
+    // A percentage's axis stops at 100 % (unless a reading, wrongly, lies above).
+    if let Some(c) = ceiling.filter(|c| all.iter().all(|p| p.v <= *c)) {
+        v1 = v1.min(c);
+    }
     let (l, t, r, b) = MARGIN;
     let plot = (l, t, width - r, height - b);
     let x = Scale {
@@ -147,23 +152,37 @@ mod tests {
                 },
             ],
         )];
-        let c = line_chart(&s, &[(60.0, 100.0)], 600.0, 200.0, 100).unwrap();
+        let c = line_chart(&s, &[(60.0, 100.0)], None, 600.0, 200.0, 100).unwrap();
         assert_eq!(c.total, 2);
         assert!(c.lines[0].1.starts_with("M44,"));
         assert!(c.x_ticks.iter().any(|(_, l)| l == "2023"));
         assert!(!c.y_ticks.is_empty());
         let (top, h) = c.bands[0];
         assert!(top > c.plot.1 && h > 0.0 && top + h < c.plot.3);
-        assert!(line_chart(&[("x", vec![])], &[], 600.0, 200.0, 100).is_none());
+        assert!(line_chart(&[("x", vec![])], &[], None, 600.0, 200.0, 100).is_none());
         let one = line_chart(
             &[("x", vec![Point { t: 0, v: 1.0 }])],
             &[],
+            None,
             600.0,
             200.0,
             100,
         )
         .unwrap();
         assert!(one.lines[0].1.starts_with('M'));
+        // SpO2: the axis stops at 100 %, its ticks too.
+        let spo2 = [(
+            "SpO2",
+            vec![Point { t: 0, v: 97.0 }, Point { t: 1, v: 100.0 }],
+        )];
+        let c = line_chart(&spo2, &[(95.0, 100.0)], Some(100.0), 600.0, 200.0, 100).unwrap();
+        assert_eq!(c.y.d1, 100.0);
+        assert!(c
+            .y_ticks
+            .iter()
+            .all(|(_, l)| l.parse::<f64>().unwrap() <= 100.0));
+        let c = line_chart(&spo2, &[(95.0, 100.0)], None, 600.0, 200.0, 100).unwrap();
+        assert!(c.y.d1 > 100.0, "without the ceiling the axis is padded");
         assert_eq!(sparkline(&s[0].1, 100.0, 20.0), "M2,18L98,2");
     }
 
@@ -175,7 +194,7 @@ mod tests {
                 v: 70.0 + (i % 13) as f64,
             })
             .collect();
-        let c = line_chart(&[("HR", pts)], &[(60.0, 100.0)], 640.0, 220.0, 150).unwrap();
+        let c = line_chart(&[("HR", pts)], &[(60.0, 100.0)], None, 640.0, 220.0, 150).unwrap();
         assert_eq!(c.total, 10_000);
         assert!(c.drawn <= 600, "{}", c.drawn);
     }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::chart::format::{code_label, concept};
 use crate::chart::sort::{sort_by, sort_by_key};
-use crate::chart::time::{date, parse_ms};
+use crate::chart::time::{date, date_time, parse_ms};
 
 const UNKNOWN: &str = "—";
 
@@ -27,6 +27,8 @@ pub struct MedicationRow {
     pub dosage: String,
     pub authored: String,
     active: bool,
+    /// Stopped, cancelled, completed or entered in error: shown greyed, like a resolved problem.
+    pub ended: bool,
     authored_ms: Option<i64>,
 }
 
@@ -37,6 +39,8 @@ pub struct AllergyRow {
     pub criticality: String,
     pub reactions: String,
     pub status: String,
+    /// Onset, else the date it was recorded: tells two entries of one substance apart.
+    pub date: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +50,10 @@ pub struct EncounterRow {
     pub kind: String,
     pub class: String,
     pub status: String,
+    pub location: String,
+    /// The clinicians who took part.
+    pub participants: String,
+    pub reason: String,
     start_ms: Option<i64>,
 }
 
@@ -137,6 +145,10 @@ pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
                 },
                 authored,
                 active: status == "active",
+                ended: matches!(
+                    status,
+                    "stopped" | "cancelled" | "completed" | "entered-in-error"
+                ),
                 authored_ms,
             }
         })
@@ -186,6 +198,11 @@ pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
                 status: status_of(&r["clinicalStatus"])
                     .map(|s| code_label(&s))
                     .unwrap_or_else(|| UNKNOWN.into()),
+                date: day(r["onsetDateTime"]
+                    .as_str()
+                    .or_else(|| r["onsetPeriod"]["start"].as_str())
+                    .or_else(|| r["recordedDate"].as_str()))
+                .0,
             }
         })
         .collect();
@@ -198,7 +215,27 @@ pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
     let mut rows: Vec<EncounterRow> = resources
         .iter()
         .map(|r| {
-            let (date, start_ms) = day(r["period"]["start"].as_str());
+            let start = r["period"]["start"].as_str();
+            // With its time when the server gives one (a date alone stays a date).
+            let (date, start_ms) = match start.and_then(parse_ms) {
+                Some(ms) if start.is_some_and(|s| s.contains('T')) => (date_time(ms), Some(ms)),
+                _ => day(start),
+            };
+            let joined = |items: Vec<String>| {
+                if items.is_empty() {
+                    UNKNOWN.to_string()
+                } else {
+                    items.join(", ")
+                }
+            };
+            let list = |key: &str, f: &dyn Fn(&Value) -> Option<String>| -> Vec<String> {
+                r[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(f)
+                    .collect()
+            };
             let kind = r["type"]
                 .as_array()
                 .and_then(|t| t.iter().find_map(concept));
@@ -215,6 +252,20 @@ pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
                     .as_str()
                     .map(code_label)
                     .unwrap_or_else(|| UNKNOWN.into()),
+                location: joined(list("location", &|l| {
+                    l["location"]["display"].as_str().map(str::to_string)
+                })),
+                participants: joined(list("participant", &|p| {
+                    p["individual"]["display"].as_str().map(str::to_string)
+                })),
+                reason: joined(
+                    list("reasonCode", &concept)
+                        .into_iter()
+                        .chain(list("reasonReference", &|x| {
+                            x["display"].as_str().map(str::to_string)
+                        }))
+                        .collect(),
+                ),
                 start_ms,
             }
         })
@@ -281,5 +332,33 @@ mod tests {
             ("2021-01-01", "ER", "Emergency", "In progress")
         );
         assert_eq!(e[1].class, "AMB");
+        assert_eq!(e[1].date, "2020-01-01 10:00", "with its time");
+        let e = encounters(&[
+            json!({"status":"finished","period":{"start":"2020-01-01T10:00:00Z"},
+            "location":[{"location":{"display":"Clinic A"}}],
+            "participant":[{"individual":{"display":"Dr. Adams"}},{"individual":{"reference":"Practitioner/x"}},{"individual":{"display":"Dr. Lee"}}],
+            "reasonCode":[{"text":"Follow-up"}],"reasonReference":[{"display":"Hypertension"}]}),
+        ]);
+        assert_eq!(
+            (
+                e[0].location.as_str(),
+                e[0].participants.as_str(),
+                e[0].reason.as_str()
+            ),
+            ("Clinic A", "Dr. Adams, Dr. Lee", "Follow-up, Hypertension")
+        );
+        let a = allergies(&[
+            json!({"code":{"text":"Penicillin"},"onsetDateTime":"2001-05-02"}),
+            json!({"code":{"text":"Penicillin"},"recordedDate":"2019-03-04T10:00:00Z"}),
+        ]);
+        assert_eq!(
+            (a[0].date.as_str(), a[1].date.as_str()),
+            ("2001-05-02", "2019-03-04")
+        );
+        let m = medications(&[
+            json!({"status":"stopped","medicationCodeableConcept":{"text":"a"}}),
+            json!({"status":"on-hold","medicationCodeableConcept":{"text":"b"}}),
+        ]);
+        assert!(m[0].ended && !m[1].ended);
     }
 }

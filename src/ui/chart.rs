@@ -421,7 +421,7 @@ fn Banner(
                         <dl class="banner-facts">
                             <dt>"Age"</dt><dd id="patient-birth">{born.unwrap_or_else(|| "unknown".into())}</dd>
                             <dt>"Gender"</dt><dd id="patient-gender">{s.gender.unwrap_or_else(|| "unknown".into())}</dd>
-                            {s.identifiers.into_iter().take(2).map(|(label, value)| view! {
+                            {s.identifiers.into_iter().take(3).map(|(label, value)| view! {
                                 <dt>{label}</dt><dd class="patient-id">{value}</dd>
                             }).collect_view()}
                         </dl>

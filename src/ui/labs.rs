@@ -23,14 +23,15 @@ pub fn Labs(state: SectionSignal<Vec<LabGroup>>) -> impl IntoView {
                         <tbody>{groups.iter().map(|g| {
                             let trend = format!("{}: {} results", g.name, g.points.len());
                             let label = trend.clone();
-                            let flagged = g.flag != "Normal" && g.flag != "—";
+                            let flagged = g.flag.is_some_and(|f| f.is_abnormal());
+                            let flag = g.flag.map(|f| f.text()).unwrap_or_else(|| "—".into());
                             view! {
                                 <tr data-loinc=g.code.clone()>
-                                    <td>{g.name.clone()}<span class="code">{format!(" LOINC {}", g.code)}</span></td>
-                                    <td class="value">{g.latest.clone()}</td>
-                                    <td>{g.latest_date.clone()}</td>
-                                    <td>{format!("{} {}", g.range, g.unit).trim().to_string()}</td>
-                                    <td class:flagged=flagged>{g.flag.clone()}</td>
+                                    <td title=format!("LOINC {}", g.code)>{g.name.clone()}</td>
+                                    <td class="value" class:flagged=flagged>{g.latest.clone()}</td>
+                                    <td class="date">{g.latest_date.clone()}</td>
+                                    <td>{g.range.clone()}</td>
+                                    <td class="flag" class:flagged=flagged>{flag}</td>
                                     <td><svg class="spark" viewBox="0 0 100 24" role="img" aria-label=label>
                                         <title>{trend}</title>
                                         <path d=sparkline(&g.points, 100.0, 24.0)/>

@@ -39,13 +39,27 @@ pub const ALLERGIES: ListSpec = ListSpec {
     title: "Allergies",
     id: "allergies",
     what: "allergies",
-    columns: &["Substance", "Criticality", "Reactions", "Status"],
+    columns: &[
+        "Substance",
+        "Criticality",
+        "Reactions",
+        "Status",
+        "Onset or recorded",
+    ],
 };
 pub const ENCOUNTERS: ListSpec = ListSpec {
     title: "Encounters",
     id: "encounters",
     what: "encounters",
-    columns: &["Date", "Type", "Class", "Status"],
+    columns: &[
+        "Date",
+        "Type",
+        "Class",
+        "Location",
+        "Clinicians",
+        "Reason",
+        "Status",
+    ],
 };
 
 pub fn problem_rows(rows: Vec<ProblemRow>) -> Vec<TableRow> {
@@ -60,7 +74,7 @@ pub fn problem_rows(rows: Vec<ProblemRow>) -> Vec<TableRow> {
 pub fn medication_rows(rows: Vec<MedicationRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
-            class: "",
+            class: if r.ended { "inactive" } else { "" },
             cells: vec![r.name, r.status, r.dosage, r.authored],
         })
         .collect()
@@ -74,7 +88,7 @@ pub fn allergy_rows(rows: Vec<AllergyRow>) -> Vec<TableRow> {
             } else {
                 ""
             },
-            cells: vec![r.substance, r.criticality, r.reactions, r.status],
+            cells: vec![r.substance, r.criticality, r.reactions, r.status, r.date],
         })
         .collect()
 }
@@ -83,7 +97,15 @@ pub fn encounter_rows(rows: Vec<EncounterRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
             class: "",
-            cells: vec![r.date, r.kind, r.class, r.status],
+            cells: vec![
+                r.date,
+                r.kind,
+                r.class,
+                r.location,
+                r.participants,
+                r.reason,
+                r.status,
+            ],
         })
         .collect()
 }

@@ -1,5 +1,7 @@
-//! Vital signs: one SVG line chart per vital with dated axes, units and reference bands; the
-//! exact reading under the pointer or the arrow keys; a windowed table of the same data.
+//! Vital signs: one SVG line chart per vital with dated axes, units, adult ranges and point
+//! markers (flagged readings marked by shape, not only colour); the exact reading, with its flag,
+//! under the pointer or the arrow keys; a windowed table of the same data; and a table of the
+//! category's other readings.
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -9,7 +11,7 @@ use crate::chart::format::number;
 use crate::chart::layout::{line_chart, LineChart};
 use crate::chart::plot::nearest;
 use crate::chart::time::{date, date_time};
-use crate::chart::vitals::VitalSeries;
+use crate::chart::vitals::{OtherReading, VitalSeries, Vitals as VitalsData};
 
 /// An SVG coordinate, one decimal.
 fn c(v: f64) -> String {
@@ -23,33 +25,66 @@ const VIEW_BOX: &str = "0 0 640 220";
 /// Time buckets per line: at most four points each are drawn (see `plot::downsample`).
 const BUCKETS: usize = 160;
 
+/// Points drawn as markers on a line when it has at most this many; beyond, only the flagged.
+const ALL_MARKERS_UP_TO: usize = 200;
+
 #[component]
-pub fn Vitals(state: SectionSignal<Vec<VitalSeries>>) -> impl IntoView {
+pub fn Vitals(state: SectionSignal<VitalsData>) -> impl IntoView {
     view! {
         <div class="vitals">
             {move || state.with(|s| status(s, "vital signs", "vitals").unwrap_or_else(|| match s {
-                Section::Ready(list) if list.is_empty() => view! { <p class="empty" id="vitals-empty">"No vital signs recorded."</p> }.into_any(),
-                Section::Ready(list) => list.iter().cloned().map(|v| view! { <VitalChart series=v/> }).collect_view().into_any(),
+                Section::Ready(v) if v.is_empty() => view! { <p class="empty" id="vitals-empty">"No vital signs recorded."</p> }.into_any(),
+                Section::Ready(v) => view! {
+                    {v.charted.iter().cloned().map(|v| view! { <VitalChart series=v/> }).collect_view()}
+                    {(!v.other.is_empty()).then(|| view! { <OtherVitals rows=v.other.clone()/> })}
+                }.into_any(),
                 _ => ().into_any(),
             }))}
         </div>
     }
 }
 
+/// The value of reading `i` (blood pressure as systolic/diastolic at the same time) and its
+/// flags in words.
+fn value_and_flags(s: &VitalSeries, i: usize) -> Option<(String, String)> {
+    let p = s.series[0].1.get(i)?;
+    Some(match s.series.get(1) {
+        Some((_, dia)) => {
+            let j = nearest(dia, p.t).filter(|j| dia[*j].t == p.t);
+            let d = j.map(|j| number(dia[j].v, 1)).unwrap_or_else(|| "?".into());
+            let flags: Vec<String> = [
+                ("systolic", s.flag(0, i)),
+                ("diastolic", j.and_then(|j| s.flag(1, j))),
+            ]
+            .into_iter()
+            .filter_map(|(name, f)| {
+                f.filter(|f| f.is_abnormal())
+                    .map(|f| format!("{} ({name})", f.text()))
+            })
+            .collect();
+            (format!("{}/{d}", number(p.v, 1)), flags.join(", "))
+        }
+        None => (
+            number(p.v, 2),
+            s.flag(0, i)
+                .filter(|f| f.is_abnormal())
+                .map(|f| f.text())
+                .unwrap_or_default(),
+        ),
+    })
+}
+
 fn reading(s: &VitalSeries, i: usize) -> String {
-    let unit = s.vital.unit();
-    let Some(p) = s.series[0].1.get(i) else {
+    let Some((value, flags)) = value_and_flags(s, i) else {
         return String::new();
     };
-    match s.series.get(1) {
-        Some((_, dia)) => {
-            let d = nearest(dia, p.t)
-                .map(|j| number(dia[j].v, 1))
-                .unwrap_or_else(|| "?".into());
-            format!("{} — {}/{} {unit}", date_time(p.t), number(p.v, 1), d)
-        }
-        None => format!("{} — {} {unit}", date_time(p.t), number(p.v, 2)),
-    }
+    let t = s.series[0].1[i].t;
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" · {flags}")
+    };
+    format!("{} — {value} {}{flags}", date_time(t), s.vital.unit())
 }
 
 #[component]
@@ -57,7 +92,14 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
     let slug = series.vital.slug();
     let title = series.vital.title();
     let count = series.count();
-    let Some(layout) = line_chart(&series.series, series.vital.bands(), W, H, BUCKETS) else {
+    let Some(layout) = line_chart(
+        &series.series,
+        series.vital.bands(),
+        series.vital.ceiling(),
+        W,
+        H,
+        BUCKETS,
+    ) else {
         return ().into_any();
     };
     let first = series.series[0]
@@ -116,6 +158,45 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
         }
         ev.prevent_default();
     };
+    // Each reading as a dot (small lines), and each flagged one as a triangle pointing its way.
+    let points = series.with_value(|s| {
+        s.series
+            .iter()
+            .enumerate()
+            .flat_map(|(k, (_, pts))| {
+                let all = pts.len() <= ALL_MARKERS_UP_TO;
+                pts.iter().enumerate().filter_map(move |(i, p)| {
+                    let flag = s.flag(k, i).filter(|f| f.is_abnormal());
+                    if !all && flag.is_none() {
+                        return None;
+                    }
+                    let (px, py) = (x.map(p.t as f64), y.map(p.v));
+                    Some(match flag {
+                        Some(f) => {
+                            let d = if f.symbol() == "▼" {
+                                format!("M{},{}L{},{}L{},{}Z", c(px - 5.0), c(py - 4.0), c(px + 5.0), c(py - 4.0), c(px), c(py + 5.0))
+                            } else {
+                                format!("M{},{}L{},{}L{},{}Z", c(px - 5.0), c(py + 4.0), c(px + 5.0), c(py + 4.0), c(px), c(py - 5.0))
+                            };
+                            view! { <path class=format!("flag-point line-{k}") d=d><title>{f.label()}</title></path> }.into_any()
+                        }
+                        None => view! { <circle class=format!("point line-{k}") cx=c(px) cy=c(py) r="2.5"/> }.into_any(),
+                    })
+                }).collect::<Vec<_>>()
+            })
+            .collect_view()
+    });
+    let legend = series.with_value(|s| {
+        (s.series.len() > 1).then(|| {
+            view! {
+                <p class="legend" aria-hidden="true">
+                    {s.series.iter().enumerate().map(|(i, (name, _))| view! {
+                        <span class=format!("key key-{i}")>{*name}</span>
+                    }).collect_view()}
+                </p>
+            }
+        })
+    });
     let marker = move || {
         series.with_value(|s| {
             s.series
@@ -132,6 +213,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
     view! {
         <section class="card chart" id=format!("vital-{slug}") aria-labelledby=format!("vital-{slug}-title")>
             <h3 id=format!("vital-{slug}-title")>{title}<span class="unit">{format!(" ({})", series.with_value(|s| s.vital.unit()))}</span></h3>
+            {legend}
             <svg class="line-chart" viewBox=VIEW_BOX role="img" tabindex="0"
                 aria-label=summary.clone() aria-describedby=format!("vital-{slug}-readout")
                 on:mousemove=on_move on:keydown=on_key>
@@ -150,12 +232,14 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
                 {lines.into_iter().enumerate().map(|(i, (name, d))| view! {
                     <path class=format!("line line-{i}") d=d><title>{name}</title></path>
                 }).collect_view()}
+                {points}
                 {marker}
             </svg>
             <p class="readout" id=format!("vital-{slug}-readout") aria-live="polite">
                 {move || series.with_value(|s| reading(s, selected.get()))}
             </p>
             <button class="link" aria-expanded=move || show_table.get().to_string()
+                aria-label=move || format!("{} table: {title}", if show_table.get() { "Hide" } else { "Show" })
                 on:click=move |_| show_table.update(|v| *v = !*v)>
                 {move || if show_table.get() { "Hide table" } else { "Show table" }}
             </button>
@@ -168,21 +252,21 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
 #[component]
 fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
     let shown = RwSignal::new(50usize);
-    let (unit, bp, total) = series.with_value(|s| (s.vital.unit(), s.series.len() > 1, s.count()));
+    let (unit, total) = series.with_value(|s| (s.vital.unit(), s.series[0].1.len()));
     view! {
         <table class="list vitals-table">
-            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th></tr></thead>
+            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th><th scope="col">"Flag"</th></tr></thead>
             <tbody>
                 {move || series.with_value(|s| {
-                    let pts = &s.series[0].1;
-                    pts.iter().rev().take(shown.get()).map(|p| {
-                        let value = if bp {
-                            let d = nearest(&s.series[1].1, p.t).map(|j| number(s.series[1].1[j].v, 1)).unwrap_or_default();
-                            format!("{}/{d}", number(p.v, 1))
-                        } else {
-                            number(p.v, 2)
-                        };
-                        view! { <tr><td>{date_time(p.t)}</td><td>{value}</td></tr> }
+                    let n = s.series[0].1.len();
+                    (0..n).rev().take(shown.get()).map(|i| {
+                        let (value, flags) = value_and_flags(s, i).unwrap_or_default();
+                        let flagged = !flags.is_empty();
+                        view! { <tr>
+                            <td class="date">{date_time(s.series[0].1[i].t)}</td>
+                            <td class="value" class:flagged=flagged>{value}</td>
+                            <td class="flag" class:flagged=flagged>{if flagged { flags } else { "—".into() }}</td>
+                        </tr> }
                     }).collect_view()
                 })}
             </tbody>
@@ -190,5 +274,27 @@ fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
         {move || (total > shown.get()).then(|| view! {
             <button class="more" on:click=move |_| shown.update(|n| *n += 200)>{format!("Show more ({total} in all)")}</button>
         })}
+    }
+}
+
+/// The category's readings that are not charted (another code, or no usable value or time).
+#[component]
+fn OtherVitals(rows: Vec<OtherReading>) -> impl IntoView {
+    view! {
+        <section class="card" id="vitals-other" aria-labelledby="vitals-other-title">
+            <h3 id="vitals-other-title">"Other vital signs"</h3>
+            <table class="list">
+                <thead><tr><th scope="col">"Date"</th><th scope="col">"Observation"</th><th scope="col">"Value"</th><th scope="col">"Flag"</th></tr></thead>
+                <tbody>{rows.into_iter().map(|r| {
+                    let flagged = r.flag.is_some_and(|f| f.is_abnormal());
+                    view! { <tr>
+                        <td class="date">{r.t.map(date_time).unwrap_or_else(|| "no date".into())}</td>
+                        <td>{r.name}</td>
+                        <td class="value" class:flagged=flagged>{r.value}</td>
+                        <td class="flag" class:flagged=flagged>{r.flag.map(|f| f.text()).unwrap_or_else(|| "—".into())}</td>
+                    </tr> }
+                }).collect_view()}</tbody>
+            </table>
+        </section>
     }
 }
