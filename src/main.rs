@@ -3,6 +3,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    smart_launch::web::use_local_time_zone();
     leptos::mount::mount_to_body(smart_launch::ui::App);
 }
 

@@ -260,6 +260,51 @@ pub fn set_css_variables(vars: &[(&'static str, String)]) {
 }
 
 /// Moves keyboard focus to the element with `id`.
+/// Times are shown in the browser's time zone: its IANA name (`Intl`) for the label and
+/// `Date.getTimezoneOffset()` for the offset at each instant, daylight saving included.
+pub fn use_local_time_zone() {
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    let name = js_sys::Reflect::get(&options, &"timeZone".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
+    crate::chart::time::set_local_zone(name, |ms| {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        let minutes_behind = d.get_timezone_offset();
+        if minutes_behind.is_finite() {
+            -(minutes_behind as i64) * 60_000
+        } else {
+            0
+        }
+    });
+}
+
+/// The page's title (what a tab, a window list and a screen reader name the page by).
+pub fn set_title(title: &str) {
+    if let Some(d) = web_sys::window().and_then(|w| w.document()) {
+        d.set_title(title);
+    }
+}
+
+/// Moves the keyboard and screen-reader focus to the screen's main heading (the first `h1` in
+/// `main`), made focusable for this without entering the tab order; the page does not scroll.
+pub fn focus_heading() {
+    let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("main h1").ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
+    if !el.has_attribute("tabindex") {
+        let _ = el.set_attribute("tabindex", "-1");
+    }
+    let options = web_sys::FocusOptions::new();
+    options.set_prevent_scroll(true);
+    let _ = el.focus_with_options(&options);
+}
+
 pub fn focus(id: &str) {
     if let Some(el) = web_sys::window()
         .and_then(|w| w.document())

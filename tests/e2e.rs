@@ -33,6 +33,7 @@ async fn ehr_launch_then_reload_keeps_the_session() {
         env.text_when("#user", |t| t.contains("Baker")).await,
         "Thomas Baker MD"
     );
+    env.click("details.technical summary").await;
     let scopes = env.text("#scopes").await;
     assert!(
         scopes.contains("launch") && scopes.contains("patient/Patient.rs"),
@@ -354,6 +355,7 @@ async fn v1_server_through_metadata() {
     env.click("#allow").await;
     env.text_when("#patient-name", |t| !t.is_empty()).await;
     env.open_tab("session").await;
+    env.click("details.technical summary").await;
     let scopes = env.text("#scopes").await;
     assert!(scopes.contains("patient/Patient.read"), "{scopes}");
     assert!(!scopes.contains(".rs"), "{scopes}");

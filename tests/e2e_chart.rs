@@ -174,6 +174,7 @@ async fn each_section_shows_the_sandbox_record() {
     env.open_tab("session").await;
     let expiry = env.text("#token-expiry").await;
     assert!(expiry.contains("min"), "{expiry}");
+    env.click("details.technical summary").await;
     assert_eq!(env.text("#has-refresh").await, "yes");
     env.screenshot("chart-session").await;
 
@@ -220,6 +221,7 @@ async fn narrowed_scopes_show_not_granted() {
     env.open_tab("vitals").await;
     env.text("#vitals-not-granted").await;
     env.open_tab("session").await;
+    env.click("details.technical summary").await;
     let missing = env.text("#scopes-missing").await;
     assert!(
         missing.contains("patient/MedicationRequest.rs")

@@ -9,7 +9,7 @@ use crate::chart::flags::{self, Flag};
 use crate::chart::format::{code_in, concept, number, quantity};
 use crate::chart::plot::Point;
 use crate::chart::sort::sort_by_key;
-use crate::chart::time::{date, parse_ms};
+use crate::chart::time::fhir_date;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabGroup {
@@ -26,6 +26,8 @@ pub struct LabGroup {
 
 struct Latest {
     t: i64,
+    /// As [`fhir_date`] shows it.
+    date: String,
     text: String,
     unit: String,
     range: String,
@@ -66,10 +68,10 @@ impl LabsBuilder {
             let Some(code) = code_in(&o["code"], "http://loinc.org") else {
                 continue;
             };
-            let Some(t) = o["effectiveDateTime"]
+            let Some((date, t)) = o["effectiveDateTime"]
                 .as_str()
                 .or_else(|| o["issued"].as_str())
-                .and_then(parse_ms)
+                .and_then(fhir_date)
             else {
                 continue;
             };
@@ -97,6 +99,7 @@ impl LabsBuilder {
             if entry.2.as_ref().is_none_or(|l| t >= l.t) {
                 entry.2 = Some(Latest {
                     t,
+                    date,
                     text,
                     range: range_text(o, &unit),
                     unit,
@@ -118,7 +121,7 @@ impl LabsBuilder {
                     code,
                     name,
                     latest: latest.text,
-                    latest_date: date(latest.t),
+                    latest_date: latest.date,
                     unit: latest.unit,
                     range: latest.range,
                     flag: latest.flag,

@@ -95,8 +95,17 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Dated ticks for `[t0, t1]`: years, quarters, months or days, at most about `max` of them.
+/// Dated ticks for `[t0, t1]`: years, quarters, months or days, at most about `max` of them, at
+/// local midnights (one offset for the axis: a daylight-saving hour does not move a date tick).
 pub fn time_ticks(t0: i64, t1: i64, max: usize) -> Vec<(i64, String)> {
+    let off = crate::chart::time::offset_at(t0);
+    utc_ticks(t0 + off, t1 + off, max)
+        .into_iter()
+        .map(|(t, label)| (t - off, label))
+        .collect()
+}
+
+fn utc_ticks(t0: i64, t1: i64, max: usize) -> Vec<(i64, String)> {
     let max = max.max(2) as i64;
     let span_days = (t1 - t0).max(DAY_MS) / DAY_MS;
     let (m0, m1) = (month_index(t0), month_index(t1));

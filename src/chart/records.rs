@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::chart::format::{code_label, concept};
 use crate::chart::sort::{sort_by, sort_by_key};
-use crate::chart::time::{date, date_time, parse_ms};
+use crate::chart::time::{date_time, fhir_date, parse_ms};
 
 const UNKNOWN: &str = "—";
 
@@ -66,8 +66,8 @@ fn status_of(v: &Value) -> Option<String> {
 }
 
 fn day(s: Option<&str>) -> (String, Option<i64>) {
-    match s.and_then(parse_ms) {
-        Some(ms) => (date(ms), Some(ms)),
+    match s.and_then(fhir_date) {
+        Some((text, ms)) => (text, Some(ms)),
         None => (s.unwrap_or(UNKNOWN).to_string(), None),
     }
 }

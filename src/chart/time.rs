@@ -1,90 +1,135 @@
-//! FHIR `date`/`dateTime`/`instant` to epoch milliseconds and back, ages, without a date library
-//! (days from civil dates after Howard Hinnant's algorithms).
+//! FHIR `date`/`dateTime`/`instant` to epoch milliseconds and back, shown in the browser's
+//! time zone, and ages. The calendar arithmetic and RFC 3339 parsing are the `time` crate's; the
+//! zone's offset at each instant (daylight saving included) comes from the browser
+//! ([`set_local_zone`]), so this module stays pure: natively it is UTC unless a test sets a
+//! zone.
+
+use std::cell::RefCell;
+
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime};
 
 pub const DAY_MS: i64 = 86_400_000;
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+type OffsetAt = Box<dyn Fn(i64) -> i64>;
+
+thread_local! {
+    /// The zone's name and its offset east of UTC, in ms, at an instant. UTC until set.
+    static ZONE: RefCell<Option<(String, OffsetAt)>> = const { RefCell::new(None) };
 }
 
+/// Times are shown in this zone from now on: `name` labels them (e.g. "Europe/Paris"),
+/// `offset_ms(instant)` is its offset east of UTC at that instant.
+pub fn set_local_zone(name: String, offset_ms: impl Fn(i64) -> i64 + 'static) {
+    ZONE.with(|z| *z.borrow_mut() = Some((name, Box::new(offset_ms))));
+}
+
+/// The zone times are shown in, for a label: its name and its offset now ("Europe/Paris,
+/// UTC+01:00"), or "UTC".
+pub fn zone_label(now_ms: i64) -> String {
+    let off = offset_at(now_ms);
+    let name = ZONE.with(|z| z.borrow().as_ref().map(|(n, _)| n.clone()));
+    let sign = if off < 0 { '−' } else { '+' };
+    let m = off.abs() / 60_000;
+    match name {
+        Some(n) if !n.is_empty() && n != "UTC" => {
+            format!("{n}, UTC{sign}{:02}:{:02}", m / 60, m % 60)
+        }
+        _ if off == 0 => "UTC".into(),
+        _ => format!("UTC{sign}{:02}:{:02}", m / 60, m % 60),
+    }
+}
+
+/// The local zone's offset east of UTC at `ms`, in ms (0 when no zone is set).
+pub fn offset_at(ms: i64) -> i64 {
+    ZONE.with(|z| z.borrow().as_ref().map(|(_, f)| f(ms)).unwrap_or(0))
+}
+
+fn date_of_day(days: i64) -> Option<Date> {
+    Date::from_julian_day(i32::try_from(days + UNIX_EPOCH_JULIAN_DAY).ok()?).ok()
+}
+
+/// Days since 1970-01-01 of a calendar date (`m` 1–12); 0 for a date that does not exist.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let date = i32::try_from(y).ok().and_then(|y| {
+        let month = Month::try_from(u8::try_from(m).ok()?).ok()?;
+        Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
+    });
+    date.map_or(0, |d| d.to_julian_day() as i64 - UNIX_EPOCH_JULIAN_DAY)
+}
+
+/// The calendar date (year, month 1–12, day) of a day count since 1970-01-01.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    date_of_day(z).map_or((1970, 1, 1), |d| {
+        (d.year() as i64, u8::from(d.month()) as u32, d.day() as u32)
+    })
 }
 
 fn num<T: std::str::FromStr>(s: &str, len: usize) -> Option<T> {
     (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
 }
 
-/// Epoch ms of the start of a FHIR date or dateTime (partial dates start at their first day;
-/// a time without zone is read as UTC). `None` for anything malformed.
+/// Epoch ms of the start of a FHIR date or dateTime (partial dates start at their first day, in
+/// UTC; a time without zone is read as UTC). `None` for anything malformed, a day that does not
+/// exist (30 February) included.
 pub fn parse_ms(s: &str) -> Option<i64> {
-    let (date, time) = match s.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let mut parts = date.split('-');
+    if s.contains('T') {
+        let t = OffsetDateTime::parse(s, &Rfc3339)
+            .or_else(|_| OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339))
+            .ok()?;
+        return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok();
+    }
+    let mut parts = s.split('-');
     let y: i64 = num(parts.next()?, 4)?;
     let m: u32 = parts.next().map(|p| num(p, 2)).unwrap_or(Some(1))?;
     let d: u32 = parts.next().map(|p| num(p, 2)).unwrap_or(Some(1))?;
-    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if parts.next().is_some() {
         return None;
     }
-    let mut ms = days_from_civil(y, m, d) * DAY_MS;
-    if let Some(t) = time {
-        let (clock, offset_min) = if let Some(c) = t.strip_suffix('Z') {
-            (c, 0)
-        } else if let Some(pos) = t.rfind(['+', '-']) {
-            let (c, off) = t.split_at(pos);
-            let sign = if off.starts_with('-') { -1 } else { 1 };
-            let (h, mi) = off[1..].split_once(':')?;
-            (c, sign * (num::<i64>(h, 2)? * 60 + num::<i64>(mi, 2)?))
-        } else {
-            (t, 0)
-        };
-        let mut c = clock.split(':');
-        let h: i64 = num(c.next()?, 2)?;
-        let mi: i64 = num(c.next()?, 2)?;
-        let sec: f64 = c.next().map(|s| s.parse().ok()).unwrap_or(Some(0.0))?;
-        if h > 23 || mi > 59 || !(0.0..61.0).contains(&sec) {
-            return None;
-        }
-        ms += (h * 3600 + mi * 60 - offset_min * 60) * 1000 + (sec * 1000.0) as i64;
-    }
-    Some(ms)
+    let month = Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date = Date::from_calendar_date(y as i32, month, u8::try_from(d).ok()?).ok()?;
+    Some((date.to_julian_day() as i64 - UNIX_EPOCH_JULIAN_DAY) * DAY_MS)
 }
 
-/// `YYYY-MM-DD` (UTC).
+/// The local calendar day (days since 1970-01-01) of an instant.
+pub fn local_day(ms: i64) -> i64 {
+    (ms + offset_at(ms)).div_euclid(DAY_MS)
+}
+
+/// `YYYY-MM-DD`, the local date of an instant.
 pub fn date(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
+    let (y, m, d) = civil_from_days(local_day(ms));
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// `YYYY-MM-DD HH:MM` (UTC).
+/// `YYYY-MM-DD HH:MM`, local.
 pub fn date_time(ms: i64) -> String {
-    let rem = ms.rem_euclid(DAY_MS) / 60_000;
+    let rem = (ms + offset_at(ms)).rem_euclid(DAY_MS) / 60_000;
     format!("{} {:02}:{:02}", date(ms), rem / 60, rem % 60)
+}
+
+/// A FHIR `date` or `dateTime` for display, and its instant for sorting: a date alone is a
+/// calendar date and is shown as written (a zone must not move it to the day before); a
+/// dateTime is shown as the local date.
+pub fn fhir_date(s: &str) -> Option<(String, i64)> {
+    let ms = parse_ms(s)?;
+    Some(if s.contains('T') {
+        (date(ms), ms)
+    } else {
+        (s.to_string(), ms)
+    })
 }
 
 /// Age on `now_ms` of someone born on `birth` (a FHIR date): "47 y", "8 mo", "12 d".
 pub fn age(birth: &str, now_ms: i64) -> Option<String> {
+    // A birth date is a calendar date; today is the local one.
     let b = parse_ms(birth)?;
     let (by, bm, bd) = civil_from_days(b.div_euclid(DAY_MS));
-    let (ny, nm, nd) = civil_from_days(now_ms.div_euclid(DAY_MS));
-    if now_ms < b {
+    let today = local_day(now_ms);
+    let (ny, nm, nd) = civil_from_days(today);
+    if today < b.div_euclid(DAY_MS) {
         return None;
     }
     let mut months = (ny - by) * 12 + nm as i64 - bm as i64;
@@ -96,7 +141,7 @@ pub fn age(birth: &str, now_ms: i64) -> Option<String> {
     } else if months >= 1 {
         format!("{months} mo")
     } else {
-        format!("{} d", (now_ms - b) / DAY_MS)
+        format!("{} d", today - b.div_euclid(DAY_MS))
     })
 }
 
@@ -119,6 +164,8 @@ mod tests {
             "1970-01-01T25:00:00Z",
             "abcd",
             "1970-1-1",
+            "2023-02-29",
+            "1970-01-01T10:00Z",
         ] {
             assert_eq!(parse_ms(bad), None, "{bad}");
         }
@@ -136,5 +183,26 @@ mod tests {
         assert_eq!(age("2026-05-20", now).as_deref(), Some("12 d"));
         assert_eq!(age("2027-01-01", now), None);
         assert_eq!(age("garbage", now), None);
+        assert_eq!(parse_ms("1970-01-01T00:00:00"), Some(0), "no zone: UTC");
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    /// In a zone, instants show as local time and its day; dates stay as written.
+    #[test]
+    fn local_zone() {
+        let t = parse_ms("2024-03-01T02:30:00Z").unwrap();
+        set_local_zone("America/New_York".into(), |_| -5 * 3_600_000);
+        assert_eq!(date_time(t), "2024-02-29 21:30");
+        assert_eq!(date(t), "2024-02-29");
+        assert_eq!(
+            fhir_date("2024-03-01").unwrap().0,
+            "2024-03-01",
+            "a date is not moved"
+        );
+        assert_eq!(fhir_date("2024-03-01T02:30:00Z").unwrap().0, "2024-02-29");
+        assert_eq!(zone_label(t), "America/New_York, UTC−05:00");
+        set_local_zone(String::new(), |_| 0);
+        assert_eq!(zone_label(t), "UTC");
+        assert_eq!(date_time(t), "2024-03-01 02:30");
     }
 }

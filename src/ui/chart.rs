@@ -19,7 +19,7 @@ use super::{labs::Labs, search::PatientSearch, still_showing, vitals::Vitals, Ct
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
 use crate::chart::style::variables;
-use crate::chart::time::age;
+use crate::chart::time::{age, zone_label};
 use crate::chart::vitals::VitalsBuilder;
 use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
@@ -136,6 +136,15 @@ pub fn Chart(
                         on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
                 }.into_any(),
                 None => view! {
+                    {Effect::new(move || {
+                        if verified.get() {
+                            web::set_title("Find a patient — smart-launch");
+                            spawn_local(async {
+                                web::sleep(0).await;
+                                web::focus_heading();
+                            });
+                        }
+                    });}
                     <PatientSearch ctx=ctx client=client.get_value() on_pick=pick/>
                     <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
                 }.into_any(),
@@ -243,6 +252,10 @@ fn PatientChart(
         if let Some(tx) = rest_built.try_update_value(Option::take).flatten() {
             rest.set(true);
             let _ = tx.send(());
+            spawn_local(async {
+                web::sleep(0).await;
+                web::focus_heading();
+            });
         }
     };
     Effect::new(move || {
@@ -356,6 +369,16 @@ fn PatientChart(
         web::focus(&format!("tab-{}", TABS[next].0));
     };
     let panel = move |id: &'static str| move || active.get() != id;
+    // The title names the patient and the tab.
+    Effect::new(move || {
+        let tab = TABS
+            .iter()
+            .find(|(id, _)| *id == active.get())
+            .map_or("", |(_, label)| label);
+        if let Section::Ready(p) = &*record.read() {
+            web::set_title(&format!("{} — {tab} — smart-launch", display_name(p)));
+        }
+    });
     let client = StoredValue::new_local(client);
 
     view! {
@@ -367,6 +390,7 @@ fn PatientChart(
             })}</span></p>
         })}
         {move || rest.get().then(|| view! {
+        <p class="muted" id="time-zone">{format!("Times are shown in {}.", zone_label(now.get_untracked() as i64))}</p>
         {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
         <div class="tabs" role="tablist" aria-label="Chart sections" on:keydown=on_tab_key>
             {TABS.iter().map(|(id, label)| view! {

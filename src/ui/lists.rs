@@ -21,6 +21,8 @@ pub struct ListSpec {
     pub id: &'static str,
     pub what: &'static str,
     pub columns: &'static [&'static str],
+    /// The columns holding dates (kept on one line).
+    pub dates: &'static [usize],
 }
 
 pub const PROBLEMS: ListSpec = ListSpec {
@@ -28,12 +30,14 @@ pub const PROBLEMS: ListSpec = ListSpec {
     id: "problems",
     what: "problems",
     columns: &["Problem", "Status", "Onset"],
+    dates: &[2],
 };
 pub const MEDICATIONS: ListSpec = ListSpec {
     title: "Medications",
     id: "medications",
     what: "medications",
     columns: &["Medication", "Status", "Dosage", "Ordered"],
+    dates: &[3],
 };
 pub const ALLERGIES: ListSpec = ListSpec {
     title: "Allergies",
@@ -46,6 +50,7 @@ pub const ALLERGIES: ListSpec = ListSpec {
         "Status",
         "Onset or recorded",
     ],
+    dates: &[4],
 };
 pub const ENCOUNTERS: ListSpec = ListSpec {
     title: "Encounters",
@@ -60,6 +65,7 @@ pub const ENCOUNTERS: ListSpec = ListSpec {
         "Reason",
         "Status",
     ],
+    dates: &[0],
 };
 
 pub fn problem_rows(rows: Vec<ProblemRow>) -> Vec<TableRow> {
@@ -117,6 +123,7 @@ pub fn ListSection(spec: ListSpec, state: SectionSignal<Vec<TableRow>>) -> impl 
         id,
         what,
         columns,
+        dates,
     } = spec;
     let shown = RwSignal::new(50usize);
     view! {
@@ -133,7 +140,9 @@ pub fn ListSection(spec: ListSpec, state: SectionSignal<Vec<TableRow>>) -> impl 
                         <table class="list" id=id>
                             <thead><tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr></thead>
                             <tbody>{rows.iter().take(n).map(|r| view! {
-                                <tr class=r.class>{r.cells.iter().map(|c| view! { <td>{c.clone()}</td> }).collect_view()}</tr>
+                                <tr class=r.class>{r.cells.iter().enumerate().map(|(i, c)| view! {
+                                    <td class=if dates.contains(&i) { "date" } else { "" }>{c.clone()}</td>
+                                }).collect_view()}</tr>
                             }).collect_view()}</tbody>
                         </table>
                         {(total > n).then(|| view! {

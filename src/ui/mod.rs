@@ -237,6 +237,24 @@ pub fn App() -> impl IntoView {
         last_ehr: StoredValue::new_local(None),
     };
     spawn_local(start(ctx));
+    // Each new screen is named in the title and takes the focus to its heading, so a keyboard
+    // or screen-reader user starts where the screen does. The chart names and focuses itself
+    // once the patient is on screen.
+    Effect::new(move || {
+        let title = ctx.screen.with(|s| match s {
+            Screen::Working(what) => Some(what.clone()),
+            Screen::Picker => Some("Sign in to an EHR".to_string()),
+            Screen::Problem(p) => Some(p.title.clone()),
+            Screen::Chart(..) => None,
+        });
+        if let Some(t) = title {
+            web::set_title(&format!("{t} — smart-launch"));
+            spawn_local(async {
+                web::sleep(0).await;
+                web::focus_heading();
+            });
+        }
+    });
     view! {
         <header class="top"><span class="brand">"smart-launch"</span></header>
         <main class="app">

@@ -79,11 +79,19 @@ pub fn PatientSearch(
                     prop:value=move || birth.get() on:input=move |ev| birth.set(event_target_value(&ev))/></label>
                 <button type="submit" id="search-submit">"Search"</button>
             </form>
+            // One live region, present from the start, so that screen readers announce each
+            // outcome of a search (a region created with its text is often not read).
+            <p class="status" role="status" id="search-status">{move || results.with(|r| match r {
+                Results::None | Results::Failed(_) => String::new(),
+                Results::Searching => "Searching…".to_string(),
+                Results::Found(list) if list.is_empty() => String::new(),
+                Results::Found(list) if list.len() == 1 => "1 patient found.".to_string(),
+                Results::Found(list) => format!("{} patients found.", list.len()),
+            })}</p>
             {move || match results.get() {
-                Results::None => ().into_any(),
-                Results::Searching => view! { <p class="status" role="status">"Searching…"</p> }.into_any(),
-                Results::Failed(e) => view! { <p class="error" id="search-error">{e}</p> }.into_any(),
-                Results::Found(list) if list.is_empty() => view! { <p class="empty" id="search-empty">"No matching patients."</p> }.into_any(),
+                Results::None | Results::Searching => ().into_any(),
+                Results::Failed(e) => view! { <p class="error" id="search-error" role="alert">{e}</p> }.into_any(),
+                Results::Found(list) if list.is_empty() => view! { <p class="empty" id="search-empty" role="alert">"No matching patients."</p> }.into_any(),
                 Results::Found(list) => view! {
                     <ul class="results" id="search-results">
                         {list.into_iter().map(|p| {

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 
 use super::Ctx;
 use crate::chart::scopes::not_granted;
-use crate::chart::time::date_time;
+use crate::chart::time::{date_time, zone_label};
 use crate::fhir::FhirClient;
 use crate::web::Browser;
 
@@ -29,8 +29,9 @@ pub fn SessionPanel(
     now: RwSignal<u64>,
     user: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let (base, patient, encounter, requested, granted, kind) = client.with_session(|s| {
+    let (ehr_id, base, patient, encounter, requested, granted, kind) = client.with_session(|s| {
         (
+            s.ehr_id.clone(),
             s.fhir_base.clone(),
             s.context.patient.clone(),
             s.context.encounter.clone(),
@@ -43,10 +44,22 @@ pub fn SessionPanel(
         .into_iter()
         .map(str::to_string)
         .collect();
+    // The EHR's name from the configuration when it has been read, else the server's address.
+    let ehr_name = ctx
+        .ehrs
+        .get_value()
+        .and_then(|e| e.by_id(&ehr_id).map(|(_, c)| c.name.clone()))
+        .unwrap_or_else(|| base.clone());
+    let can_refresh = client.with_session(|s| s.refresh_token.is_some());
     let client = StoredValue::new_local(client);
     let refreshing = RwSignal::new(false);
     let refresh_error = RwSignal::new(None::<String>);
+    // Never disabled while it works (a disabled button drops the keyboard focus): a click while
+    // a refresh is running, or without a refresh token, does nothing.
     let refresh_now = move |_| {
+        if refreshing.get_untracked() || !can_refresh {
+            return;
+        }
         refreshing.set(true);
         let c = client.get_value();
         spawn_local(async move {
@@ -64,9 +77,10 @@ pub fn SessionPanel(
         client.with_value(|c| {
             c.with_session(|s| match s.expires_at_ms {
                 Some(exp) => format!(
-                    "{} (at {} UTC)",
+                    "{} (at {}, {})",
                     countdown(exp as i64 - n),
-                    date_time(exp as i64)
+                    date_time(exp as i64),
+                    zone_label(n)
                 ),
                 None => "not given by the EHR".into(),
             })
@@ -89,32 +103,41 @@ pub fn SessionPanel(
         client.with_value(|c| {
             c.with_session(|s| {
                 s.last_refresh_ms
-                    .map(|t| format!("{} UTC", date_time(t as i64)))
+                    .map(|t| date_time(t as i64))
                     .unwrap_or_else(|| "never".into())
             })
         })
     };
+    // What a clinician needs first (who, for whom, until when, sign out); the protocol's detail
+    // folds away for whoever supports them.
     view! {
         <section class="card session" aria-labelledby="session-title">
             <h2 id="session-title">"Session"</h2>
             <dl class="facts">
-                <dt>"FHIR server"</dt><dd id="fhir-base">{base}</dd>
                 <dt>"Signed in as"</dt><dd id="user">{move || user.get().unwrap_or_else(|| "not shared by the EHR".into())}</dd>
-                <dt>"Patient in context"</dt><dd id="context-patient">{patient.unwrap_or_else(|| "none".into())}</dd>
-                <dt>"Encounter in context"</dt><dd id="context-encounter">{encounter.unwrap_or_else(|| "none".into())}</dd>
-                <dt>"Scopes granted"</dt>
-                <dd><ul id="scopes" class="scopes">{granted.split_whitespace().map(|s| view! { <li>{s.to_string()}</li> }).collect_view()}</ul></dd>
-                <dt>"Requested, not granted"</dt>
-                <dd id="scopes-missing">{if missing.is_empty() { "none".to_string() } else { missing.join(" ") }}</dd>
-                <dt>"Access token expires"</dt><dd id="token-expiry">{expiry}</dd>
-                <dt>"Refresh token"</dt><dd id="has-refresh">{has_refresh}</dd>
-                <dt>"Last refresh"</dt><dd id="last-refresh">{last_refresh}</dd>
+                <dt>"Signed in at"</dt><dd id="ehr-name">{ehr_name}</dd>
+                <dt>"Access lasts"</dt><dd id="token-expiry">{expiry}</dd>
             </dl>
-            {move || refresh_error.get().map(|e| view! { <p class="error">{e}</p> })}
+            {move || refresh_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <div class="buttons">
-                <button id="refresh-now" on:click=refresh_now disabled=move || refreshing.get() || has_refresh() == "no">"Refresh now"</button>
+                <button id="refresh-now" on:click=refresh_now aria-disabled=move || (refreshing.get() || !can_refresh).to_string()>
+                    {move || if refreshing.get() { "Refreshing…" } else { "Refresh now" }}</button>
                 <button id="sign-out" class="secondary" on:click=move |_| ctx.sign_out()>"Sign out"</button>
             </div>
+            <details class="technical">
+                <summary>"Technical details"</summary>
+                <dl class="facts">
+                    <dt>"FHIR server"</dt><dd id="fhir-base">{base}</dd>
+                    <dt>"Patient in context"</dt><dd id="context-patient">{patient.unwrap_or_else(|| "none".into())}</dd>
+                    <dt>"Encounter in context"</dt><dd id="context-encounter">{encounter.unwrap_or_else(|| "none".into())}</dd>
+                    <dt>"Scopes granted"</dt>
+                    <dd><ul id="scopes" class="scopes">{granted.split_whitespace().map(|s| view! { <li>{s.to_string()}</li> }).collect_view()}</ul></dd>
+                    <dt>"Requested, not granted"</dt>
+                    <dd id="scopes-missing">{if missing.is_empty() { "none".to_string() } else { missing.join(" ") }}</dd>
+                    <dt>"Refresh token"</dt><dd id="has-refresh">{has_refresh}</dd>
+                    <dt>"Last refresh"</dt><dd id="last-refresh">{last_refresh}</dd>
+                </dl>
+            </details>
         </section>
     }
 }

@@ -32,6 +32,7 @@ const ALL_MARKERS_UP_TO: usize = 200;
 pub fn Vitals(state: SectionSignal<VitalsData>) -> impl IntoView {
     view! {
         <div class="vitals">
+            <h2 id="vitals-title">"Vital signs"</h2>
             {move || state.with(|s| status(s, "vital signs", "vitals").unwrap_or_else(|| match s {
                 Section::Ready(v) if v.is_empty() => view! { <p class="empty" id="vitals-empty">"No vital signs recorded."</p> }.into_any(),
                 Section::Ready(v) => view! {
