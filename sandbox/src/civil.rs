@@ -1,42 +1,38 @@
-//! Calendar arithmetic without a date library: days since 1970-01-01 <-> (year, month, day),
-//! after Howard Hinnant's `days_from_civil` / `civil_from_days` algorithms.
+//! Dates for the generated data and FHIR date search: days since 1970-01-01 <-> calendar
+//! dates by the `time` crate (which also refuses days that do not exist, like 30 February).
 
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+use time::{Date, Month};
+
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// Days since 1970-01-01 of a calendar date (`m` 1–12), if the date exists.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i64> {
+    let month = Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date =
+        Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?).ok()?;
+    Some(date.to_julian_day() as i64 - UNIX_EPOCH_JULIAN_DAY)
 }
 
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+fn day(days: i64) -> Date {
+    i32::try_from(days + UNIX_EPOCH_JULIAN_DAY)
+        .ok()
+        .and_then(|jd| Date::from_julian_day(jd).ok())
+        .unwrap_or(Date::MIN)
 }
 
 /// `YYYY-MM-DD` for a day number.
 pub fn date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    let d = day(days);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ` for seconds since the epoch.
 pub fn date_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     format!(
         "{}T{:02}:{:02}:{:02}Z",
-        date(days),
+        date(secs.div_euclid(86_400)),
         rem / 3600,
         (rem / 60) % 60,
         rem % 60
@@ -68,22 +64,22 @@ pub fn parse_range(s: &str) -> Option<(i64, i64)> {
     }
     match (m, d, time_part) {
         (None, None, None) => Some((
-            days_from_civil(y, 1, 1) * 86_400,
-            days_from_civil(y + 1, 1, 1) * 86_400,
+            days_from_civil(y, 1, 1)? * 86_400,
+            days_from_civil(y + 1, 1, 1)? * 86_400,
         )),
         (Some(m), None, None) => {
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             Some((
-                days_from_civil(y, m, 1) * 86_400,
-                days_from_civil(ny, nm, 1) * 86_400,
+                days_from_civil(y, m, 1)? * 86_400,
+                days_from_civil(ny, nm, 1)? * 86_400,
             ))
         }
         (Some(m), Some(d), None) => {
-            let start = days_from_civil(y, m, d) * 86_400;
+            let start = days_from_civil(y, m, d)? * 86_400;
             Some((start, start + 86_400))
         }
         (Some(m), Some(d), Some(t)) => {
-            let day = days_from_civil(y, m, d) * 86_400;
+            let day = days_from_civil(y, m, d)? * 86_400;
             let (clock, offset) = split_offset(t)?;
             let mut parts = clock.split(':');
             let hh: i64 = parts.next()?.parse().ok()?;
@@ -125,9 +121,14 @@ mod tests {
     #[test]
     fn round_trips() {
         for days in [-1000, 0, 1, 59, 365, 11_016, 20_000, 30_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let d = date(days);
+            let p = |a: usize, b: usize| d[a..b].parse::<u32>().unwrap();
+            assert_eq!(
+                days_from_civil(p(0, 4) as i64, p(5, 7), p(8, 10)),
+                Some(days)
+            );
         }
+        assert_eq!(days_from_civil(2023, 2, 29), None);
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date_time(86_400 + 3661), "1970-01-02T01:01:01Z");
     }
@@ -142,5 +143,6 @@ mod tests {
         assert_eq!(parse_range("19701"), None);
         assert_eq!(parse_range("1970-13"), None);
         assert_eq!(parse_range("garbage"), None);
+        assert_eq!(parse_range("2023-02-30"), None);
     }
 }
