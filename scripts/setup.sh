@@ -4,7 +4,7 @@
 #   - the wasm32 target (rustup)
 #   - Trunk 0.21 (0.22 needs a newer rustc than this toolchain's)
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
-#   - wasm-opt from npm's binaryen 132 (tools/package.json)
+#   - wasm-opt from npm's binaryen 132 and axe-core (tools/package.json)
 #   - Debian's chromium + chromium-driver, for the browser and end-to-end tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,9 +37,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
   cargo install wasm-bindgen-cli --version "=$wbg"
 fi
 
-# wasm-opt for release builds: binaryen 132 from npm, installed into tools/node_modules.
-if ! tools/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "version 132"; then
-  log "installing wasm-opt (npm binaryen@132) into tools/"
+# wasm-opt for release builds (binaryen 132) and axe-core for the accessibility check, from
+# npm, installed into tools/node_modules (tools/package-lock.json pins both).
+if ! tools/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "version 132" \
+  || ! grep -q '"version": "4.14.1"' tools/node_modules/axe-core/package.json 2>/dev/null; then
+  log "installing wasm-opt (npm binaryen@132) and axe-core into tools/"
   npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi
 

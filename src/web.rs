@@ -280,6 +280,14 @@ pub fn use_local_time_zone() {
     });
 }
 
+/// The width of the page's viewport in CSS pixels (1024 when it cannot be read).
+pub fn viewport_width() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or(1024.0)
+}
+
 /// The page's title (what a tab, a window list and a screen reader name the page by).
 pub fn set_title(title: &str) {
     if let Some(d) = web_sys::window().and_then(|w| w.document()) {

@@ -357,7 +357,10 @@ const ALLERGIES: &[Allergy] = &[
 
 struct Lab {
     loinc: &'static str,
+    /// LOINC's long name, as `coding.display`.
     display: &'static str,
+    /// The name a clinician knows, as `code.text` (what EHRs send).
+    short: &'static str,
     unit: &'static str,
     ucum: &'static str,
     low: f64,
@@ -370,6 +373,7 @@ const LABS: &[Lab] = &[
     Lab {
         loinc: "4548-4",
         display: "Hemoglobin A1c/Hemoglobin.total in Blood",
+        short: "HbA1c",
         unit: "%",
         ucum: "%",
         low: 4.0,
@@ -381,6 +385,7 @@ const LABS: &[Lab] = &[
     Lab {
         loinc: "18262-6",
         display: "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay",
+        short: "LDL cholesterol",
         unit: "mg/dL",
         ucum: "mg/dL",
         low: 0.0,
@@ -392,6 +397,7 @@ const LABS: &[Lab] = &[
     Lab {
         loinc: "2160-0",
         display: "Creatinine [Mass/volume] in Serum or Plasma",
+        short: "Creatinine",
         unit: "mg/dL",
         ucum: "mg/dL",
         low: 0.6,
@@ -403,6 +409,7 @@ const LABS: &[Lab] = &[
     Lab {
         loinc: "2345-7",
         display: "Glucose [Mass/volume] in Serum or Plasma",
+        short: "Glucose",
         unit: "mg/dL",
         ucum: "mg/dL",
         low: 70.0,
@@ -414,6 +421,7 @@ const LABS: &[Lab] = &[
     Lab {
         loinc: "2823-3",
         display: "Potassium [Moles/volume] in Serum or Plasma",
+        short: "Potassium",
         unit: "mmol/L",
         ucum: "mmol/L",
         low: 3.5,
@@ -425,6 +433,7 @@ const LABS: &[Lab] = &[
     Lab {
         loinc: "718-7",
         display: "Hemoglobin [Mass/volume] in Blood",
+        short: "Hemoglobin",
         unit: "g/dL",
         ucum: "g/dL",
         low: 12.0,
@@ -446,8 +455,15 @@ fn round(v: f64, decimals: i32) -> f64 {
     (v * f).round() / f
 }
 
-fn quantity(value: f64, unit: &str, code: &str) -> Value {
-    json!({ "value": value, "unit": unit, "system": UCUM, "code": code })
+/// A Quantity whose value is written with exactly `decimals` places, as a lab or a monitor
+/// records it: FHIR decimals carry their precision (4.0 mmol/L is not 4 mmol/L), and clients
+/// must show it as written.
+fn quantity(value: f64, decimals: usize, unit: &str, code: &str) -> Value {
+    let written = format!("{value:.decimals$}")
+        .parse::<serde_json::Number>()
+        .map(Value::Number)
+        .unwrap_or(Value::Null);
+    json!({ "value": written, "unit": unit, "system": UCUM, "code": code })
 }
 
 fn coding(system: &str, code: &str, display: &str) -> Value {
@@ -848,39 +864,39 @@ impl Generator {
         let bmi = round(weight_kg / (height_cm / 100.0).powi(2), 1);
         let when = civil::date_time(secs);
         let mut simple = vec![
-            ("8867-4", "Heart rate", quantity(hr, "beats/minute", "/min")),
+            (
+                "8867-4",
+                "Heart rate",
+                quantity(hr, 0, "beats/minute", "/min"),
+            ),
             (
                 "9279-1",
                 "Respiratory rate",
-                quantity(rr, "breaths/minute", "/min"),
+                quantity(rr, 0, "breaths/minute", "/min"),
             ),
-            (
-                "29463-7",
-                "Body weight",
-                quantity(round(weight_kg, 1), "kg", "kg"),
-            ),
-            (
-                "8302-2",
-                "Body height",
-                quantity(round(height_cm, 1), "cm", "cm"),
-            ),
+            ("29463-7", "Body weight", quantity(weight_kg, 1, "kg", "kg")),
+            ("8302-2", "Body height", quantity(height_cm, 1, "cm", "cm")),
             (
                 "39156-5",
                 "Body mass index (BMI) [Ratio]",
-                quantity(bmi, "kg/m2", "kg/m2"),
+                quantity(bmi, 1, "kg/m2", "kg/m2"),
             ),
-            ("8310-5", "Body temperature", quantity(temp, "Cel", "Cel")),
+            (
+                "8310-5",
+                "Body temperature",
+                quantity(temp, 1, "Cel", "Cel"),
+            ),
             (
                 "59408-5",
                 "Oxygen saturation in Arterial blood by Pulse oximetry",
-                quantity(spo2, "%", "%"),
+                quantity(spo2, 0, "%", "%"),
             ),
         ];
         if pain {
             simple.push((
                 "72514-3",
                 "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
-                quantity(pain_score, "{score}", "{score}"),
+                quantity(pain_score, 0, "{score}", "{score}"),
             ));
         }
         for (code, display, value) in simple {
@@ -908,8 +924,8 @@ impl Generator {
             "subject": { "reference": format!("Patient/{patient}") },
             "effectiveDateTime": when,
             "component": [
-                { "code": { "coding": [coding(LOINC, "8480-6", "Systolic blood pressure")], "text": "Systolic" }, "valueQuantity": quantity(sys, "mmHg", "mm[Hg]") },
-                { "code": { "coding": [coding(LOINC, "8462-4", "Diastolic blood pressure")], "text": "Diastolic" }, "valueQuantity": quantity(dia, "mmHg", "mm[Hg]") },
+                { "code": { "coding": [coding(LOINC, "8480-6", "Systolic blood pressure")], "text": "Systolic" }, "valueQuantity": quantity(sys, 0, "mmHg", "mm[Hg]") },
+                { "code": { "coding": [coding(LOINC, "8462-4", "Diastolic blood pressure")], "text": "Diastolic" }, "valueQuantity": quantity(dia, 0, "mmHg", "mm[Hg]") },
             ],
         });
         if let Some(e) = encounter {
@@ -942,15 +958,15 @@ impl Generator {
                 "id": self.next_id("obs"),
                 "status": "final",
                 "category": category("laboratory", "Laboratory"),
-                "code": { "coding": [coding(LOINC, lab.loinc, lab.display)], "text": lab.display },
+                "code": { "coding": [coding(LOINC, lab.loinc, lab.display)], "text": lab.short },
                 "subject": { "reference": format!("Patient/{patient}") },
                 "effectiveDateTime": when,
                 "issued": civil::date_time(secs + 4 * 3600),
-                "valueQuantity": quantity(value, lab.unit, lab.ucum),
+                "valueQuantity": quantity(value, lab.decimals as usize, lab.unit, lab.ucum),
                 "interpretation": [{ "coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", flag.0, flag.1)] }],
                 "referenceRange": [{
-                    "low": quantity(lab.low, lab.unit, lab.ucum),
-                    "high": quantity(lab.high, lab.unit, lab.ucum),
+                    "low": quantity(lab.low, lab.decimals as usize, lab.unit, lab.ucum),
+                    "high": quantity(lab.high, lab.decimals as usize, lab.unit, lab.ucum),
                     "text": format!("{}–{} {}", lab.low, lab.high, lab.unit),
                 }],
             });
@@ -1088,5 +1104,26 @@ mod tests {
             })
             .sum();
         assert!(pain > 0, "pain scores in some sets");
+    }
+
+    /// Lab values are written with their test's precision (4.0, not 4), under the short name.
+    #[test]
+    fn lab_values_keep_their_precision() {
+        let (d, _) = generate(7, 100);
+        let mut seen = 0;
+        for r in &d.by_patient[&("Observation", "patient-02".to_string())] {
+            let Some(lab) = LABS
+                .iter()
+                .find(|l| r.json["code"]["coding"][0]["code"] == l.loinc)
+            else {
+                continue;
+            };
+            let text = r.json["valueQuantity"]["value"].to_string();
+            let places = text.split_once('.').map_or(0, |(_, f)| f.len());
+            assert_eq!(places, lab.decimals as usize, "{}: {text}", lab.short);
+            assert_eq!(r.json["code"]["text"], lab.short);
+            seen += 1;
+        }
+        assert!(seen > 0);
     }
 }

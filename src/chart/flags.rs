@@ -88,9 +88,10 @@ pub fn against_reference_range(element: &Value, value: f64) -> Option<Flag> {
         .as_array()?
         .iter()
         .find(|r| r["low"]["value"].is_number() || r["high"]["value"].is_number())?;
+    let finite = |v: &Value| v.as_f64().filter(|f| f.is_finite());
     Some(against(
-        r["low"]["value"].as_f64(),
-        r["high"]["value"].as_f64(),
+        finite(&r["low"]["value"]),
+        finite(&r["high"]["value"]),
         value,
     ))
 }

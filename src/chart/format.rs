@@ -43,19 +43,29 @@ pub fn number(v: f64, decimals: usize) -> String {
     }
 }
 
-/// A Quantity as "value unit".
+/// A Quantity as "value unit", the value as the server wrote it: a decimal's trailing zeros
+/// are its recorded precision (4.0 mmol/L is not 4 mmol/L; FHIR R4 §2.1.28.0.1 "decimal").
+/// serde_json keeps each number's text (its `arbitrary_precision` feature); a number in
+/// exponent form, or absurdly long, is shown rounded instead.
 pub fn quantity(q: &Value) -> Option<String> {
-    let v = q["value"].as_f64()?;
+    let n = q["value"].as_number()?;
+    let v = n.as_f64().filter(|v| v.is_finite())?;
+    let written = n.to_string();
+    let shown = if written.len() <= 24
+        && written
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        written
+    } else {
+        number(v, 3)
+    };
     let unit = q["unit"]
         .as_str()
         .or_else(|| q["code"].as_str())
         .unwrap_or("");
     let comparator = q["comparator"].as_str().unwrap_or("");
-    Some(
-        format!("{comparator}{} {unit}", number(v, 3))
-            .trim()
-            .to_string(),
-    )
+    Some(format!("{comparator}{shown} {unit}").trim().to_string())
 }
 
 /// Capitalises a FHIR code for display: `in-progress` -> `In progress`.
@@ -88,14 +98,22 @@ mod tests {
             Some("a")
         );
         assert_eq!(concept(&json!({})), None);
+        let q = |text: &str| quantity(&serde_json::from_str(text).unwrap());
         assert_eq!(
-            quantity(&json!({"value":72.0,"unit":"beats/minute"})).as_deref(),
+            q(r#"{"value":72,"unit":"beats/minute"}"#).as_deref(),
             Some("72 beats/minute")
         );
         assert_eq!(
-            quantity(&json!({"value":1.050,"code":"mg/dL","comparator":"<"})).as_deref(),
-            Some("<1.05 mg/dL")
+            q(r#"{"value":1.050,"code":"mg/dL","comparator":"<"}"#).as_deref(),
+            Some("<1.050 mg/dL"),
+            "the recorded precision"
         );
+        assert_eq!(
+            q(r#"{"value":4.0,"unit":"mmol/L"}"#).as_deref(),
+            Some("4.0 mmol/L")
+        );
+        assert_eq!(q(r#"{"value":1.5e2,"unit":"x"}"#).as_deref(), Some("150 x"));
+        assert_eq!(q(r#"{"value":1e999,"unit":"x"}"#), None);
         assert_eq!(quantity(&json!({"unit":"x"})), None);
         assert_eq!(number(36.80, 2), "36.8");
         assert_eq!(number(100.0, 1), "100");

@@ -50,7 +50,8 @@ fn range_text(o: &Value, value_unit: &str) -> String {
         .as_str()
         .or_else(|| r["high"]["unit"].as_str())
         .unwrap_or(value_unit);
-    let span = match (r["low"]["value"].as_f64(), r["high"]["value"].as_f64()) {
+    let finite = |v: &Value| v.as_f64().filter(|f| f.is_finite());
+    let span = match (finite(&r["low"]["value"]), finite(&r["high"]["value"])) {
         (Some(l), Some(h)) => format!("{}–{}", number(l, 3), number(h, 3)),
         (Some(l), None) => format!("≥ {}", number(l, 3)),
         (None, Some(h)) => format!("≤ {}", number(h, 3)),
@@ -174,7 +175,8 @@ mod tests {
                 glucose.latest_date.as_str(),
                 glucose.flag.map(Flag::label).unwrap_or("—")
             ),
-            ("120 mg/dL", "2024-01-01", "High")
+            ("120.0 mg/dL", "2024-01-01", "High"),
+            "as the server wrote it (json! writes 120.0)"
         );
         assert_eq!(glucose.range, "70–99 mg/dL", "the unit once");
         assert_eq!(

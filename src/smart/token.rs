@@ -154,7 +154,8 @@ fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     };
     match (n.as_u64(), n.as_f64()) {
         (Some(u), _) => Ok(Some(u)),
-        (None, Some(f)) if f >= 0.0 => Ok(Some(f as u64)),
+        // Numbers keep their text (serde_json's arbitrary_precision): 1e400 reads as infinite.
+        (None, Some(f)) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
         _ => Err(D::Error::custom("negative")),
     }
 }
@@ -299,6 +300,7 @@ mod tests {
             r#"{"access_token":"a"}"#,
             r#"{"access_token":"a","token_type":"Bearer","expires_in":"3600"}"#,
             r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":1e400}"#,
             r#"{"access_token":"a","token_type":"Bearer","patient":"../Patient/x"}"#,
             r#"{"access_token":"a","token_type":"Bearer","patient":7}"#,
             r#"{"access_token":"a","token_type":"Bearer","encounter":"a b"}"#,

@@ -27,12 +27,12 @@ pub fn Labs(state: SectionSignal<Vec<LabGroup>>) -> impl IntoView {
                             let flag = g.flag.map(|f| f.text()).unwrap_or_else(|| "—".into());
                             view! {
                                 <tr data-loinc=g.code.clone()>
-                                    <td title=format!("LOINC {}", g.code)>{g.name.clone()}</td>
-                                    <td class="value" class:flagged=flagged>{g.latest.clone()}</td>
-                                    <td class="date">{g.latest_date.clone()}</td>
-                                    <td>{g.range.clone()}</td>
-                                    <td class="flag" class:flagged=flagged>{flag}</td>
-                                    <td><svg class="spark" viewBox="0 0 100 24" role="img" aria-label=label>
+                                    <td title=format!("LOINC {}", g.code) data-label="Test">{g.name.clone()}</td>
+                                    <td class="value" class:flagged=flagged data-label="Latest">{g.latest.clone()}</td>
+                                    <td class="date" data-label="Date">{g.latest_date.clone()}</td>
+                                    <td data-label="Reference range">{g.range.clone()}</td>
+                                    <td class="flag" class:flagged=flagged data-label="Flag">{flag}</td>
+                                    <td data-label="Trend"><svg class="spark" viewBox="0 0 100 24" role="img" aria-label=label>
                                         <title>{trend}</title>
                                         <path d=sparkline(&g.points, 100.0, 24.0)/>
                                     </svg></td>

@@ -141,7 +141,7 @@ pub fn ListSection(spec: ListSpec, state: SectionSignal<Vec<TableRow>>) -> impl 
                             <thead><tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr></thead>
                             <tbody>{rows.iter().take(n).map(|r| view! {
                                 <tr class=r.class>{r.cells.iter().enumerate().map(|(i, c)| view! {
-                                    <td class=if dates.contains(&i) { "date" } else { "" }>{c.clone()}</td>
+                                    <td class=if dates.contains(&i) { "date" } else { "" } data-label=columns.get(i).copied().unwrap_or("")>{c.clone()}</td>
                                 }).collect_view()}</tr>
                             }).collect_view()}</tbody>
                         </table>

@@ -18,10 +18,15 @@ fn c(v: f64) -> String {
     number(v, 1)
 }
 
-const W: f64 = 640.0;
+/// The widest a chart is drawn (its viewBox); narrower in a small pane, so that its 11-unit
+/// labels stay about 11 px on screen.
+const W_MAX: f64 = 640.0;
 const H: f64 = 220.0;
-/// W and H as text (a `format!` of an f64 would pull in the float formatter).
-const VIEW_BOX: &str = "0 0 640 220";
+
+/// The chart's width in viewBox units: the page's width less the cards' margins, 280 to 640.
+fn chart_width() -> f64 {
+    (crate::web::viewport_width() - 64.0).clamp(280.0, W_MAX)
+}
 /// Time buckets per line: at most four points each are drawn (see `plot::downsample`).
 const BUCKETS: usize = 160;
 
@@ -93,11 +98,12 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
     let slug = series.vital.slug();
     let title = series.vital.title();
     let count = series.count();
+    let w = chart_width();
     let Some(layout) = line_chart(
         &series.series,
         series.vital.bands(),
         series.vital.ceiling(),
-        W,
+        w,
         H,
         BUCKETS,
     ) else {
@@ -140,7 +146,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
         else {
             return;
         };
-        let scale = W / el.client_width().max(1) as f64;
+        let scale = w / el.client_width().max(1) as f64;
         let t = x.invert(ev.offset_x() as f64 * scale) as i64;
         series.with_value(|s| {
             if let Some(i) = nearest(&s.series[0].1, t) {
@@ -215,7 +221,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
         <section class="card chart" id=format!("vital-{slug}") aria-labelledby=format!("vital-{slug}-title")>
             <h3 id=format!("vital-{slug}-title")>{title}<span class="unit">{format!(" ({})", series.with_value(|s| s.vital.unit()))}</span></h3>
             {legend}
-            <svg class="line-chart" viewBox=VIEW_BOX role="img" tabindex="0"
+            <svg class="line-chart" viewBox=format!("0 0 {} {}", number(w, 0), number(H, 0)) role="img" tabindex="0"
                 aria-label=summary.clone() aria-describedby=format!("vital-{slug}-readout")
                 on:mousemove=on_move on:keydown=on_key>
                 <title>{summary.clone()}</title>
@@ -254,9 +260,10 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
 fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
     let shown = RwSignal::new(50usize);
     let (unit, total) = series.with_value(|s| (s.vital.unit(), s.series[0].1.len()));
+    let value_label = format!("Value ({unit})");
     view! {
         <table class="list vitals-table">
-            <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th><th scope="col">"Flag"</th></tr></thead>
+            <thead><tr><th scope="col">"Date"</th><th scope="col">{value_label.clone()}</th><th scope="col">"Flag"</th></tr></thead>
             <tbody>
                 {move || series.with_value(|s| {
                     let n = s.series[0].1.len();
@@ -264,9 +271,9 @@ fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
                         let (value, flags) = value_and_flags(s, i).unwrap_or_default();
                         let flagged = !flags.is_empty();
                         view! { <tr>
-                            <td class="date">{date_time(s.series[0].1[i].t)}</td>
-                            <td class="value" class:flagged=flagged>{value}</td>
-                            <td class="flag" class:flagged=flagged>{if flagged { flags } else { "—".into() }}</td>
+                            <td class="date" data-label="Date">{date_time(s.series[0].1[i].t)}</td>
+                            <td class="value" class:flagged=flagged data-label=value_label.clone()>{value}</td>
+                            <td class="flag" class:flagged=flagged data-label="Flag">{if flagged { flags } else { "—".into() }}</td>
                         </tr> }
                     }).collect_view()
                 })}
@@ -289,10 +296,10 @@ fn OtherVitals(rows: Vec<OtherReading>) -> impl IntoView {
                 <tbody>{rows.into_iter().map(|r| {
                     let flagged = r.flag.is_some_and(|f| f.is_abnormal());
                     view! { <tr>
-                        <td class="date">{r.t.map(date_time).unwrap_or_else(|| "no date".into())}</td>
-                        <td>{r.name}</td>
-                        <td class="value" class:flagged=flagged>{r.value}</td>
-                        <td class="flag" class:flagged=flagged>{r.flag.map(|f| f.text()).unwrap_or_else(|| "—".into())}</td>
+                        <td class="date" data-label="Date">{r.t.map(date_time).unwrap_or_else(|| "no date".into())}</td>
+                        <td data-label="Observation">{r.name}</td>
+                        <td class="value" class:flagged=flagged data-label="Value">{r.value}</td>
+                        <td class="flag" class:flagged=flagged data-label="Flag">{r.flag.map(|f| f.text()).unwrap_or_else(|| "—".into())}</td>
                     </tr> }
                 }).collect_view()}</tbody>
             </table>

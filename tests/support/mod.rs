@@ -363,6 +363,37 @@ impl Env {
         smart_launch::fhir::patient::display_name(&r.json)
     }
 
+    /// axe-core (npm, tools/node_modules) run on the current page against WCAG 2.1 A and AA:
+    /// each violation as `rule: help — first elements`. Injected through WebDriver, which the
+    /// page's Content-Security-Policy does not govern.
+    pub async fn axe(&self) -> Vec<String> {
+        let src = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/node_modules/axe-core/axe.min.js"),
+        )
+        .expect("axe-core (scripts/setup.sh installs it into tools/)");
+        self.browser
+            .execute(&format!("{src}\nreturn typeof axe;"), vec![])
+            .await
+            .expect("axe-core loads");
+        let v = self
+            .browser
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' — ' +
+                       v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    }
+
     pub async fn session_storage(&self) -> Value {
         self.browser
             .execute("return Object.assign({}, window.sessionStorage);", vec![])

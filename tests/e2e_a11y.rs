@@ -1,0 +1,78 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Accessibility (issue 12): axe-core's WCAG 2.1 A/AA rules on every screen, at a desktop width
+//! and at 320 px (an EHR's side panel), with zero violations; and a screenshot of each.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{start, Env};
+
+const WIDTHS: [u32; 2] = [1280, 320];
+
+async fn check(env: &Env, screen: &str, width: u32, found: &mut Vec<String>) {
+    // Let the screen settle (charts drawn, focus moved).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for v in env.axe().await {
+        found.push(format!("{screen} at {width} px: {v}"));
+    }
+    env.screenshot(&format!("a11y-{screen}-{width}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_passes_axe_at_both_widths() {
+    let env = start(|c| c.auto_approve = true).await;
+    let mut found = Vec::new();
+    for width in WIDTHS {
+        env.browser.set_window_size(width, 900).await.unwrap();
+        // The sandbox's EHR launch page, with the longest patient name chosen.
+        let page = format!(
+            "{}/?patient=long-name",
+            env.sandbox.sandbox.config.public_url
+        );
+        env.browser.goto(&page).await.unwrap();
+        env.element("#launch").await;
+        check(&env, "sandbox-launch", width, &mut found).await;
+
+        // The EHR picker of a standalone launch.
+        env.browser
+            .goto(&format!("{}/launch.html", env.app))
+            .await
+            .unwrap();
+        env.element("#ehr-sandbox").await;
+        check(&env, "picker", width, &mut found).await;
+
+        // A problem page: an issuer the app does not know.
+        env.browser
+            .goto(&format!(
+                "{}/launch.html?iss={}&launch=x",
+                env.app,
+                url::form_urlencoded::byte_serialize(b"https://unknown.example/fhir")
+                    .collect::<String>()
+            ))
+            .await
+            .unwrap();
+        env.element("#problem").await;
+        check(&env, "problem", width, &mut found).await;
+
+        // The chart, every tab, with a vital sign's table open.
+        env.ehr_launch_auto("patient-03").await;
+        env.text_when("#patient-name", |t| !t.is_empty()).await;
+        for tab in ["summary", "vitals", "labs", "encounters", "session"] {
+            env.open_tab(tab).await;
+            if tab == "vitals" {
+                env.element("#vital-heart-rate svg").await;
+                env.click("#vital-heart-rate button.link").await;
+                env.element("#vital-heart-rate table").await;
+            }
+            if tab == "session" {
+                env.click("details.technical summary").await;
+            }
+            check(&env, &format!("chart-{tab}"), width, &mut found).await;
+        }
+        // Signed out, the next round starts from the picker again.
+        env.click("#sign-out").await;
+        env.element("#ehr-sandbox").await;
+    }
+    env.close().await;
+    assert!(found.is_empty(), "axe violations:\n{}", found.join("\n"));
+}
