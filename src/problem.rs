@@ -151,10 +151,8 @@ pub fn fhir_problem(e: &FhirError, kind: LaunchKind) -> Problem {
         FhirError::SessionExpired => p(
             SESSION_EXPIRED,
             "Your session has expired",
-            match kind {
-                LaunchKind::Ehr => "Please relaunch the app from your EHR.".into(),
-                LaunchKind::Standalone => "Please sign in again.".into(),
-            },
+            // What happened; what to do is the action below it, said once.
+            "Your access to the record has ended, and nothing more was loaded.".into(),
             relaunch_action(Some(kind)),
             None,
         ),
@@ -251,9 +249,12 @@ mod tests {
 
     #[test]
     fn session_expiry_depends_on_the_launch() {
-        assert_eq!(
-            fhir_problem(&FhirError::SessionExpired, LaunchKind::Ehr).message,
-            "Please relaunch the app from your EHR."
+        let ehr = fhir_problem(&FhirError::SessionExpired, LaunchKind::Ehr);
+        assert_eq!(ehr.action, Action::RelaunchFromEhr);
+        assert!(
+            !ehr.message.contains("EHR") && !ehr.message.contains("again"),
+            "the instruction is the action's, said once: {}",
+            ehr.message
         );
         assert_eq!(
             fhir_problem(&FhirError::SessionExpired, LaunchKind::Standalone).action,

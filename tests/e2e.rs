@@ -301,8 +301,11 @@ async fn refused_refresh_asks_for_a_relaunch() {
     assert_eq!(title, "Your session has expired");
     assert_eq!(
         env.text("#problem-message").await,
-        "Please relaunch the app from your EHR."
+        "Your access to the record has ended, and nothing more was loaded."
     );
+    // The instruction once: in the action, not in the message too.
+    let page = env.text("#problem").await;
+    assert_eq!(page.matches("from your EHR").count(), 1, "{page}");
     let tokens = env.stat("token");
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     assert_eq!(env.stat("token"), tokens, "no refresh loop");

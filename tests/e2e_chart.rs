@@ -315,3 +315,31 @@ async fn ten_thousand_observations_render_their_charts() {
     env.screenshot("big-record-vitals").await;
     env.close().await;
 }
+
+/// A section whose search fails says so in its place, offers "Try again", and loads when the
+/// server recovers; the rest of the chart is unaffected (issue 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_section_offers_try_again() {
+    let env = start(|c| {
+        c.auto_approve = true;
+        c.faults.fail_searches = Some("Condition".into());
+    })
+    .await;
+    env.ehr_launch_auto("patient-05").await;
+    env.text_when("#patient-name", |t| !t.is_empty()).await;
+    let msg = env.text("#problems-error").await;
+    assert!(!msg.is_empty());
+    assert_eq!(
+        rows_or_empty(&env, "medications").await,
+        env.record("MedicationRequest", "patient-05").len(),
+        "the other sections load"
+    );
+    env.sandbox.sandbox.faults.write().unwrap().fail_searches = None;
+    env.click("#problems-retry").await;
+    env.element("#problems tbody tr, #problems-empty").await;
+    assert_eq!(
+        rows_or_empty(&env, "problems").await,
+        env.record("Condition", "patient-05").len()
+    );
+    env.close().await;
+}

@@ -45,6 +45,8 @@ pub struct Faults {
     /// The id_token's signature does not verify (its last signature byte is changed): a token
     /// the client must refuse.
     pub bad_id_token_signature: bool,
+    /// Searches of this resource type answer 500 (one section of a chart failing alone).
+    pub fail_searches: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +156,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --omit-pkce-methods      .well-known without code_challenge_methods_supported
   --fhir-unauthorized      FHIR answers 401 to every request (a dead session)
   --bad-id-token-signature id_tokens carry a signature that does not verify
+  --fail-searches TYPE     searches of TYPE (e.g. Condition) answer 500
   --seed N                 data generator seed                      [42]
   --big-observations N     observations of the large-record patient [10000]
   --quiet                  no request log
@@ -252,6 +255,7 @@ pub fn from_args_and_env(
             "omit-pkce-methods",
             "fhir-unauthorized",
             "bad-id-token-signature",
+            "fail-searches",
             "seed",
             "big-observations",
             "quiet",
@@ -330,6 +334,7 @@ pub fn from_args_and_env(
     c.faults.omit_pkce_methods = flag("omit-pkce-methods");
     c.faults.fhir_unauthorized = flag("fhir-unauthorized");
     c.faults.bad_id_token_signature = flag("bad-id-token-signature");
+    c.faults.fail_searches = get("fail-searches");
     c.seed = num("seed", get("seed"), 42)?;
     c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
     c.log_requests = !flag("quiet");
@@ -403,6 +408,8 @@ mod tests {
             "--omit-pkce-methods",
             "--fhir-unauthorized",
             "--bad-id-token-signature",
+            "--fail-searches",
+            "Condition",
             "--latency-ms",
             "30",
             "--authorize-latency-ms",
@@ -419,6 +426,7 @@ mod tests {
         );
         assert!(c.faults.omit_pkce_methods && c.faults.fhir_unauthorized);
         assert!(c.faults.bad_id_token_signature);
+        assert_eq!(c.faults.fail_searches.as_deref(), Some("Condition"));
         assert!(parse(&["--foreign-token-endpoint", "nope"]).is_err());
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();

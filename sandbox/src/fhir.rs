@@ -421,6 +421,13 @@ pub async fn search(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if sb.faults().fail_searches.as_deref() == Some(rtype) {
+        return outcome(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            "Injected failure (sandbox --fail-searches)",
+        );
+    }
     let raw = raw.unwrap_or_default();
     let search = match parse_search(rtype, &raw) {
         Ok(s) => s,

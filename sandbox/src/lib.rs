@@ -95,6 +95,8 @@ struct FaultsUpdate {
     reject_refresh: Option<bool>,
     malformed: Option<Vec<String>>,
     fhir_unauthorized: Option<bool>,
+    /// A resource type, or "" for none.
+    fail_searches: Option<String>,
 }
 
 async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
@@ -107,6 +109,7 @@ async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
         "reject_refresh": f.reject_refresh,
         "malformed": f.malformed.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>(),
         "fhir_unauthorized": f.fhir_unauthorized,
+        "fail_searches": f.fail_searches,
     }))
     .into_response()
 }
@@ -151,6 +154,9 @@ async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>)
         }
         if let Some(v) = u.fhir_unauthorized {
             f.fhir_unauthorized = v;
+        }
+        if let Some(t) = u.fail_searches {
+            f.fail_searches = (!t.is_empty()).then_some(t);
         }
     }
     get_faults(State(sb)).await

@@ -221,9 +221,10 @@ fn PatientChart(
             match r {
                 Ok(v) => record.set(Section::Ready(v)),
                 Err(FhirError::SessionExpired) => ctx.session_expired(kind),
-                Err(e) => record.set(Section::Failed(format!(
-                    "The patient could not be loaded: {e}"
-                ))),
+                Err(e) => record.set(Section::Failed(
+                    format!("The patient could not be loaded: {e}"),
+                    None,
+                )),
             }
         });
     }
@@ -280,7 +281,6 @@ fn PatientChart(
         Load {
             resource_type,
             params,
-            builder: Vec::new(),
             add: collect,
             finish,
             mark: None,
@@ -331,8 +331,7 @@ fn PatientChart(
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "vital-signs")]),
-            builder: VitalsBuilder::default(),
-            add: |b, page| b.add_page(&page),
+            add: |b: &mut VitalsBuilder, page| b.add_page(&page),
             finish: VitalsBuilder::finish,
             mark: Some(["vitals-start", "vitals-fetched", "vitals-painted"]),
         },
@@ -345,8 +344,7 @@ fn PatientChart(
         Load {
             resource_type: "Observation",
             params: by_patient(&[("category", "laboratory")]),
-            builder: LabsBuilder::default(),
-            add: |b, page| b.add_page(&page),
+            add: |b: &mut LabsBuilder, page| b.add_page(&page),
             finish: LabsBuilder::finish,
             mark: None,
         },
@@ -451,7 +449,7 @@ fn Banner(
                         </dl>
                     }.into_any()
                 }
-                Section::Failed(e) => view! { <p class="error" id="banner-error">{e.clone()}</p> }.into_any(),
+                Section::Failed(e, _) => view! { <p class="error" id="banner-error">{e.clone()}</p> }.into_any(),
                 _ => view! { <p class="status">"Loading the patient…"</p> }.into_any(),
             })}
         </section>

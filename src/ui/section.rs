@@ -1,6 +1,8 @@
 //! One clinical section's data: loaded on its own, page by page to the end, with progress; a
 //! type whose scopes were not granted is never requested; a failure stays in its section.
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
@@ -15,17 +17,26 @@ use crate::web::Browser;
 #[derive(Clone)]
 pub enum Section<T> {
     NotGranted,
-    Loading { loaded: usize, total: Option<u64> },
+    Loading {
+        loaded: usize,
+        total: Option<u64>,
+    },
     Ready(T),
-    Failed(String),
+    /// What went wrong, and how to try again when the section can.
+    Failed(String, Option<Retry>),
 }
+
+/// Starts a failed section's loading again.
+#[derive(Clone)]
+pub struct Retry(Rc<dyn Fn()>);
 
 pub type SectionSignal<T> = RwSignal<Section<T>, LocalStorage>;
 
+/// A section's search: the resources to ask for, and how its pages become what it shows (a
+/// builder, made anew for each attempt).
 pub struct Load<B, T> {
     pub resource_type: &'static str,
     pub params: Vec<(&'static str, String)>,
-    pub builder: B,
     pub add: fn(&mut B, Vec<Value>),
     pub finish: fn(B) -> T,
     /// User Timing marks (started, all pages fetched, painted) for the benchmark.
@@ -36,7 +47,7 @@ pub struct Load<B, T> {
 /// `false` when the chart went away first (the search is then never sent).
 pub type Gate = futures::future::Shared<futures::future::LocalBoxFuture<'static, bool>>;
 
-pub fn load<B: 'static, T: Clone + 'static>(
+pub fn load<B: Default + 'static, T: Clone + 'static>(
     ctx: Ctx,
     client: &FhirClient<Browser>,
     kind: LaunchKind,
@@ -52,27 +63,33 @@ pub fn load<B: 'static, T: Clone + 'static>(
         state.set(Section::NotGranted);
         return state;
     }
-    let c = client.clone();
+    run(ctx, client.clone(), kind, after, Rc::new(l), state);
+    state
+}
+
+/// One attempt: every page to the end, then the section's view; a failure offers [`Retry`].
+fn run<B: Default + 'static, T: Clone + 'static>(
+    ctx: Ctx,
+    c: FhirClient<Browser>,
+    kind: LaunchKind,
+    after: Option<Gate>,
+    l: Rc<Load<B, T>>,
+    state: SectionSignal<T>,
+) {
     spawn_local(async move {
         if let Some(gate) = after {
             if !gate.await {
                 return;
             }
         }
-        let Load {
-            resource_type,
-            params,
-            mut builder,
-            add,
-            finish,
-            mark,
-        } = l;
-        let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut builder = B::default();
+        let (add, finish, mark) = (l.add, l.finish, l.mark);
+        let p: Vec<(&str, &str)> = l.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         if let Some([started, _, _]) = mark {
             crate::web::mark(started);
         }
         let r = c
-            .search_pages(resource_type, &p, |page, loaded, total| {
+            .search_pages(l.resource_type, &p, |page, loaded, total| {
                 add(&mut builder, page);
                 state.set(Section::Loading { loaded, total });
             })
@@ -88,12 +105,25 @@ pub fn load<B: 'static, T: Clone + 'static>(
                 }
             }
             Err(FhirError::SessionExpired) => ctx.session_expired(kind),
-            Err(e) => state.set(Section::Failed(
-                fhir_problem(&e, kind).message + &format!(" ({e})"),
-            )),
+            Err(e) => {
+                let again = {
+                    let (c, l) = (c.clone(), l.clone());
+                    Retry(Rc::new(move || {
+                        state.set(Section::Loading {
+                            loaded: 0,
+                            total: None,
+                        });
+                        run(ctx, c.clone(), kind, None, l.clone(), state);
+                    }))
+                };
+                state.set(Section::Failed(
+                    fhir_problem(&e, kind).message + &format!(" ({e})"),
+                    // Not permitted stays not permitted: no button that cannot help.
+                    (!matches!(e, FhirError::Forbidden(_))).then_some(again),
+                ))
+            }
         }
     });
-    state
 }
 
 /// The list sections keep their resources until the end, then make rows.
@@ -109,7 +139,17 @@ pub fn status<T>(s: &Section<T>, what: &'static str, id: &'static str) -> Option
             view! { <p class="not-granted" id=format!("{id}-not-granted")>{format!("Access to {what} was not granted for this session.")}</p> }
                 .into_any(),
         ),
-        Section::Failed(msg) => Some(view! { <p class="error" id=format!("{id}-error")>{msg.clone()}</p> }.into_any()),
+        Section::Failed(msg, retry) => {
+            let retry = retry.clone();
+            Some(view! {
+                <div class="section-error">
+                    <p class="error" id=format!("{id}-error")>{msg.clone()}</p>
+                    {retry.map(|Retry(f)| view! {
+                        <button id=format!("{id}-retry") on:click=move |_| f()>"Try again"</button>
+                    })}
+                </div>
+            }.into_any())
+        }
         Section::Loading { loaded, total } => {
             let text = match total {
                 Some(t) => format!("Loading {what}… {loaded} of {t}"),
