@@ -5,7 +5,8 @@
 
 mod support;
 
-use support::{start, Env};
+use serde_json::Value;
+use support::{start, start_with, Env};
 
 const WIDTHS: [u32; 2] = [1280, 320];
 
@@ -56,7 +57,25 @@ async fn every_screen_passes_axe_at_both_widths() {
 
         // The chart, every tab, with a vital sign's table open.
         env.ehr_launch_auto("patient-03").await;
-        env.text_when("#patient-name", |t| !t.is_empty()).await;
+        let name = env.text_when("#patient-name", |t| !t.is_empty()).await;
+        // The screen names the patient and tab, and the focus is on its heading.
+        let mut state = Value::Null;
+        for _ in 0..50 {
+            state = env
+                .browser
+                .execute(
+                    "return [document.title, document.activeElement ? document.activeElement.id : ''];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if state[1] == "patient-name" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(state[1], "patient-name", "focus on the heading: {state}");
+        assert_eq!(state[0], format!("{name} — Summary — smart-launch"));
         for tab in ["summary", "vitals", "labs", "encounters", "session"] {
             env.open_tab(tab).await;
             if tab == "vitals" {
@@ -72,6 +91,38 @@ async fn every_screen_passes_axe_at_both_widths() {
         // Signed out, the next round starts from the picker again.
         env.click("#sign-out").await;
         env.element("#ehr-sandbox").await;
+    }
+    env.close().await;
+    assert!(found.is_empty(), "axe violations:\n{}", found.join("\n"));
+}
+
+/// Patient search (a practitioner's launch without a patient), with results shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patient_search_passes_axe_at_both_widths() {
+    let env = start_with(
+        |_| {},
+        |entry| {
+            entry["standalone_patient"] = Value::Bool(false);
+            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs".into());
+        },
+    )
+    .await;
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.click("#ehr-sandbox").await;
+    env.click("#login-practitioner").await;
+    env.click("#allow").await;
+    let name = env.element("#search-name").await;
+    name.send_keys("a").await.unwrap();
+    env.click("#search-submit").await;
+    env.text_when("#search-status", |t| t.ends_with("found."))
+        .await;
+    let mut found = Vec::new();
+    for width in WIDTHS {
+        env.browser.set_window_size(width, 900).await.unwrap();
+        check(&env, "search", width, &mut found).await;
     }
     env.close().await;
     assert!(found.is_empty(), "axe violations:\n{}", found.join("\n"));
