@@ -1,0 +1,374 @@
+//! FHIR narratives (`text.div`, XHTML; FHIR R4 §2.4 "Narrative") made safe to show. The text is
+//! parsed as XML by a maintained parser (roxmltree: no DTD, so no entity declarations and no
+//! expansion attacks), then rebuilt from an allowlist into plain data ([`Node`]) that the UI turns
+//! into DOM nodes itself — never `inner_html`, never a serialise-and-parse-again round trip.
+//!
+//! What is kept: the elements narratives use (paragraphs, spans, emphasis, line breaks, tables,
+//! lists, headings, code, quotes); `a` with an `https:` URL or one under the FHIR base (opened
+//! in a new tab without referrer); `img` with a `data:` raster image, or a Binary under the FHIR
+//! base that the UI fetches with the token (the same rule as every other request); `title`,
+//! `lang`, `dir`, table spans and a few layout-only `style` properties. Everything else goes:
+//! `script`, `style`, `svg`, `math`, `iframe`, `object`, `embed`, `form`, `base`, `meta`, `link`,
+//! `template` and the like with their content; elements of any other namespace with theirs;
+//! unknown XHTML elements keep only their content; every other attribute (`on*`, `id`, `name`,
+//! `class`, …). Size and depth are capped ([`MAX_BYTES`], [`MAX_DEPTH`]) with a notice.
+
+use crate::fhir::FhirBase;
+use crate::http_url::HttpUrl;
+
+const XHTML: &str = "http://www.w3.org/1999/xhtml";
+
+/// Narratives larger than this are not rendered (a notice says so).
+pub const MAX_BYTES: usize = 256 * 1024;
+/// Elements nested deeper than this are left out (a notice says so).
+pub const MAX_DEPTH: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Text(String),
+    Element {
+        tag: &'static str,
+        attrs: Vec<(&'static str, String)>,
+        children: Vec<Node>,
+    },
+    /// A Binary under the FHIR base, to be fetched with the token and shown from a Blob URL.
+    FhirImage {
+        url: String,
+        alt: String,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Narrative {
+    pub nodes: Vec<Node>,
+    /// Elements (with their content) or attributes that were left out: formatting or content
+    /// the app does not show, so the reader knows the narrative is not whole.
+    pub removed: usize,
+    /// Parts nested deeper than [`MAX_DEPTH`] were left out.
+    pub truncated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NarrativeError {
+    #[error("the narrative is {0} KB, more than this app shows ({max} KB)", max = MAX_BYTES / 1024)]
+    TooLarge(usize),
+    #[error("the narrative declares a document type or entities, which this app does not read")]
+    Dtd,
+    #[error("the narrative is not well-formed XHTML ({0})")]
+    NotXml(String),
+    #[error("the narrative is not XHTML (its root is not an XHTML div)")]
+    NotXhtml,
+}
+
+/// Elements dropped together with everything inside them.
+const DROP_WITH_CONTENT: &[&str] = &[
+    "script", "style", "svg", "math", "iframe", "frame", "frameset", "object", "embed", "applet",
+    "form", "input", "button", "select", "textarea", "option", "base", "meta", "link", "template",
+    "noscript", "audio", "video", "source", "track", "canvas", "head", "title", "portal",
+];
+
+/// Elements kept (the name is returned as a `'static` str for the UI).
+fn allowed(tag: &str) -> Option<&'static str> {
+    const KEPT: &[&str] = &[
+        "div",
+        "p",
+        "span",
+        "br",
+        "hr",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "s",
+        "small",
+        "big",
+        "sub",
+        "sup",
+        "code",
+        "pre",
+        "kbd",
+        "samp",
+        "var",
+        "q",
+        "cite",
+        "blockquote",
+        "abbr",
+        "dfn",
+        "ins",
+        "del",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "caption",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "th",
+        "td",
+        "colgroup",
+        "col",
+        "a",
+        "img",
+    ];
+    KEPT.iter().find(|k| **k == tag).copied()
+}
+
+/// `style` properties that only lay text out: no colours (white on white hides text), no
+/// positions, no `url()`.
+const STYLE_PROPERTIES: &[&str] = &[
+    "text-align",
+    "font-weight",
+    "font-style",
+    "text-decoration",
+    "vertical-align",
+    "white-space",
+    "text-indent",
+];
+
+/// The kept part of a `style` attribute, or `None` when nothing is kept.
+fn style(value: &str) -> Option<String> {
+    let kept: Vec<String> = value
+        .split(';')
+        .filter_map(|decl| {
+            let (prop, val) = decl.split_once(':')?;
+            let prop = prop.trim().to_ascii_lowercase();
+            let val = val.trim();
+            // Plain words, numbers and units only: no url(), expression(), escapes or comments.
+            let plain = !val.is_empty()
+                && val
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '.' | '%'));
+            (STYLE_PROPERTIES.contains(&prop.as_str()) && plain).then(|| format!("{prop}: {val}"))
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// A whole number in `1..=max`, as written.
+fn small_number(value: &str, max: u32) -> Option<String> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .map(|n| n.to_string())
+}
+
+/// Where a link may go: an `https:` URL, or one under the FHIR base (a relative reference is
+/// resolved against it). The strict URL layer refuses other schemes, whitespace and control
+/// characters, so `java\tscript:` or ` javascript:` never pass.
+fn link(href: &str, base: &FhirBase) -> Option<String> {
+    if let Ok(u) = HttpUrl::parse(href) {
+        if u.scheme() == "https" || base.checked(u.as_str()).is_some() {
+            return Some(u.to_string());
+        }
+        return None;
+    }
+    if href.contains(':') && !href.starts_with('/') {
+        // Another scheme (javascript:, data:, vbscript:, mailto:, …) or something unparsable.
+        return None;
+    }
+    base.resolve(href)
+}
+
+/// A `data:` URL of a raster image (not SVG, which can carry script).
+fn data_image(src: &str) -> bool {
+    let lower = src.get(..30).unwrap_or(src).to_ascii_lowercase();
+    ["png", "jpeg", "jpg", "gif", "webp"]
+        .iter()
+        .any(|t| lower.starts_with(&format!("data:image/{t};base64,")))
+        && src.bytes().all(|b| b.is_ascii_graphic())
+}
+
+struct Walk<'b> {
+    base: &'b FhirBase,
+    removed: usize,
+    truncated: bool,
+}
+
+impl Walk<'_> {
+    fn children(&mut self, node: roxmltree::Node, depth: usize) -> Vec<Node> {
+        let mut out = Vec::new();
+        for child in node.children() {
+            self.node(child, depth, &mut out);
+        }
+        out
+    }
+
+    fn node(&mut self, n: roxmltree::Node, depth: usize, out: &mut Vec<Node>) {
+        if n.is_text() {
+            if let Some(t) = n.text() {
+                out.push(Node::Text(t.to_string()));
+            }
+            return;
+        }
+        if !n.is_element() {
+            // Comments and processing instructions are not content.
+            return;
+        }
+        if depth >= MAX_DEPTH {
+            self.truncated = true;
+            return;
+        }
+        let name = n.tag_name().name().to_ascii_lowercase();
+        if n.tag_name().namespace() != Some(XHTML) || DROP_WITH_CONTENT.contains(&name.as_str()) {
+            self.removed += 1;
+            return;
+        }
+        let Some(tag) = allowed(&name) else {
+            // An element the app does not know: its content stays, the element goes.
+            self.removed += 1;
+            let kids = self.children(n, depth + 1);
+            out.extend(kids);
+            return;
+        };
+        let mut attrs: Vec<(&'static str, String)> = Vec::new();
+        let mut href = None;
+        let mut src = None;
+        for a in n.attributes() {
+            let an = a.name().to_ascii_lowercase();
+            let v = a.value();
+            let xml_ns = a.namespace() == Some("http://www.w3.org/XML/1998/namespace");
+            let kept = match (tag, an.as_str()) {
+                _ if a.namespace().is_some() && !xml_ns => None,
+                (_, "lang") => Some(("lang", v.to_string())),
+                (_, "title") => Some(("title", v.to_string())),
+                (_, "dir") if matches!(v, "ltr" | "rtl" | "auto") => Some(("dir", v.to_string())),
+                (_, "style") => style(v).map(|s| ("style", s)),
+                ("td" | "th", "colspan") => small_number(v, 1000).map(|s| ("colspan", s)),
+                ("td" | "th", "rowspan") => small_number(v, 65_534).map(|s| ("rowspan", s)),
+                ("th", "scope") if matches!(v, "row" | "col" | "rowgroup" | "colgroup") => {
+                    Some(("scope", v.to_string()))
+                }
+                ("col" | "colgroup", "span") => small_number(v, 1000).map(|s| ("span", s)),
+                ("ol", "start") => small_number(v, 1_000_000).map(|s| ("start", s)),
+                ("img", "alt") => Some(("alt", v.to_string())),
+                ("img", "width" | "height") => small_number(v, 4000)
+                    .map(|s| (if an == "width" { "width" } else { "height" }, s)),
+                ("a", "href") => {
+                    href = Some(v.to_string());
+                    continue;
+                }
+                ("img", "src") => {
+                    src = Some(v.to_string());
+                    continue;
+                }
+                _ => None,
+            };
+            match kept {
+                Some(kv) => attrs.push(kv),
+                None => self.removed += 1,
+            }
+        }
+        let children = self.children(n, depth + 1);
+        match tag {
+            "a" => match href.as_deref().and_then(|h| link(h, self.base)) {
+                Some(url) => {
+                    attrs.push(("href", url));
+                    attrs.push(("rel", "noopener noreferrer".into()));
+                    attrs.push(("referrerpolicy", "no-referrer".into()));
+                    attrs.push(("target", "_blank".into()));
+                    out.push(Node::Element {
+                        tag,
+                        attrs,
+                        children,
+                    });
+                }
+                None => {
+                    // A link that may not be followed keeps its text, not its target.
+                    if href.is_some() {
+                        self.removed += 1;
+                    }
+                    out.push(Node::Element {
+                        tag: "span",
+                        attrs,
+                        children,
+                    });
+                }
+            },
+            "img" => {
+                let alt = attrs
+                    .iter()
+                    .find(|(k, _)| *k == "alt")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                match src.as_deref() {
+                    Some(s) if data_image(s) => {
+                        attrs.push(("src", s.to_string()));
+                        out.push(Node::Element {
+                            tag,
+                            attrs,
+                            children: Vec::new(),
+                        });
+                    }
+                    Some(s) => match self.base.resolve(s) {
+                        // Only a Binary of this server: fetched with the token, shown as a blob.
+                        Some(url) if url.contains("/Binary/") => {
+                            out.push(Node::FhirImage { url, alt })
+                        }
+                        // Anywhere else (a tracking pixel): not fetched; the alt text stays.
+                        _ => {
+                            self.removed += 1;
+                            if !alt.is_empty() {
+                                out.push(Node::Text(format!("[image: {alt}]")));
+                            }
+                        }
+                    },
+                    None => self.removed += 1,
+                }
+            }
+            _ => out.push(Node::Element {
+                tag,
+                attrs,
+                children,
+            }),
+        }
+    }
+}
+
+/// The narrative `xhtml` (a FHIR `text.div`) as safe nodes; relative links and images resolve
+/// against `base`.
+pub fn sanitize(xhtml: &str, base: &FhirBase) -> Result<Narrative, NarrativeError> {
+    if xhtml.len() > MAX_BYTES {
+        return Err(NarrativeError::TooLarge(xhtml.len().div_ceil(1024)));
+    }
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xhtml, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => NarrativeError::Dtd,
+        other => NarrativeError::NotXml(other.to_string()),
+    })?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "div" || root.tag_name().namespace() != Some(XHTML) {
+        return Err(NarrativeError::NotXhtml);
+    }
+    let mut walk = Walk {
+        base,
+        removed: 0,
+        truncated: false,
+    };
+    let nodes = walk.children(root, 1);
+    Ok(Narrative {
+        nodes,
+        removed: walk.removed,
+        truncated: walk.truncated,
+    })
+}
+
+#[cfg(test)]
+#[path = "narrative_tests.rs"]
+mod tests;
