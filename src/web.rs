@@ -288,6 +288,53 @@ pub fn viewport_width() -> f64 {
         .unwrap_or(1024.0)
 }
 
+/// A sanitized narrative as DOM nodes, built one by one (`createElement`, `setAttribute`,
+/// `createTextNode`): the browser never parses markup from a server. Images that need the
+/// token ([`crate::fhir::narrative::Node::FhirImage`]) become a placeholder with their alt text
+/// until the caller fetches them.
+pub fn narrative_dom(
+    nodes: &[crate::fhir::narrative::Node],
+) -> Result<web_sys::DocumentFragment, String> {
+    use crate::fhir::narrative::Node;
+    fn build(
+        doc: &web_sys::Document,
+        parent: &web_sys::Node,
+        nodes: &[Node],
+    ) -> Result<(), wasm_bindgen::JsValue> {
+        for n in nodes {
+            let child: web_sys::Node = match n {
+                Node::Text(t) => doc.create_text_node(t).into(),
+                Node::Element {
+                    tag,
+                    attrs,
+                    children,
+                } => {
+                    let el = doc.create_element(tag)?;
+                    for (k, v) in attrs {
+                        el.set_attribute(k, v)?;
+                    }
+                    build(doc, &el, children)?;
+                    el.into()
+                }
+                Node::FhirImage { alt, .. } => {
+                    let el = doc.create_element("span")?;
+                    el.set_attribute("class", "narrative-image")?;
+                    el.set_text_content(Some(&format!("[image: {alt}]")));
+                    el.into()
+                }
+            };
+            parent.append_child(&child)?;
+        }
+        Ok(())
+    }
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let fragment = doc.create_document_fragment();
+    build(&doc, &fragment, nodes).map_err(|e| describe(&e))?;
+    Ok(fragment)
+}
+
 /// The page's title (what a tab, a window list and a screen reader name the page by).
 pub fn set_title(title: &str) {
     if let Some(d) = web_sys::window().and_then(|w| w.document()) {

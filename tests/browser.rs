@@ -1,5 +1,6 @@
 //! Browser tests of the wasm layer (`web`), run by wasm-bindgen-test in headless Chromium:
-//! randomness, this tab's sessionStorage, RS256 checks through crypto.subtle, and fetch errors.
+//! randomness, this tab's sessionStorage, RS256 checks through crypto.subtle, fetch errors, and
+//! hostile narratives rendered inert.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used)]
 
@@ -79,4 +80,82 @@ async fn unreachable_servers_are_a_typed_error() {
         ))
         .await;
     assert_eq!(r, Err(NetError::Unreachable("http://127.0.0.1:9".into())));
+}
+
+/// Hostile narratives, sanitized and built into the page: no script runs (each payload would set
+/// `window.pwned`), no request leaves (each would fetch from evil.example), nothing executable
+/// is in the DOM (issue 13).
+#[wasm_bindgen_test]
+async fn hostile_narratives_render_inert() {
+    use smart_launch::fhir::{narrative, FhirBase};
+    let base = FhirBase::new("https://fhir.example.org/r4").unwrap();
+    let corpus = [
+        "<script>window.pwned=1</script>",
+        "<p onclick=\"window.pwned=1\" onmouseover=\"window.pwned=1\">a</p>",
+        "<img src=\"https://evil.example/p.gif\" onerror=\"window.pwned=1\"/>",
+        "<img src=\"data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9ImFsZXJ0KDEpIi8+\"/>",
+        "<a href=\"javascript:window.pwned=1\">x</a>",
+        "<a href=\"&#106;avascript:window.pwned=1\">x</a>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.pwned=1\"><script>window.pwned=1</script></svg>",
+        "<math xmlns=\"http://www.w3.org/1998/Math/MathML\"><mtext><img src=\"https://evil.example/m\"/></mtext></math>",
+        "<iframe src=\"https://evil.example/f\"></iframe>",
+        "<object data=\"https://evil.example/o\"></object><embed src=\"https://evil.example/e\"/>",
+        "<style>@import url(https://evil.example/s.css);</style>",
+        "<span style=\"background:url(https://evil.example/b.png)\">b</span>",
+        "<link rel=\"stylesheet\" href=\"https://evil.example/l.css\"/>",
+        "<base href=\"https://evil.example/\"/><a href=\"x\">rel</a>",
+        "<form action=\"https://evil.example/\"><button>go</button></form>",
+        "<template><img src=\"https://evil.example/t\"/></template>",
+        "<p id=\"pwned\" name=\"cookie\">clobber</p>",
+    ];
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let host = doc.create_element("section").unwrap();
+    doc.body().unwrap().append_child(&host).unwrap();
+    for xhtml in corpus {
+        let wrapped = format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{xhtml}</div>");
+        let n = narrative::sanitize(&wrapped, &base).unwrap();
+        let fragment = smart_launch::web::narrative_dom(&n.nodes).unwrap();
+        host.append_child(&fragment).unwrap();
+    }
+    // Let any event, load or error handler have its turn.
+    smart_launch::web::sleep(300).await;
+    let window = web_sys::window().unwrap();
+    let pwned = js_sys::Reflect::get(&window, &"pwned".into()).unwrap();
+    assert!(pwned.is_undefined(), "a script ran");
+    for sel in [
+        "script",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "style",
+        "link",
+        "base",
+        "form",
+        "template",
+        "[onclick]",
+        "[onerror]",
+        "[id]",
+        "[name]",
+        "[style*=url]",
+    ] {
+        assert!(
+            host.query_selector(sel).unwrap().is_none(),
+            "{sel} in the page"
+        );
+    }
+    let resources = window
+        .performance()
+        .unwrap()
+        .get_entries_by_type("resource");
+    for i in 0..resources.length() {
+        let name = js_sys::Reflect::get(&resources.get(i), &"name".into())
+            .unwrap()
+            .as_string()
+            .unwrap_or_default();
+        assert!(!name.contains("evil.example"), "a request left: {name}");
+    }
+    assert!(host.text_content().unwrap_or_default().contains("clobber"));
+    host.remove();
 }
