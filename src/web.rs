@@ -263,12 +263,15 @@ pub fn set_css_variables(vars: &[(&'static str, String)]) {
 /// Times are shown in the browser's time zone: its IANA name (`Intl`) for the label and
 /// `Date.getTimezoneOffset()` for the offset at each instant, daylight saving included.
 pub fn use_local_time_zone() {
-    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
-        .resolved_options();
-    let name = js_sys::Reflect::get(&options, &"timeZone".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default();
+    let name = || {
+        let options =
+            js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+                .resolved_options();
+        js_sys::Reflect::get(&options, &"timeZone".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
     crate::chart::time::set_local_zone(name, |ms| {
         let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
         let minutes_behind = d.get_timezone_offset();

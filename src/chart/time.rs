@@ -14,23 +14,29 @@ pub const DAY_MS: i64 = 86_400_000;
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 type OffsetAt = Box<dyn Fn(i64) -> i64>;
+type NameOf = Box<dyn Fn() -> String>;
 
 thread_local! {
-    /// The zone's name and its offset east of UTC, in ms, at an instant. UTC until set.
-    static ZONE: RefCell<Option<(String, OffsetAt)>> = const { RefCell::new(None) };
+    /// The zone's name (asked for when a label needs it) and its offset east of UTC, in ms, at
+    /// an instant. UTC until set.
+    static ZONE: RefCell<Option<(NameOf, OffsetAt)>> = const { RefCell::new(None) };
 }
 
-/// Times are shown in this zone from now on: `name` labels them (e.g. "Europe/Paris"),
+/// Times are shown in this zone from now on: `name()` labels them (e.g. "Europe/Paris"; asked
+/// only when a label is shown: in a browser the first `Intl` call costs tens of milliseconds),
 /// `offset_ms(instant)` is its offset east of UTC at that instant.
-pub fn set_local_zone(name: String, offset_ms: impl Fn(i64) -> i64 + 'static) {
-    ZONE.with(|z| *z.borrow_mut() = Some((name, Box::new(offset_ms))));
+pub fn set_local_zone(
+    name: impl Fn() -> String + 'static,
+    offset_ms: impl Fn(i64) -> i64 + 'static,
+) {
+    ZONE.with(|z| *z.borrow_mut() = Some((Box::new(name), Box::new(offset_ms))));
 }
 
 /// The zone times are shown in, for a label: its name and its offset now ("Europe/Paris,
 /// UTC+01:00"), or "UTC".
 pub fn zone_label(now_ms: i64) -> String {
     let off = offset_at(now_ms);
-    let name = ZONE.with(|z| z.borrow().as_ref().map(|(n, _)| n.clone()));
+    let name = ZONE.with(|z| z.borrow().as_ref().map(|(n, _)| n()));
     let sign = if off < 0 { '−' } else { '+' };
     let m = off.abs() / 60_000;
     match name {
@@ -191,7 +197,7 @@ mod tests {
     #[test]
     fn local_zone() {
         let t = parse_ms("2024-03-01T02:30:00Z").unwrap();
-        set_local_zone("America/New_York".into(), |_| -5 * 3_600_000);
+        set_local_zone(|| "America/New_York".into(), |_| -5 * 3_600_000);
         assert_eq!(date_time(t), "2024-02-29 21:30");
         assert_eq!(date(t), "2024-02-29");
         assert_eq!(
@@ -201,7 +207,7 @@ mod tests {
         );
         assert_eq!(fhir_date("2024-03-01T02:30:00Z").unwrap().0, "2024-02-29");
         assert_eq!(zone_label(t), "America/New_York, UTC−05:00");
-        set_local_zone(String::new(), |_| 0);
+        set_local_zone(String::new, |_| 0);
         assert_eq!(zone_label(t), "UTC");
         assert_eq!(date_time(t), "2024-03-01 02:30");
     }
