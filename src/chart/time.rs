@@ -17,9 +17,10 @@ type OffsetAt = Box<dyn Fn(i64) -> i64>;
 type NameOf = Box<dyn Fn() -> String>;
 
 thread_local! {
-    /// The zone's name (asked for when a label needs it) and its offset east of UTC, in ms, at
-    /// an instant. UTC until set.
+    /// The zone's name (asked for when a label first needs it) and its offset east of UTC, in
+    /// ms, at an instant. UTC until set.
     static ZONE: RefCell<Option<(NameOf, OffsetAt)>> = const { RefCell::new(None) };
+    static NAME: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Times are shown in this zone from now on: `name()` labels them (e.g. "Europe/Paris"; asked
@@ -30,13 +31,23 @@ pub fn set_local_zone(
     offset_ms: impl Fn(i64) -> i64 + 'static,
 ) {
     ZONE.with(|z| *z.borrow_mut() = Some((Box::new(name), Box::new(offset_ms))));
+    NAME.with(|n| *n.borrow_mut() = None);
 }
 
 /// The zone times are shown in, for a label: its name and its offset now ("Europe/Paris,
 /// UTC+01:00"), or "UTC".
 pub fn zone_label(now_ms: i64) -> String {
     let off = offset_at(now_ms);
-    let name = ZONE.with(|z| z.borrow().as_ref().map(|(n, _)| n()));
+    let name = NAME.with(|cached| {
+        cached
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                ZONE.with(|z| z.borrow().as_ref().map(|(n, _)| n()))
+                    .unwrap_or_default()
+            })
+            .clone()
+    });
+    let name = Some(name);
     let sign = if off < 0 { '−' } else { '+' };
     let m = off.abs() / 60_000;
     match name {
