@@ -200,12 +200,6 @@ async fn start(ctx: Ctx) {
             let kind = origin.as_ref().map(|(k, _)| *k);
             ctx.last_ehr.set_value(origin.map(|(_, id)| id));
             read_ehrs_later(ctx);
-            // The browser's time zone data (Intl, Date) costs tens of ms the first time: paid
-            // while the token request is on its way, not after the patient's answer.
-            spawn_local(async {
-                web::sleep(0).await;
-                let _ = crate::chart::time::zone_label(Browser.now_ms() as i64);
-            });
             // `exchange` takes the pending sign-in out of storage whatever the outcome; the
             // chart makes the id_token check while its first reads are on their way.
             match flow::exchange(&Browser, params).await {
