@@ -130,12 +130,7 @@ async fn the_sandbox_launch_page_fits_its_width() {
     let env = start(|_| {}).await;
     for width in [1200, 320] {
         env.browser.set_window_size(width, 900).await.unwrap();
-        let page = format!(
-            "{}/?patient=long-name",
-            env.sandbox.sandbox.config.public_url
-        );
-        env.browser.goto(&page).await.unwrap();
-        env.element("#launch").await;
+        env.open_sandbox_page("long-name").await;
         let fits = env
             .browser
             .execute(

@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{start, start_with, Env};
+use support::{start, start_practitioner_search, Env};
 
 const WIDTHS: [u32; 2] = [1280, 320];
 
@@ -26,12 +26,7 @@ async fn every_screen_passes_axe_at_both_widths() {
     for width in WIDTHS {
         env.browser.set_window_size(width, 900).await.unwrap();
         // The sandbox's EHR launch page, with the longest patient name chosen.
-        let page = format!(
-            "{}/?patient=long-name",
-            env.sandbox.sandbox.config.public_url
-        );
-        env.browser.goto(&page).await.unwrap();
-        env.element("#launch").await;
+        env.open_sandbox_page("long-name").await;
         check(&env, "sandbox-launch", width, &mut found).await;
 
         // The EHR picker of a standalone launch.
@@ -99,21 +94,7 @@ async fn every_screen_passes_axe_at_both_widths() {
 /// Patient search (a practitioner's launch without a patient), with results shown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patient_search_passes_axe_at_both_widths() {
-    let env = start_with(
-        |_| {},
-        |entry| {
-            entry["standalone_patient"] = Value::Bool(false);
-            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs".into());
-        },
-    )
-    .await;
-    env.browser
-        .goto(&format!("{}/launch.html", env.app))
-        .await
-        .unwrap();
-    env.click("#ehr-sandbox").await;
-    env.click("#login-practitioner").await;
-    env.click("#allow").await;
+    let env = start_practitioner_search().await;
     let name = env.element("#search-name").await;
     name.send_keys("a").await.unwrap();
     env.click("#search-submit").await;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{start, start_with, Env};
+use support::{start, Env};
 
 /// Waits for a section to finish: its table, or its empty state.
 async fn rows_or_empty(env: &Env, id: &str) -> usize {
@@ -235,28 +235,8 @@ async fn narrowed_scopes_show_not_granted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn practitioner_without_patient_searches_then_opens_the_chart() {
-    let env = start_with(
-        |_| {},
-        |entry| {
-            entry["standalone_patient"] = Value::Bool(false);
-            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs".into());
-        },
-    )
-    .await;
-    env.browser
-        .goto(&format!("{}/launch.html", env.app))
-        .await
-        .unwrap();
-    env.click("#ehr-sandbox").await;
-    env.click("#login-practitioner").await;
-    env.click("#allow").await;
-    let name = env
-        .browser
-        .wait()
-        .at_most(support::WAIT)
-        .for_element(fantoccini::Locator::Css("#search-name"))
-        .await
-        .unwrap();
+    let env = support::start_practitioner_search().await;
+    let name = env.element("#search-name").await;
     name.send_keys("Empty").await.unwrap();
     env.click("#search-submit").await;
     env.click("#search-results button[data-id='empty-record']")

@@ -317,12 +317,18 @@ impl Env {
     /// An EHR launch from the sandbox's launch page for `patient`, without the consent step (a
     /// sandbox with auto-approve has none).
     pub async fn ehr_launch_auto(&self, patient: &str) {
+        self.open_sandbox_page(patient).await;
+        self.click("#launch").await;
+    }
+
+    /// The sandbox's EHR launch page with `patient` chosen, once it is shown.
+    pub async fn open_sandbox_page(&self, patient: &str) {
         let page = format!(
             "{}/?patient={patient}",
             self.sandbox.sandbox.config.public_url
         );
         self.browser.goto(&page).await.unwrap();
-        self.click("#launch").await;
+        self.element("#launch").await;
     }
 
     pub async fn open_tab(&self, tab: &str) {
@@ -413,6 +419,28 @@ impl Env {
     pub async fn close(self) {
         let _ = self.browser.close().await;
     }
+}
+
+/// A practitioner's standalone launch without a patient (user-level scopes, the entry asks for no
+/// patient): the app on its patient search screen.
+pub async fn start_practitioner_search() -> Env {
+    let env = start_with(
+        |_| {},
+        |entry| {
+            entry["standalone_patient"] = Value::Bool(false);
+            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs".into());
+        },
+    )
+    .await;
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.click("#ehr-sandbox").await;
+    env.click("#login-practitioner").await;
+    env.click("#allow").await;
+    env.element("#search-name").await;
+    env
 }
 
 /// A TCP server that counts connections and answers nothing useful: proof of "no request sent".
