@@ -256,14 +256,21 @@ impl Env {
         }
     }
 
-    /// The element `css`, waiting for it to appear.
+    /// The element `css`, waiting for it to appear. Any error is retried until the deadline, not
+    /// only "no such element": a find sent while the page navigates (a redirect, the app moving to
+    /// the authorize page) is answered "aborted by navigation", which says nothing about the page
+    /// that comes next (it made CI fail once).
     pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
-        self.browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.browser.find(Locator::Css(css)).await {
+                Ok(el) => return el,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("{css} did not appear: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {
