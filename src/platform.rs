@@ -29,6 +29,9 @@ pub struct HttpRequest {
     /// `application/x-www-form-urlencoded` for POSTs.
     pub body: Option<String>,
     pub priority: Priority,
+    /// The answer is wanted as bytes ([`HttpResponse::bytes`]): an attachment (a PDF, an
+    /// image), not text.
+    pub binary: bool,
 }
 
 impl HttpRequest {
@@ -39,6 +42,7 @@ impl HttpRequest {
             headers: vec![("Accept", accept.to_string())],
             body: None,
             priority: Priority::Normal,
+            binary: false,
         }
     }
 
@@ -57,7 +61,10 @@ pub struct HttpResponse {
     pub status: u16,
     pub content_type: Option<String>,
     pub www_authenticate: Option<String>,
+    /// The body as text; empty when the request asked for bytes.
     pub body: String,
+    /// The body as bytes when the request asked for them ([`HttpRequest::binary`]); else empty.
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {

@@ -38,6 +38,7 @@ pub fn json(status: u16, body: &str) -> Result<HttpResponse, NetError> {
         status,
         content_type: Some("application/json".into()),
         www_authenticate: None,
+        bytes: Vec::new(),
         body: body.into(),
     })
 }

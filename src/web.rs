@@ -89,12 +89,19 @@ impl Platform for Browser {
             return Err(NetError::Redirected(origin_of(&req.url)));
         }
         let headers = res.headers();
-        let body = res.text().await.map_err(|_| failed(&signal))?;
+        let (body, bytes) = if req.binary {
+            let bytes = res.binary().await.map_err(|_| failed(&signal))?;
+            (String::new(), bytes)
+        } else {
+            let body = res.text().await.map_err(|_| failed(&signal))?;
+            (body, Vec::new())
+        };
         Ok(HttpResponse {
             status: res.status(),
             content_type: headers.get("content-type"),
             www_authenticate: headers.get("www-authenticate"),
             body,
+            bytes,
         })
     }
 

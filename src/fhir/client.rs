@@ -13,7 +13,7 @@ use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde_json::Value;
 
 use crate::fhir::base::{FhirBase, Pager};
-use crate::fhir::response::{process_response, FhirError};
+use crate::fhir::response::{process_bytes, process_response, Fetched, FhirError};
 use crate::platform::{HttpRequest, HttpResponse, Platform, Priority, StorageError};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{RefreshMismatch, Session, SESSION_KEY};
@@ -98,6 +98,13 @@ impl<P: Platform + 'static> Clone for FhirClient<P> {
 
 /// Pages of one search at the most; a server that pages forever is cut off.
 pub const MAX_PAGES: usize = 200;
+
+/// How a GET with the token asks: its `Accept`, its priority, and whether the answer is bytes.
+struct Want<'a> {
+    accept: &'a str,
+    priority: Priority,
+    binary: bool,
+}
 
 impl<P: Platform + 'static> FhirClient<P> {
     /// `None` when the session's FHIR base is not a usable URL.
@@ -210,10 +217,11 @@ impl<P: Platform + 'static> FhirClient<P> {
     async fn send_with_token(
         &self,
         url: &str,
-        priority: Priority,
+        want: &Want<'_>,
     ) -> Result<(HttpResponse, u64), FhirError> {
-        let mut req = HttpRequest::get(url, "application/fhir+json");
-        req.priority = priority;
+        let mut req = HttpRequest::get(url, want.accept);
+        req.priority = want.priority;
+        req.binary = want.binary;
         let bearer = self.with_session(|s| format!("Bearer {}", s.access_token.expose()));
         let generation = self.inner.generation.get();
         req.headers.push(("Authorization", bearer));
@@ -237,6 +245,32 @@ impl<P: Platform + 'static> FhirClient<P> {
     }
 
     async fn get_with(&self, url: &str, priority: Priority) -> Result<Value, FhirError> {
+        let want = Want {
+            accept: "application/fhir+json",
+            priority,
+            binary: false,
+        };
+        process_response(&self.authorized(url, &want).await?)
+    }
+
+    /// An attachment's content (a PDF, an image, a document) with the token: only under the
+    /// base, like every request that carries it (SECURITY.md). Asked for in its own type, a
+    /// Binary comes back as it is; a server may answer with the Binary resource instead, its
+    /// `data` in base64 (FHIR R4 §Binary, "Serving Binary Resources using the RESTful API"):
+    /// both are read.
+    pub async fn get_bytes(&self, url: &str, content_type: &str) -> Result<Fetched, FhirError> {
+        let accept = format!("{content_type}, application/fhir+json;q=0.5");
+        let want = Want {
+            accept: &accept,
+            priority: Priority::Normal,
+            binary: true,
+        };
+        process_bytes(self.authorized(url, &want).await?)
+    }
+
+    /// The answer to a GET with the token, after a refresh ahead of expiry and one refresh and
+    /// retry on a 401; any other status is the caller's to read.
+    async fn authorized(&self, url: &str, want: &Want<'_>) -> Result<HttpResponse, FhirError> {
         let Some(checked) = self.inner.base.checked(url) else {
             return Err(FhirError::OffBase(url.to_string()));
         };
@@ -260,9 +294,9 @@ impl<P: Platform + 'static> FhirClient<P> {
         } else if expired {
             return Err(self.expired());
         }
-        let (res, sent_with) = self.send_with_token(url, priority).await?;
+        let (res, sent_with) = self.send_with_token(url, want).await?;
         if res.status != 401 {
-            return process_response(&res);
+            return Ok(res);
         }
         // One refresh and one retry after a 401 (unless another caller's refresh already
         // replaced the token this request carried), then the session is over.
@@ -277,11 +311,11 @@ impl<P: Platform + 'static> FhirClient<P> {
         if self.is_ended() {
             return Err(FhirError::SessionExpired);
         }
-        let (res, _) = self.send_with_token(url, priority).await?;
+        let (res, _) = self.send_with_token(url, want).await?;
         if res.status == 401 {
             return Err(self.expired());
         }
-        process_response(&res)
+        Ok(res)
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, FhirError> {

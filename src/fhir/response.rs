@@ -1,6 +1,7 @@
 //! What a FHIR server's answer means (FHIR R4 §3.1.0.4): a resource, or an error with the
 //! OperationOutcome's words kept (as text) for the user.
 
+use base64::Engine;
 use serde_json::Value;
 
 use crate::fhir::base::PagingError;
@@ -50,6 +51,44 @@ pub fn outcome_text(v: &Value) -> Option<String> {
     (!texts.is_empty()).then(|| texts.join("; "))
 }
 
+/// An attachment's content as fetched: its type as the server sent it, and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads the answer to a request for an attachment's bytes: the content itself, or a Binary
+/// resource whose `data` holds it (base64); an error answer is classified like any other.
+pub fn process_bytes(res: HttpResponse) -> Result<Fetched, FhirError> {
+    let ok = (200..=299).contains(&res.status);
+    if ok && !res.is_json() {
+        return Ok(Fetched {
+            content_type: res.content_type,
+            bytes: res.bytes,
+        });
+    }
+    let text = HttpResponse {
+        body: String::from_utf8_lossy(&res.bytes).into_owned(),
+        bytes: Vec::new(),
+        ..res
+    };
+    let v = process_response(&text)?;
+    if v["resourceType"] != "Binary" {
+        return Err(FhirError::Malformed("expected a Binary".into()));
+    }
+    let data = v["data"]
+        .as_str()
+        .ok_or_else(|| FhirError::Malformed("the Binary has no data".into()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|_| FhirError::Malformed("the Binary's data is not base64".into()))?;
+    Ok(Fetched {
+        content_type: v["contentType"].as_str().map(str::to_string),
+        bytes,
+    })
+}
+
 /// Classifies a response; 401 is left to the caller, which refreshes once before giving up.
 pub fn process_response(res: &HttpResponse) -> Result<Value, FhirError> {
     let parsed: Option<Value> = serde_json::from_str(&res.body).ok();
@@ -78,6 +117,7 @@ mod tests {
             status,
             content_type: Some("application/fhir+json".into()),
             www_authenticate: None,
+            bytes: Vec::new(),
             body: body.into(),
         }
     }
@@ -116,5 +156,42 @@ mod tests {
             process_response(&res(200, r#"{"resourceType":"Patient"}"#)).unwrap()["resourceType"],
             "Patient"
         );
+    }
+
+    #[test]
+    fn bytes_as_sent_or_from_a_binary() {
+        let raw = |status: u16, ct: &str, bytes: &[u8]| HttpResponse {
+            status,
+            content_type: Some(ct.into()),
+            www_authenticate: None,
+            body: String::new(),
+            bytes: bytes.to_vec(),
+        };
+        let pdf = process_bytes(raw(200, "application/pdf", b"%PDF-1.4\xff")).unwrap();
+        assert_eq!(pdf.bytes, b"%PDF-1.4\xff");
+        assert_eq!(pdf.content_type.as_deref(), Some("application/pdf"));
+        let binary = br#"{"resourceType":"Binary","contentType":"image/png","data":"iVBORw=="}"#;
+        let png = process_bytes(raw(200, "application/fhir+json", binary)).unwrap();
+        assert_eq!(png.bytes, [0x89, b'P', b'N', b'G']);
+        assert_eq!(png.content_type.as_deref(), Some("image/png"));
+        let oo = br#"{"resourceType":"OperationOutcome","issue":[{"diagnostics":"gone"}]}"#;
+        assert_eq!(
+            process_bytes(raw(404, "application/fhir+json", oo)),
+            Err(FhirError::NotFound(Some("gone".into())))
+        );
+        assert_eq!(
+            process_bytes(raw(403, "text/plain", b"no")),
+            Err(FhirError::Forbidden(None))
+        );
+        let no_data = br#"{"resourceType":"Binary","contentType":"image/png"}"#;
+        assert!(matches!(
+            process_bytes(raw(200, "application/fhir+json", no_data)),
+            Err(FhirError::Malformed(_))
+        ));
+        let patient = br#"{"resourceType":"Patient"}"#;
+        assert!(matches!(
+            process_bytes(raw(200, "application/json", patient)),
+            Err(FhirError::Malformed(_))
+        ));
     }
 }

@@ -330,6 +330,7 @@ mod tests {
             status: 200,
             content_type: Some("application/json".into()),
             www_authenticate: None,
+            bytes: Vec::new(),
             body: body.into(),
         }
     }

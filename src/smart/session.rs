@@ -141,6 +141,7 @@ mod tests {
             status: 200,
             content_type: None,
             www_authenticate: None,
+            bytes: Vec::new(),
             body: body.into(),
         })
         .unwrap()

@@ -72,6 +72,7 @@ fn post(url: &str, body: String) -> HttpRequest {
         ],
         body: Some(body),
         priority: Priority::Normal,
+        binary: false,
     }
 }
 
@@ -249,6 +250,7 @@ mod tests {
             status,
             content_type: Some("application/json".into()),
             www_authenticate: None,
+            bytes: Vec::new(),
             body: body.into(),
         }
     }
