@@ -194,6 +194,9 @@ fn data_image(src: &str) -> bool {
 
 struct Walk<'b> {
     base: &'b FhirBase,
+    /// The namespace HTML elements are in: XHTML, or none for an HTML document written without
+    /// `xmlns` (an attachment); elements of any other namespace are dropped either way.
+    html_ns: Option<&'static str>,
     removed: usize,
     truncated: bool,
 }
@@ -223,7 +226,7 @@ impl Walk<'_> {
             return;
         }
         let name = n.tag_name().name().to_ascii_lowercase();
-        if n.tag_name().namespace() != Some(XHTML) || DROP_WITH_CONTENT.contains(&name.as_str()) {
+        if n.tag_name().namespace() != self.html_ns || DROP_WITH_CONTENT.contains(&name.as_str()) {
             self.removed += 1;
             return;
         }
@@ -341,32 +344,84 @@ impl Walk<'_> {
 /// The narrative `xhtml` (a FHIR `text.div`) as safe nodes; relative links and images resolve
 /// against `base`.
 pub fn sanitize(xhtml: &str, base: &FhirBase) -> Result<Narrative, NarrativeError> {
-    if xhtml.len() > MAX_BYTES {
-        return Err(NarrativeError::TooLarge(xhtml.len().div_ceil(1024)));
+    let doc = parse(xhtml)?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "div" || root.tag_name().namespace() != Some(XHTML) {
+        return Err(NarrativeError::NotXhtml);
+    }
+    Ok(walk(root, Some(XHTML), base))
+}
+
+/// An attachment's document (`text/html` or `application/xhtml+xml`) as safe nodes, by the
+/// same allowlist as narratives. The document must be well-formed XML: an `html` root (its
+/// `body` is shown) or any element, in the XHTML namespace or none. Two things HTML authors
+/// write that XML refuses are let through before parsing: a plain `<!DOCTYPE html>` (no
+/// internal subset, so no entity can be declared) and `&nbsp;` (written as its number).
+/// Markup that is not XML (unclosed `<br>`, bare `&`) is refused with a clear error; the
+/// caller offers the file for download instead.
+pub fn sanitize_document(text: &str, base: &FhirBase) -> Result<Narrative, NarrativeError> {
+    let mut body = text.trim_start_matches('\u{feff}').trim_start();
+    if body.starts_with("<?xml") {
+        if let Some(end) = body.find("?>") {
+            body = body[end + 2..].trim_start();
+        }
+    }
+    if body.len() >= 9 && body[..9].eq_ignore_ascii_case("<!doctype") {
+        let end = body.find('>').ok_or(NarrativeError::Dtd)?;
+        if body[..end].contains('[') {
+            return Err(NarrativeError::Dtd);
+        }
+        body = &body[end + 1..];
+    }
+    let text = body.replace("&nbsp;", "&#160;");
+    let doc = parse(&text)?;
+    let root = doc.root_element();
+    let ns = match root.tag_name().namespace() {
+        None => None,
+        Some(XHTML) => Some(XHTML),
+        Some(_) => return Err(NarrativeError::NotXhtml),
+    };
+    let shown = if root.tag_name().name().eq_ignore_ascii_case("html") {
+        root.children()
+            .find(|c| c.is_element() && c.tag_name().name().eq_ignore_ascii_case("body"))
+            .ok_or(NarrativeError::NotXhtml)?
+    } else {
+        root
+    };
+    if shown == root && DROP_WITH_CONTENT.contains(&root.tag_name().name()) {
+        return Err(NarrativeError::NotXhtml);
+    }
+    Ok(walk(shown, ns, base))
+}
+
+fn parse(text: &str) -> Result<roxmltree::Document<'_>, NarrativeError> {
+    if text.len() > MAX_BYTES {
+        return Err(NarrativeError::TooLarge(text.len().div_ceil(1024)));
     }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..roxmltree::ParsingOptions::default()
     };
-    let doc = roxmltree::Document::parse_with_options(xhtml, options).map_err(|e| match e {
+    roxmltree::Document::parse_with_options(text, options).map_err(|e| match e {
         roxmltree::Error::DtdDetected => NarrativeError::Dtd,
         other => NarrativeError::NotXml(other.to_string()),
-    })?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "div" || root.tag_name().namespace() != Some(XHTML) {
-        return Err(NarrativeError::NotXhtml);
-    }
+    })
+}
+
+/// The children of `root` through the allowlist.
+fn walk(root: roxmltree::Node, html_ns: Option<&'static str>, base: &FhirBase) -> Narrative {
     let mut walk = Walk {
         base,
+        html_ns,
         removed: 0,
         truncated: false,
     };
     let nodes = walk.children(root, 1);
-    Ok(Narrative {
+    Narrative {
         nodes,
         removed: walk.removed,
         truncated: walk.truncated,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -360,3 +360,45 @@ fn unknown_elements_keep_their_text() {
     assert!(tag_list(&n).is_empty());
     assert_eq!(n.removed, 3);
 }
+
+#[test]
+fn attachment_documents_take_the_same_allowlist() {
+    let b = base();
+    // An HTML document without a namespace, with a plain doctype and &nbsp;: its body shown.
+    let html = "<!DOCTYPE html>\n<html><head><title>t</title><script>alert(1)</script></head>\
+        <body><h1>Progress&nbsp;note</h1><p onclick=\"x()\">Well.</p><script>steal()</script>\
+        <svg><a href=\"javascript:x()\">svg</a></svg><img src=\"https://t.example/p.gif\"/></body></html>";
+    let n = sanitize_document(html, &b).unwrap();
+    check_invariants(&n.nodes, html);
+    assert_eq!(text(&n.nodes), "Progress\u{a0}noteWell.");
+    assert_eq!(tag_list(&n), ["h1", "p"]);
+    assert!(n.removed >= 3);
+    // XHTML with its namespace and an XML declaration; elements of other namespaces go.
+    let xhtml = "<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><body>\
+        <p>a</p><m:math xmlns:m=\"http://www.w3.org/1998/Math/MathML\"><m:mi>b</m:mi></m:math></body></html>";
+    let n = sanitize_document(xhtml, &b).unwrap();
+    check_invariants(&n.nodes, xhtml);
+    assert_eq!(text(&n.nodes), "a");
+    // A no-namespace document may not smuggle XHTML-namespaced or SVG elements in.
+    let mixed = "<div><p>ok</p><svg xmlns=\"http://www.w3.org/2000/svg\"><script>x()</script></svg></div>";
+    let n = sanitize_document(mixed, &b).unwrap();
+    assert_eq!(text(&n.nodes), "ok");
+    // A doctype with an internal subset (entity declarations) is refused, as in narratives.
+    let dtd = "<!DOCTYPE html [<!ENTITY a \"aaaa\">]><html><body>&a;</body></html>";
+    assert_eq!(sanitize_document(dtd, &b), Err(NarrativeError::Dtd));
+    // HTML that is not XML is refused, not guessed at.
+    assert!(matches!(
+        sanitize_document("<p>one<br>two", &b),
+        Err(NarrativeError::NotXml(_))
+    ));
+    // A document whose root is itself dropped content is not shown.
+    assert_eq!(
+        sanitize_document("<script>x()</script>", &b),
+        Err(NarrativeError::NotXhtml)
+    );
+    let big = format!("<div>{}</div>", "x".repeat(MAX_BYTES));
+    assert!(matches!(
+        sanitize_document(&big, &b),
+        Err(NarrativeError::TooLarge(_))
+    ));
+}
