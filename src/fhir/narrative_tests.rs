@@ -380,7 +380,8 @@ fn attachment_documents_take_the_same_allowlist() {
     check_invariants(&n.nodes, xhtml);
     assert_eq!(text(&n.nodes), "a");
     // A no-namespace document may not smuggle XHTML-namespaced or SVG elements in.
-    let mixed = "<div><p>ok</p><svg xmlns=\"http://www.w3.org/2000/svg\"><script>x()</script></svg></div>";
+    let mixed =
+        "<div><p>ok</p><svg xmlns=\"http://www.w3.org/2000/svg\"><script>x()</script></svg></div>";
     let n = sanitize_document(mixed, &b).unwrap();
     assert_eq!(text(&n.nodes), "ok");
     // A doctype with an internal subset (entity declarations) is refused, as in narratives.
