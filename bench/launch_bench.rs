@@ -492,7 +492,7 @@ async fn main() {
         std::fs::copy(path, app_dir.join(name)).unwrap();
     }
     let entry = json!({ "ehrs": [{ "id": "sandbox", "name": "Sandbox EHR", "iss": sb.fhir_base, "client_id": "smart-launch",
-        "scopes": "online_access patient/Patient.rs patient/Practitioner.rs patient/Condition.rs patient/Observation.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs" }] });
+        "scopes": "online_access patient/Patient.rs patient/Practitioner.rs patient/Condition.rs patient/Observation.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs patient/DiagnosticReport.rs patient/DocumentReference.rs" }] });
     std::fs::write(app_dir.join("config.json"), entry.to_string()).unwrap();
     let host = sandbox::app_host::AppHost::new(&app_dir).unwrap();
     let app_router = host.router().layer(axum::middleware::from_fn_with_state(

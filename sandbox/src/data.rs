@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::civil;
+use crate::notes::{self, PanelResult, Visit};
 
 /// One stored resource with the fields the search engine filters and sorts on, extracted once.
 #[derive(Debug)]
@@ -42,6 +43,9 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "MedicationRequest",
     "AllergyIntolerance",
     "Encounter",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Binary",
 ];
 
 #[derive(Default)]
@@ -56,6 +60,8 @@ pub struct Data {
 pub const EMPTY_PATIENT: &str = "empty-record";
 pub const LONG_NAME_PATIENT: &str = "long-name";
 pub const BIG_PATIENT: &str = "big-record";
+/// Notes and reports carrying every known markup attack, and one note over the app's size cap.
+pub const HOSTILE_PATIENT: &str = "hostile-notes";
 /// Observations in one set of vital signs (blood pressure, heart and respiratory rates,
 /// temperature, SpO2, weight, height, BMI); a pain score comes with some sets besides.
 pub const VITALS_PER_SET: usize = 8;
@@ -525,6 +531,7 @@ impl Generator {
         };
         push_codes(&json["code"]);
         push_codes(&json["medicationCodeableConcept"]);
+        push_codes(&json["type"]);
         for comp in json["component"].as_array().into_iter().flatten() {
             push_codes(&comp["code"]);
         }
@@ -840,6 +847,44 @@ impl Generator {
             if v % 2 == 0 || diabetic {
                 self.labs(&id, Some(&enc_id), secs + 600, diabetic);
             }
+            // A progress note for each visit, plain text and XHTML in turn; now and then an
+            // imaging report. No draws from the generator: the rest of the data stays as it was.
+            let note_when = civil::date_time(secs + 1800);
+            let visit = Visit {
+                patient: &id,
+                encounter: &enc_id,
+                when: &note_when,
+                clinician: &doctor.name,
+                reason,
+                weight_kg: weight,
+            };
+            let note_id = self.next_id("note");
+            let note = notes::progress_note(&note_id, &visit, v % 2 == 1);
+            self.add_json(note, Some(&id), Some(&note_when));
+            if v % 5 == 3 {
+                let rad = self.practitioners[(n + v as usize) % self.practitioners.len()]
+                    .name
+                    .clone();
+                let img_when = civil::date_time(secs + 3600);
+                let img_id = self.next_id("img");
+                let report = notes::imaging_report(&img_id, &id, &img_when, &rad, n + v as usize);
+                self.add_json(report, Some(&id), Some(&img_when));
+            }
+        }
+        if n == 0 {
+            // One discharge letter as a PDF on the FHIR server.
+            let when = civil::date_time((TODAY_DAYS - 20) * 86_400 + 11 * 3600);
+            let clinician = self.practitioners[0].name.clone();
+            let (doc, binary) = notes::discharge_summary(
+                "discharge-1",
+                "discharge-1-pdf",
+                &id,
+                &format!("{given} {family}"),
+                &when,
+                &clinician,
+            );
+            self.add_json(doc, Some(&id), Some(&when));
+            self.add_json(binary, Some(&id), None);
         }
     }
 
@@ -936,6 +981,7 @@ impl Generator {
 
     fn labs(&mut self, patient: &str, encounter: Option<&str>, secs: i64, diabetic: bool) {
         let when = civil::date_time(secs);
+        let mut panel = Vec::new();
         for lab in LABS {
             if lab.loinc == "4548-4" && !diabetic && self.rng.chance(0.6) {
                 continue;
@@ -973,8 +1019,18 @@ impl Generator {
             if let Some(e) = encounter {
                 o["encounter"] = json!({ "reference": format!("Encounter/{e}") });
             }
+            panel.push(PanelResult {
+                id: o["id"].as_str().unwrap_or_default().to_string(),
+                name: lab.short.to_string(),
+                value: format!("{value:.prec$} {}", lab.unit, prec = lab.decimals as usize),
+                flag: flag.1,
+            });
             self.add_json(o, Some(patient), Some(&when));
         }
+        let report_id = self.next_id("labrep");
+        let issued = civil::date_time(secs + 4 * 3600);
+        let report = notes::lab_report(&report_id, patient, encounter, &when, &issued, &panel);
+        self.add_json(report, Some(patient), Some(&when));
     }
 
     fn special_patients(&mut self, big_observations: usize) {
@@ -1017,6 +1073,20 @@ impl Generator {
             92,
         );
         self.add_person(big);
+
+        let hostile = self.patient_json(
+            HOSTILE_PATIENT,
+            "Markup",
+            &["Mallory"],
+            "female",
+            TODAY_DAYS - 38 * 365 - 10,
+            93,
+        );
+        self.add_person(hostile);
+        let when = civil::date_time((TODAY_DAYS - 3) * 86_400 + 10 * 3600);
+        for d in notes::hostile_documents(HOSTILE_PATIENT, &when) {
+            self.add_json(d, Some(HOSTILE_PATIENT), Some(&when));
+        }
         // Sets of vitals every eight hours going back as far as needed.
         let sets = big_observations.div_ceil(VITALS_PER_SET);
         let mut weight = 84.0;

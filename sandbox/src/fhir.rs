@@ -109,6 +109,22 @@ pub fn search_params(resource_type: &str) -> &'static [(&'static str, &'static s
             ("subject", "reference"),
             ("date", "date"),
         ],
+        "DiagnosticReport" => &[
+            ("_id", "token"),
+            ("patient", "reference"),
+            ("subject", "reference"),
+            ("category", "token"),
+            ("code", "token"),
+            ("date", "date"),
+        ],
+        "DocumentReference" => &[
+            ("_id", "token"),
+            ("patient", "reference"),
+            ("subject", "reference"),
+            ("category", "token"),
+            ("type", "token"),
+            ("date", "date"),
+        ],
         _ => &[],
     }
 }
@@ -230,7 +246,49 @@ fn admit(
             &format!("Resource type {rtype} is not supported"),
         ));
     };
-    Ok((known, access(&ctx, known, interaction)?))
+    // A Binary holds a document's content: readable with the Binary scope or with that of the
+    // DocumentReference that points to it (as EHRs grant it).
+    let granted = match (known, access(&ctx, known, interaction)) {
+        ("Binary", Err(_)) => access(&ctx, "DocumentReference", interaction)?,
+        (_, a) => a?,
+    };
+    Ok((known, granted))
+}
+
+/// A Binary in its own format unless JSON is asked for first (FHIR R4 §Binary, "Serving
+/// Binary Resources using the RESTful API").
+fn binary_response(r: &Resource, headers: &HeaderMap) -> Option<Response> {
+    use base64::Engine;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accept
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    if first.ends_with("json") {
+        return None;
+    }
+    let content_type = r.json["contentType"].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(r.json["data"].as_str()?)
+        .ok()?;
+    let mut res = (StatusCode::OK, bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).ok()?,
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Some(res)
 }
 
 /// `GET /fhir/{type}/{id}`.
@@ -257,6 +315,11 @@ pub async fn read(
                 "forbidden",
                 &format!("{rtype}/{id} lies outside the patient compartment of this token"),
             );
+        }
+    }
+    if rtype == "Binary" {
+        if let Some(res) = binary_response(r, &headers) {
+            return res;
         }
     }
     fhir_json(StatusCode::OK, malformed(&sb, r.raw.clone()))

@@ -21,6 +21,7 @@ pub mod fhir;
 pub mod html;
 pub mod keys;
 pub mod middleware;
+pub mod notes;
 pub mod oauth;
 pub mod scopes;
 pub mod state;

@@ -590,3 +590,66 @@ async fn faults_on_demand() {
     assert!(s.is_redirection(), "{s}");
     assert!(t.elapsed() >= std::time::Duration::from_millis(300));
 }
+
+/// Notes and reports: searchable by patient; the discharge letter's PDF is a Binary served as
+/// itself to a token with the DocumentReference scope (as JSON when JSON is asked first), and
+/// refused without it.
+#[tokio::test]
+async fn documents_reports_and_their_binaries() {
+    let p = start(|_| {}).await;
+    let t = p
+        .login("launch/patient patient/DiagnosticReport.rs patient/DocumentReference.rs")
+        .await;
+    let token = t["access_token"].as_str().unwrap();
+    let (s, b) = p
+        .get("DocumentReference?patient=patient-01&_count=1000", token)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let docs = b["entry"].as_array().unwrap();
+    assert!(docs.len() >= 5, "a progress note per visit");
+    let pdf_doc = docs
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["content"][0]["attachment"]["contentType"] == "application/pdf")
+        .expect("patient-01 has a PDF");
+    let url = pdf_doc["content"][0]["attachment"]["url"].as_str().unwrap();
+    let raw = p
+        .http
+        .get(format!("{}/{url}", p.fhir))
+        .bearer_auth(token)
+        .header("Accept", "application/pdf, application/fhir+json;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::OK);
+    assert_eq!(raw.headers()["content-type"], "application/pdf");
+    let bytes = raw.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert_eq!(
+        pdf_doc["content"][0]["attachment"]["size"].as_u64(),
+        Some(bytes.len() as u64)
+    );
+    let json: Value = p
+        .http
+        .get(format!("{}/{url}", p.fhir))
+        .bearer_auth(token)
+        .header("Accept", "application/fhir+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["resourceType"], "Binary");
+    assert_eq!(json["contentType"], "application/pdf");
+    let (s, b) = p
+        .get("DiagnosticReport?patient=patient-01&category=LAB", token)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let report = &b["entry"][0]["resource"];
+    assert!(report["conclusion"].as_str().is_some());
+    assert!(!report["result"].as_array().unwrap().is_empty());
+    let other = p.login("launch/patient patient/Observation.rs").await;
+    let other = other["access_token"].as_str().unwrap();
+    assert_eq!(p.get(url, other).await.0, StatusCode::FORBIDDEN);
+}

@@ -34,9 +34,27 @@ struct Latest {
     flag: Option<Flag>,
 }
 
+/// One lab Observation as a report's result line shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabResult {
+    pub name: String,
+    pub value: String,
+    pub flag: Option<Flag>,
+    pub date: String,
+}
+
+/// The labs section: one group per test, and each result by its Observation id (what a
+/// DiagnosticReport's `result` points to).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Labs {
+    pub groups: Vec<LabGroup>,
+    pub by_id: BTreeMap<String, LabResult>,
+}
+
 #[derive(Default)]
 pub struct LabsBuilder {
     groups: BTreeMap<String, (String, Vec<Point>, Option<Latest>)>,
+    by_id: BTreeMap<String, LabResult>,
 }
 
 /// The first reference range, as the server words it (`text`) or as low–high with the unit
@@ -90,6 +108,17 @@ impl LabsBuilder {
                 .or_else(|| q["code"].as_str())
                 .unwrap_or("")
                 .to_string();
+            if let Some(id) = o["id"].as_str() {
+                self.by_id.insert(
+                    id.to_string(),
+                    LabResult {
+                        name: name.clone(),
+                        value: text.clone(),
+                        flag,
+                        date: date.clone(),
+                    },
+                );
+            }
             let entry = self
                 .groups
                 .entry(code)
@@ -111,7 +140,7 @@ impl LabsBuilder {
     }
 
     /// Groups ordered by test name.
-    pub fn finish(self) -> Vec<LabGroup> {
+    pub fn finish(self) -> Labs {
         let mut out: Vec<LabGroup> = self
             .groups
             .into_iter()
@@ -131,7 +160,10 @@ impl LabsBuilder {
             })
             .collect();
         sort_by_key(&mut out, |g| g.name.to_lowercase());
-        out
+        Labs {
+            groups: out,
+            by_id: self.by_id,
+        }
     }
 }
 
@@ -141,7 +173,7 @@ mod tests {
     use serde_json::json;
 
     fn lab(code: &str, name: &str, t: &str, v: f64, interp: Option<&str>) -> Value {
-        let mut o = json!({"status":"final","code":{"coding":[{"system":"http://loinc.org","code":code}],"text":name},"effectiveDateTime":t,
+        let mut o = json!({"id":format!("{code}-{t}"),"status":"final","code":{"coding":[{"system":"http://loinc.org","code":code}],"text":name},"effectiveDateTime":t,
             "valueQuantity":{"value":v,"unit":"mg/dL"},"referenceRange":[{"low":{"value":70},"high":{"value":99}}]});
         if let Some(i) = interp {
             o["interpretation"] = json!([{"coding":[{"code":i}]}]);
@@ -160,7 +192,8 @@ mod tests {
             lab("2160-0", "Creatinine", "2024-02-01", 50.0, None),
             lab("2345-7", "Glucose", "2022-01-01", 90.0, None),
         ]);
-        let g = b.finish();
+        let labs = b.finish();
+        let g = &labs.groups;
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].name, "Creatinine");
         assert_eq!(
@@ -183,5 +216,12 @@ mod tests {
             glucose.points.iter().map(|p| p.v).collect::<Vec<_>>(),
             [90.0, 80.0, 120.0]
         );
+        // Each result by its id, for the reports that point to it.
+        let r = &labs.by_id["2345-7-2023-01-01"];
+        assert_eq!(
+            (r.name.as_str(), r.value.as_str(), r.date.as_str()),
+            ("Glucose", "80.0 mg/dL", "2023-01-01")
+        );
+        assert_eq!(labs.by_id.len(), 4);
     }
 }

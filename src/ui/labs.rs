@@ -4,23 +4,23 @@
 use leptos::prelude::*;
 
 use super::section::{status, Section, SectionSignal};
-use crate::chart::labs::LabGroup;
+use crate::chart::labs::Labs as LabData;
 use crate::chart::layout::sparkline;
 
 #[component]
-pub fn Labs(state: SectionSignal<Vec<LabGroup>>) -> impl IntoView {
+pub fn Labs(state: SectionSignal<LabData>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="labs-title">
             <h2 id="labs-title">"Laboratory results"</h2>
             {move || state.with(|s| status(s, "lab results", "labs").unwrap_or_else(|| match s {
-                Section::Ready(groups) if groups.is_empty() => view! { <p class="empty" id="labs-empty">"No lab results recorded."</p> }.into_any(),
-                Section::Ready(groups) => view! {
+                Section::Ready(labs) if labs.groups.is_empty() => view! { <p class="empty" id="labs-empty">"No lab results recorded."</p> }.into_any(),
+                Section::Ready(labs) => view! {
                     <table class="list" id="labs">
                         <thead><tr>
                             <th scope="col">"Test"</th><th scope="col">"Latest"</th><th scope="col">"Date"</th>
                             <th scope="col">"Reference range"</th><th scope="col">"Flag"</th><th scope="col">"Trend"</th>
                         </tr></thead>
-                        <tbody>{groups.iter().map(|g| {
+                        <tbody>{labs.groups.iter().map(|g| {
                             let trend = format!("{}: {} results", g.name, g.points.len());
                             let label = trend.clone();
                             let flagged = g.flag.is_some_and(|f| f.is_abnormal());

@@ -82,7 +82,8 @@ async fn free_port() -> u16 {
 }
 
 pub const ALL_SCOPES: &str = "online_access patient/Patient.rs patient/Practitioner.rs patient/Condition.rs \
-    patient/Observation.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs";
+    patient/Observation.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs \
+    patient/DiagnosticReport.rs patient/DocumentReference.rs";
 
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
     start_with(tweak, |_| {}).await
@@ -435,7 +436,7 @@ pub async fn start_practitioner_search() -> Env {
         |_| {},
         |entry| {
             entry["standalone_patient"] = Value::Bool(false);
-            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs".into());
+            entry["scopes"] = Value::String("online_access user/Patient.rs user/Practitioner.rs user/Condition.rs user/Observation.rs user/MedicationRequest.rs user/AllergyIntolerance.rs user/Encounter.rs user/DiagnosticReport.rs user/DocumentReference.rs".into());
         },
     )
     .await;

@@ -1,0 +1,410 @@
+//! Notes and reports for the generated patients: lab panels with conclusions
+//! (DiagnosticReport), imaging reports, progress notes as text/plain and as XHTML
+//! (DocumentReference), a discharge letter as a PDF (a Binary), and the content of the
+//! hostile-notes patient: every markup attack a narrative or attachment has carried, and one
+//! note over the app's size cap.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+pub const LOINC: &str = "http://loinc.org";
+const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
+const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
+
+/// The sandbox's stand-in for a tracker or an attacker's server: nothing listens there; the
+/// e2e tests prove the app never asks.
+pub const ATTACKER: &str = "https://tracker.invalid";
+
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+fn escape(s: &str) -> String {
+    html_escape::encode_text(s).into_owned()
+}
+
+/// One result of a lab panel: Observation id, short name, value with unit, flag word.
+pub struct PanelResult {
+    pub id: String,
+    pub name: String,
+    pub value: String,
+    pub flag: &'static str,
+}
+
+/// The conclusion a pathologist would sign: the abnormal results, or that all are in range.
+pub fn lab_conclusion(results: &[PanelResult]) -> String {
+    let abnormal: Vec<String> = results
+        .iter()
+        .filter(|r| r.flag != "Normal")
+        .map(|r| format!("{} {} ({})", r.name, r.flag.to_lowercase(), r.value))
+        .collect();
+    if abnormal.is_empty() {
+        "All results within reference ranges.".into()
+    } else {
+        format!(
+            "{}. Other results within reference ranges.",
+            abnormal.join("; ")
+        )
+    }
+}
+
+/// A laboratory DiagnosticReport over the panel's Observations.
+pub fn lab_report(
+    id: &str,
+    patient: &str,
+    encounter: Option<&str>,
+    when: &str,
+    issued: &str,
+    results: &[PanelResult],
+) -> Value {
+    let rows: String = results
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&r.name),
+                escape(&r.value),
+                r.flag
+            )
+        })
+        .collect();
+    let mut r = json!({
+        "resourceType": "DiagnosticReport",
+        "id": id,
+        "status": "final",
+        "category": [{ "coding": [{ "system": V2_0074, "code": "LAB", "display": "Laboratory" }], "text": "Laboratory" }],
+        "code": { "coding": [{ "system": LOINC, "code": "24323-8", "display": "Comprehensive metabolic 2000 panel - Serum or Plasma" }], "text": "Chemistry and haematology panel" },
+        "subject": { "reference": format!("Patient/{patient}") },
+        "effectiveDateTime": when,
+        "issued": issued,
+        "performer": [{ "display": "General Hospital Laboratory" }],
+        "result": results.iter().map(|r| json!({ "reference": format!("Observation/{}", r.id), "display": r.name })).collect::<Vec<_>>(),
+        "conclusion": lab_conclusion(results),
+        "text": { "status": "generated", "div": format!(
+            "<div xmlns=\"{XHTML_NS}\"><table><thead><tr><th>Test</th><th>Result</th><th>Flag</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        ) },
+    });
+    if let Some(e) = encounter {
+        r["encounter"] = json!({ "reference": format!("Encounter/{e}") });
+    }
+    r
+}
+
+/// A chest X-ray report, its text as a text/plain `presentedForm`.
+pub fn imaging_report(id: &str, patient: &str, when: &str, radiologist: &str, n: usize) -> Value {
+    let (findings, conclusion) = if n % 3 == 0 {
+        (
+            "Mild cardiomegaly. No focal consolidation, effusion or pneumothorax.",
+            "Mild cardiomegaly, unchanged from prior. No acute cardiopulmonary process.",
+        )
+    } else {
+        (
+            "Lungs clear. Heart size normal. No effusion or pneumothorax.",
+            "No acute cardiopulmonary process.",
+        )
+    };
+    let text = format!(
+        "CHEST X-RAY, 2 VIEWS\n\nIndication: cough.\nComparison: none.\n\nFindings: {findings}\n\nImpression: {conclusion}\n\nReported by {radiologist}."
+    );
+    json!({
+        "resourceType": "DiagnosticReport",
+        "id": id,
+        "status": "final",
+        "category": [{ "coding": [{ "system": V2_0074, "code": "RAD", "display": "Radiology" }], "text": "Imaging" }],
+        "code": { "coding": [{ "system": LOINC, "code": "36643-5", "display": "XR Chest 2 Views" }], "text": "Chest X-ray" },
+        "subject": { "reference": format!("Patient/{patient}") },
+        "effectiveDateTime": when,
+        "issued": when,
+        "resultsInterpreter": [{ "display": radiologist }],
+        "conclusion": conclusion,
+        "presentedForm": [{ "contentType": "text/plain; charset=utf-8", "title": "Radiology report", "data": b64(text.as_bytes()) }],
+    })
+}
+
+/// What a progress note says about one visit.
+pub struct Visit<'a> {
+    pub patient: &'a str,
+    pub encounter: &'a str,
+    pub when: &'a str,
+    pub clinician: &'a str,
+    pub reason: &'a str,
+    pub weight_kg: f64,
+}
+
+fn note_frame(id: &str, v: &Visit, attachment: Value) -> Value {
+    json!({
+        "resourceType": "DocumentReference",
+        "id": id,
+        "status": "current",
+        "docStatus": "final",
+        "type": { "coding": [{ "system": LOINC, "code": "11506-3", "display": "Progress note" }], "text": "Progress note" },
+        "category": [{ "coding": [{ "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", "code": "clinical-note", "display": "Clinical Note" }], "text": "Clinical note" }],
+        "subject": { "reference": format!("Patient/{}", v.patient) },
+        "date": v.when,
+        "author": [{ "display": v.clinician }],
+        "description": format!("Visit for {}", v.reason.to_lowercase()),
+        "content": [{ "attachment": attachment }],
+        "context": { "encounter": [{ "reference": format!("Encounter/{}", v.encounter) }] },
+    })
+}
+
+/// A progress note, as plain text or as an XHTML document.
+pub fn progress_note(id: &str, v: &Visit, xhtml: bool) -> Value {
+    let s = "Patient seen for follow-up.";
+    let o = format!("Weight {:.1} kg. Examination unremarkable.", v.weight_kg);
+    let a = format!("{}: stable.", v.reason);
+    let p = "Continue current treatment. Review in 3 months.";
+    let attachment = if xhtml {
+        let doc = format!(
+            "<html xmlns=\"{XHTML_NS}\"><head><title>Progress note</title></head><body>\
+             <h2>Progress note</h2><p><b>Subjective:</b> {s}</p><p><b>Objective:</b> {}</p>\
+             <p><b>Assessment:</b> {}</p><p><b>Plan:</b></p><ul><li>{p}</li></ul>\
+             <p><i>Signed: {}</i></p></body></html>",
+            escape(&o),
+            escape(&a),
+            escape(v.clinician)
+        );
+        json!({ "contentType": "application/xhtml+xml", "title": "Progress note", "data": b64(doc.as_bytes()) })
+    } else {
+        let text = format!(
+            "SUBJECTIVE: {s}\nOBJECTIVE: {o}\nASSESSMENT: {a}\nPLAN: {p}\n\nSigned: {}",
+            v.clinician
+        );
+        json!({ "contentType": "text/plain; charset=utf-8", "title": "Progress note", "data": b64(text.as_bytes()) })
+    };
+    note_frame(id, v, attachment)
+}
+
+/// A one-page PDF with these lines of text (Helvetica), with a correct cross-reference table.
+pub fn pdf(lines: &[&str]) -> Vec<u8> {
+    let mut stream = String::from("BT /F1 12 Tf 72 760 Td 16 TL\n");
+    for l in lines {
+        let safe: String = l
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .collect::<String>()
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        stream.push_str(&format!("({safe}) Tj T*\n"));
+    }
+    stream.push_str("ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
+    }
+    let xref = out.len();
+    out.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
+    for off in offsets {
+        out.push_str(&format!("{off:010} 00000 n \n"));
+    }
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    out.into_bytes()
+}
+
+/// A discharge summary whose PDF is a Binary on the FHIR server (fetched with the token), and
+/// that Binary.
+pub fn discharge_summary(
+    id: &str,
+    binary_id: &str,
+    patient: &str,
+    name: &str,
+    when: &str,
+    clinician: &str,
+) -> (Value, Value) {
+    let bytes = pdf(&[
+        "General Hospital - Discharge summary",
+        "",
+        &format!("Patient: {name}"),
+        &format!("Discharged: {when}"),
+        "Diagnosis: community-acquired pneumonia, treated.",
+        "Medications on discharge: amoxicillin 500 mg three times daily for 5 days.",
+        "Follow-up: primary care in 1 week.",
+        &format!("Signed: {clinician}"),
+    ]);
+    let doc = json!({
+        "resourceType": "DocumentReference",
+        "id": id,
+        "status": "current",
+        "docStatus": "final",
+        "type": { "coding": [{ "system": LOINC, "code": "18842-5", "display": "Discharge summary" }], "text": "Discharge summary" },
+        "category": [{ "text": "Clinical note" }],
+        "subject": { "reference": format!("Patient/{patient}") },
+        "date": when,
+        "author": [{ "display": clinician }],
+        "content": [{ "attachment": {
+            "contentType": "application/pdf",
+            "url": format!("Binary/{binary_id}"),
+            "size": bytes.len(),
+            "title": "Discharge summary (PDF)",
+        } }],
+    });
+    let binary = json!({
+        "resourceType": "Binary",
+        "id": binary_id,
+        "contentType": "application/pdf",
+        "securityContext": { "reference": format!("DocumentReference/{id}") },
+        "data": b64(&bytes),
+    });
+    (doc, binary)
+}
+
+/// Markup that has broken healthcare viewers: script, handlers, hostile URLs in every
+/// spelling, SVG and MathML, clobbering, CSS with `url()`, frames, forms, a `base`, a meta
+/// refresh, and images that would tell a tracker the chart was opened. Each would set
+/// `window.__pwned` or ask [`ATTACKER`] for something.
+pub fn hostile_markup() -> String {
+    format!(
+        "<h3>Note with hostile markup</h3>\
+         <p>Visible text stays.</p>\
+         <script>window.__pwned = 'script';</script>\
+         <p onclick=\"window.__pwned = 'onclick'\" onmouseover=\"window.__pwned = 'hover'\">Point here.</p>\
+         <img src=\"{ATTACKER}/pixel.gif\" alt=\"tracking pixel\" onerror=\"window.__pwned = 'onerror'\"/>\
+         <img src=\"x\" onerror=\"window.__pwned = 'onerror2'\"/>\
+         <a href=\"javascript:window.__pwned = 'js-link'\">javascript link</a> \
+         <a href=\"JaVaScRiPt&#58;window.__pwned = 'entity-link'\">entity link</a> \
+         <a href=\" &#x09;javascript:window.__pwned = 'ws-link'\">whitespace link</a> \
+         <a href=\"vbscript:msgbox(1)\">vbscript link</a> \
+         <a href=\"data:text/html;base64,PHNjcmlwdD53aW5kb3cuX19wd25lZD0xPC9zY3JpcHQ+\">data link</a> \
+         <a href=\"{ATTACKER}/phish\" target=\"_self\">outside https link</a>\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.__pwned = 'svg'\"><script>window.__pwned = 'svg-script'</script></svg>\
+         <math xmlns=\"http://www.w3.org/1998/Math/MathML\"><mtext><img src=\"{ATTACKER}/math.gif\"/></mtext></math>\
+         <iframe src=\"{ATTACKER}/frame\"></iframe>\
+         <object data=\"{ATTACKER}/object\"></object><embed src=\"{ATTACKER}/embed\"/>\
+         <form action=\"{ATTACKER}/form\"><input name=\"q\"/><button>Send</button></form>\
+         <base href=\"{ATTACKER}/\"/>\
+         <meta http-equiv=\"refresh\" content=\"0;url={ATTACKER}/refresh\"/>\
+         <link rel=\"stylesheet\" href=\"{ATTACKER}/style.css\"/>\
+         <style>body {{ background: url({ATTACKER}/bg.png) }}</style>\
+         <p style=\"background-image: url({ATTACKER}/css.png); text-align: center\">Centred text.</p>\
+         <p id=\"status\" name=\"location\">Clobbering ids are dropped.</p>\
+         <table><tr><td>Cell text stays</td></tr></table>"
+    )
+}
+
+/// The hostile-notes patient's documents: hostile XHTML as an attachment and as a report's
+/// narrative, text/plain that looks like markup, an attachment stored elsewhere, HTML that is
+/// not XML, and one note over the app's 256 KB cap.
+pub fn hostile_documents(patient: &str, when: &str) -> Vec<Value> {
+    let subject = json!({ "reference": format!("Patient/{patient}") });
+    let doc = |id: &str, title: &str, attachment: Value| {
+        json!({
+            "resourceType": "DocumentReference",
+            "id": id,
+            "status": "current",
+            "type": { "text": title },
+            "subject": subject,
+            "date": when,
+            "author": [{ "display": "Unknown sender" }],
+            "content": [{ "attachment": attachment }],
+        })
+    };
+    let page = format!(
+        "<html xmlns=\"{XHTML_NS}\"><head><script>window.__pwned = 'head-script'</script></head><body>{}</body></html>",
+        hostile_markup()
+    );
+    let big_rows: String = (0..6000)
+        .map(|i| format!("<p>Line {i} of a very long imported note.</p>"))
+        .collect();
+    let big = format!("<html xmlns=\"{XHTML_NS}\"><body>{big_rows}</body></html>");
+    vec![
+        doc(
+            "hostile-xhtml",
+            "Hostile XHTML note",
+            json!({ "contentType": "text/html", "title": "Hostile note", "data": b64(page.as_bytes()) }),
+        ),
+        doc(
+            "hostile-text",
+            "Plain text that looks like markup",
+            json!({ "contentType": "text/plain", "data": b64(b"<script>window.__pwned = 'text'</script> <b>not bold</b>") }),
+        ),
+        doc(
+            "hostile-outside",
+            "Letter stored elsewhere",
+            json!({ "contentType": "application/pdf", "url": format!("{ATTACKER}/letter.pdf"), "title": "Letter" }),
+        ),
+        doc(
+            "hostile-not-xml",
+            "HTML that is not XML",
+            json!({ "contentType": "text/html", "data": b64(b"<p>one<br>two<img src=x onerror=\"window.__pwned='tagsoup'\">") }),
+        ),
+        doc(
+            "oversize-note",
+            "Oversize imported note",
+            json!({ "contentType": "text/html", "title": "Imported note", "data": b64(big.as_bytes()) }),
+        ),
+        json!({
+            "resourceType": "DiagnosticReport",
+            "id": "hostile-report",
+            "status": "final",
+            "code": { "text": "Report with a hostile narrative" },
+            "subject": subject,
+            "effectiveDateTime": when,
+            "conclusion": "<img src=x onerror=alert(1)> is text here.",
+            "text": { "status": "generated", "div": format!("<div xmlns=\"{XHTML_NS}\">{}</div>", hostile_markup()) },
+        }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pdf_is_well_formed() {
+        let p = pdf(&["Hello (world)"]);
+        let s = String::from_utf8(p).unwrap();
+        assert!(s.starts_with("%PDF-1.4\n") && s.ends_with("%%EOF\n"));
+        // Every cross-reference offset points at its object.
+        let xref = s.find("xref\n").unwrap();
+        for (i, line) in s[xref..].lines().skip(3).take(5).enumerate() {
+            let off: usize = line[..10].parse().unwrap();
+            assert!(s[off..].starts_with(&format!("{} 0 obj", i + 1)), "{line}");
+        }
+        assert!(s.contains("(Hello \\(world\\)) Tj"));
+        let start: usize = s.lines().rev().nth(1).unwrap().parse().unwrap();
+        assert_eq!(start, xref);
+    }
+
+    #[test]
+    fn conclusions_name_the_abnormal_results() {
+        let r = |name: &str, flag| PanelResult {
+            id: "o".into(),
+            name: name.into(),
+            value: "1 u".into(),
+            flag,
+        };
+        assert_eq!(
+            lab_conclusion(&[r("Glucose", "High"), r("Potassium", "Normal")]),
+            "Glucose high (1 u). Other results within reference ranges."
+        );
+        assert_eq!(
+            lab_conclusion(&[r("Potassium", "Normal")]),
+            "All results within reference ranges."
+        );
+    }
+
+    #[test]
+    fn the_oversize_note_is_over_the_apps_cap() {
+        let docs = hostile_documents("p", "2026-01-01");
+        let big = docs.iter().find(|d| d["id"] == "oversize-note").unwrap();
+        let data = big["content"][0]["attachment"]["data"].as_str().unwrap();
+        assert!(STANDARD.decode(data).unwrap().len() > 256 * 1024);
+    }
+}
