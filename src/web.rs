@@ -300,16 +300,17 @@ pub fn viewport_width() -> f64 {
 
 /// A sanitized narrative as DOM nodes, built one by one (`createElement`, `setAttribute`,
 /// `createTextNode`): the browser never parses markup from a server. Images that need the
-/// token ([`crate::fhir::narrative::Node::FhirImage`]) become a placeholder with their alt text
-/// until the caller fetches them.
+/// token ([`crate::fhir::narrative::Node::FhirImage`]) become a placeholder with their alt text;
+/// they are returned with their URLs for the caller to fetch ([`show_image`]).
 pub fn narrative_dom(
     nodes: &[crate::fhir::narrative::Node],
-) -> Result<web_sys::DocumentFragment, String> {
+) -> Result<(web_sys::DocumentFragment, Vec<(web_sys::Element, String)>), String> {
     use crate::fhir::narrative::Node;
     fn build(
         doc: &web_sys::Document,
         parent: &web_sys::Node,
         nodes: &[Node],
+        images: &mut Vec<(web_sys::Element, String)>,
     ) -> Result<(), wasm_bindgen::JsValue> {
         for n in nodes {
             let child: web_sys::Node = match n {
@@ -323,13 +324,15 @@ pub fn narrative_dom(
                     for (k, v) in attrs {
                         el.set_attribute(k, v)?;
                     }
-                    build(doc, &el, children)?;
+                    build(doc, &el, children, images)?;
                     el.into()
                 }
-                Node::FhirImage { alt, .. } => {
+                Node::FhirImage { url, alt } => {
                     let el = doc.create_element("span")?;
                     el.set_attribute("class", "narrative-image")?;
+                    el.set_attribute("data-alt", alt)?;
                     el.set_text_content(Some(&format!("[image: {alt}]")));
+                    images.push((el.clone(), url.clone()));
                     el.into()
                 }
             };
@@ -341,8 +344,38 @@ pub fn narrative_dom(
         .and_then(|w| w.document())
         .ok_or("no document")?;
     let fragment = doc.create_document_fragment();
-    build(&doc, &fragment, nodes).map_err(|e| describe(&e))?;
-    Ok(fragment)
+    let mut images = Vec::new();
+    build(&doc, &fragment, nodes, &mut images).map_err(|e| describe(&e))?;
+    Ok((fragment, images))
+}
+
+/// A Blob URL for bytes fetched with the token (an attachment, a narrative's image): the
+/// browser shows or saves it without another request. Revoke it ([`revoke_blob_url`]) when
+/// the view that uses it goes.
+pub fn blob_url(bytes: &[u8], blob_type: &str) -> Result<String, String> {
+    let parts = Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(blob_type);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|e| describe(&e))?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| describe(&e))
+}
+
+pub fn revoke_blob_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
+}
+
+/// Replaces a narrative's image placeholder with the image, from a Blob URL.
+pub fn show_image(placeholder: &web_sys::Element, src: &str) {
+    let Some(doc) = placeholder.owner_document() else {
+        return;
+    };
+    if let Ok(img) = doc.create_element("img") {
+        let alt = placeholder.get_attribute("data-alt").unwrap_or_default();
+        let _ = img.set_attribute("alt", &alt);
+        let _ = img.set_attribute("src", src);
+        let _ = placeholder.replace_with_with_node_1(&img);
+    }
 }
 
 /// The page's title (what a tab, a window list and a screen reader name the page by).

@@ -114,7 +114,7 @@ async fn hostile_narratives_render_inert() {
     for xhtml in corpus {
         let wrapped = format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{xhtml}</div>");
         let n = narrative::sanitize(&wrapped, &base).unwrap();
-        let fragment = smart_launch::web::narrative_dom(&n.nodes).unwrap();
+        let (fragment, _) = smart_launch::web::narrative_dom(&n.nodes).unwrap();
         host.append_child(&fragment).unwrap();
     }
     // Let any event, load or error handler have its turn.

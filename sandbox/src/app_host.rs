@@ -84,7 +84,7 @@ impl AppHost {
         let hashes = inline_script_hashes(&html).join(" ");
         let csp = format!(
             "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' {hashes}; \
-             style-src 'self'; img-src 'self' data:; font-src 'self'; \
+             style-src 'self'; img-src 'self' data: blob:; font-src 'self'; \
              connect-src 'self' {origins}; frame-ancestors 'self' {origins}; \
              base-uri 'none'; form-action 'none'; object-src 'none'"
         );

@@ -15,7 +15,7 @@ use super::lists::{
 };
 use super::section::{collect, load, Gate, Load, Section};
 use super::session::SessionPanel;
-use super::{labs::Labs, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
+use super::{labs::Labs, notes::Notes, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
 use crate::chart::style::variables;
@@ -179,10 +179,11 @@ fn show_user(
     }
 }
 
-const TABS: [(&str, &str); 5] = [
+const TABS: [(&str, &str); 6] = [
     ("summary", "Summary"),
     ("vitals", "Vital signs"),
     ("labs", "Labs"),
+    ("notes", "Notes & reports"),
     ("encounters", "Encounters"),
     ("session", "Session"),
 ];
@@ -349,6 +350,21 @@ fn PatientChart(
             mark: None,
         },
     );
+    // Notes and reports: two searches, one list (ui::notes merges them newest first).
+    let reports = load(
+        ctx,
+        c,
+        kind,
+        Some(after_banner.clone()),
+        list("DiagnosticReport", by_patient(&[]), |v| v),
+    );
+    let documents = load(
+        ctx,
+        c,
+        kind,
+        Some(after_banner.clone()),
+        list("DocumentReference", by_patient(&[]), |v| v),
+    );
     let active = RwSignal::new("summary");
     let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
         let i = TABS
@@ -408,6 +424,9 @@ fn PatientChart(
         </div>
         <div role="tabpanel" id="panel-labs" aria-labelledby="tab-labs" hidden=panel("labs")>
             <Labs state=labs/>
+        </div>
+        <div role="tabpanel" id="panel-notes" aria-labelledby="tab-notes" hidden=panel("notes")>
+            <Notes reports=reports documents=documents labs=labs client=client.get_value()/>
         </div>
         <div role="tabpanel" id="panel-encounters" aria-labelledby="tab-encounters" hidden=panel("encounters")>
             <ListSection spec=ENCOUNTERS state=encounters/>

@@ -5,6 +5,7 @@
 mod chart;
 mod labs;
 mod lists;
+mod notes;
 mod picker;
 mod problem;
 mod search;

@@ -1,0 +1,400 @@
+//! Notes & reports: reports and documents newest first, each with its conclusion, the results it
+//! refers to (from the labs loaded), its attachments and its narrative. Markup from the server
+//! reaches the page only through the sanitizer and `web::narrative_dom`; files fetched with the
+//! token are shown from Blob URLs that are revoked when their view goes.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::Value;
+
+use super::section::{status, Section, SectionSignal};
+use crate::chart::documents::{
+    origin_of, show, Attachment, EntriesBuilder, Entry, Kind, Shown, Source, View,
+};
+use crate::chart::labs::Labs;
+use crate::fhir::narrative::{Narrative, NarrativeError};
+use crate::fhir::FhirClient;
+use crate::web::{self, Browser};
+
+/// Entries shown at first; "Show more" adds more.
+const WINDOW: usize = 20;
+
+#[component]
+pub fn Notes(
+    reports: SectionSignal<Vec<Value>>,
+    documents: SectionSignal<Vec<Value>>,
+    labs: SectionSignal<Labs>,
+    client: FhirClient<Browser>,
+) -> impl IntoView {
+    let shown = RwSignal::new(WINDOW);
+    let base = client.base().clone();
+    let client = StoredValue::new_local(client);
+    // One list of both kinds, newest first, from whichever searches have finished; a search
+    // still running or failed says so above the list.
+    let entries = move || {
+        let mut b = EntriesBuilder::default();
+        reports.with(|r| {
+            if let Section::Ready(v) = r {
+                b.add_reports(v, &base)
+            }
+        });
+        documents.with(|d| {
+            if let Section::Ready(v) = d {
+                b.add_documents(v, &base)
+            }
+        });
+        b.finish()
+    };
+    let both_ready = move || {
+        reports.with(|r| matches!(r, Section::Ready(_) | Section::NotGranted))
+            && documents.with(|d| matches!(d, Section::Ready(_) | Section::NotGranted))
+    };
+    view! {
+        <section class="card" aria-labelledby="notes-title">
+            <h2 id="notes-title">"Notes and reports"</h2>
+            {move || reports.with(|s| status(s, "reports", "reports"))}
+            {move || documents.with(|s| status(s, "notes", "documents"))}
+            {move || {
+                let entries = entries();
+                let n = shown.get();
+                let total = entries.len();
+                if total == 0 {
+                    return both_ready()
+                        .then(|| view! { <p class="empty" id="notes-empty">"No notes or reports recorded."</p> })
+                        .into_any();
+                }
+                view! {
+                    <div class="notes" id="notes">
+                        {entries.into_iter().take(n).map(|e| view! {
+                            <EntryCard entry=e labs=labs client=client.get_value()/>
+                        }).collect_view()}
+                    </div>
+                    {(total > n).then(|| view! {
+                        <button class="more" on:click=move |_| shown.update(|n| *n += WINDOW * 5)>
+                            {format!("Show more ({total} in all)")}
+                        </button>
+                    })}
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn EntryCard(
+    entry: Entry,
+    labs: SectionSignal<Labs>,
+    client: FhirClient<Browser>,
+) -> impl IntoView {
+    let Entry {
+        kind,
+        id,
+        title,
+        category,
+        date,
+        status,
+        ended,
+        authors,
+        summary,
+        results,
+        attachments,
+        narrative,
+        ..
+    } = entry;
+    let (what, summary_label) = match kind {
+        Kind::Report => ("Report", "Conclusion: "),
+        Kind::Note => ("Note", "Description: "),
+    };
+    let meta = [what.to_string(), category, status, authors]
+        .into_iter()
+        .filter(|s| s != "—")
+        .collect::<Vec<_>>()
+        .join(" · ");
+    // With nothing else to read, the narrative is the entry: shown open.
+    let narrative_open = summary.is_none() && attachments.is_empty() && results.is_empty();
+    let heading = format!("note-{}-{}", what.to_lowercase(), sanitize_id(&id));
+    let labelled_by = heading.clone();
+    view! {
+        <article class="note" class:inactive=ended data-id=id aria-labelledby=labelled_by>
+            <h3 id=heading>
+                {title}" "<span class="date note-date">{date}</span>
+            </h3>
+            <p class="muted note-meta">{meta}</p>
+            {summary.map(|s| view! { <p class="note-summary"><strong>{summary_label}</strong>{s}</p> })}
+            {(!results.is_empty()).then(|| view! {
+                <div class="note-results">
+                    <h4>"Results"</h4>
+                    <ul>{results.into_iter().map(|r| view! {
+                        <li>{move || labs.with(|l| result_line(l, &r))}</li>
+                    }).collect_view()}</ul>
+                </div>
+            })}
+            {attachments.into_iter().map(|a| view! { <AttachmentView att=a client=client.clone()/> }).collect_view()}
+            {narrative.map(|n| view! { <NarrativeView narrative=n client=client.clone() open=narrative_open/> })}
+        </article>
+    }
+}
+
+/// A resource id as an element id fragment (letters, digits and `-` only).
+fn sanitize_id(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// One result of a report: the lab as loaded (value, flag as words, date), else the
+/// reference's own words.
+fn result_line(labs: &Section<Labs>, r: &crate::chart::documents::ResultRef) -> String {
+    let loaded = match (labs, &r.observation_id) {
+        (Section::Ready(l), Some(id)) => l.by_id.get(id),
+        _ => None,
+    };
+    match loaded {
+        Some(lab) => {
+            let flag = lab
+                .flag
+                .filter(|f| f.is_abnormal())
+                .map(|f| format!(" {}", f.text()))
+                .unwrap_or_default();
+            format!("{}: {}{flag} ({})", lab.name, lab.value, lab.date)
+        }
+        None => {
+            let name = r
+                .display
+                .clone()
+                .or_else(|| r.reference.clone())
+                .unwrap_or_else(|| "(unnamed result)".into());
+            match labs {
+                Section::Loading { .. } => format!("{name} (labs loading…)"),
+                _ => format!("{name} (not among the lab results loaded)"),
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Fetch {
+    Idle,
+    Loading,
+    Done(Shown),
+    Failed(String),
+}
+
+#[component]
+fn AttachmentView(att: Attachment, client: FhirClient<Browser>) -> impl IntoView {
+    let header = view! {
+        <p class="attachment-title"><strong>{att.title.clone()}</strong>" "<span class="muted">{format!("({})", att.describe())}</span></p>
+    };
+    let body = match att.source.clone() {
+        Source::Inline(bytes) => {
+            let shown = show(&att, bytes, client.base());
+            view! { <ShownView shown=shown att=att.clone() client=client.clone()/> }.into_any()
+        }
+        Source::Fhir(url) => {
+            let state = RwSignal::new_local(Fetch::Idle);
+            let a = StoredValue::new_local(att.clone());
+            let c = StoredValue::new_local(client.clone());
+            let get = move |_| {
+                state.set(Fetch::Loading);
+                let (a, c, url) = (a.get_value(), c.get_value(), url.clone());
+                spawn_local(async move {
+                    let accept = match a.content_type.as_str() {
+                        "unknown type" => "*/*".to_string(),
+                        t => t.to_string(),
+                    };
+                    match c.get_bytes(&url, &accept).await {
+                        Ok(f) => state.set(Fetch::Done(show(&a, f.bytes, c.base()))),
+                        Err(e) => state.set(Fetch::Failed(format!(
+                            "The attachment could not be fetched: {e}. Try again, or open it in the EHR."
+                        ))),
+                    }
+                });
+            };
+            let label = format!("Get {} ({})", att.media.noun(), att.describe());
+            view! {
+                {move || match state.get() {
+                    Fetch::Idle => view! { <button class="get-attachment" on:click=get.clone()>{label.clone()}</button> }.into_any(),
+                    Fetch::Loading => view! { <p class="status" role="status">"Fetching the attachment…"</p> }.into_any(),
+                    Fetch::Done(shown) => view! { <ShownView shown=shown att=a.get_value() client=c.get_value()/> }.into_any(),
+                    Fetch::Failed(msg) => view! {
+                        <p class="error">{msg}</p>
+                        <button class="get-attachment" on:click=get.clone()>"Try again"</button>
+                    }.into_any(),
+                }}
+            }
+            .into_any()
+        }
+        Source::Outside(url) => view! {
+            <p class="muted attachment-outside">{format!(
+                "Stored at {}, outside this EHR's FHIR server: not fetched by this app. Open it in the EHR.",
+                origin_of(&url)
+            )}</p>
+        }
+        .into_any(),
+        Source::BadData => view! { <p class="error">"The attachment's content is damaged (its data is not base64) and cannot be shown."</p> }.into_any(),
+        Source::Missing => view! { <p class="muted">"The attachment has no content."</p> }.into_any(),
+    };
+    view! { <div class="attachment">{header}{body}</div> }
+}
+
+#[component]
+fn ShownView(shown: Shown, att: Attachment, client: FhirClient<Browser>) -> impl IntoView {
+    match shown {
+        Shown::Text(t) => view! { <pre class="note-text">{t}</pre> }.into_any(),
+        Shown::Html(result) => view! { <NarrativeBody result=result client=client/> }.into_any(),
+        Shown::File {
+            bytes,
+            blob_type,
+            view: how,
+        } => view! { <FileLinks bytes=bytes blob_type=blob_type how=how att=att/> }.into_any(),
+    }
+}
+
+/// A file fetched or decoded: shown (an image), opened in the browser's viewer (a PDF) or
+/// saved, from a Blob URL revoked when this view goes.
+#[component]
+fn FileLinks(
+    bytes: Vec<u8>,
+    blob_type: &'static str,
+    how: Option<View>,
+    att: Attachment,
+) -> impl IntoView {
+    let url = match web::blob_url(&bytes, blob_type) {
+        Ok(u) => u,
+        Err(e) => {
+            return view! { <p class="error">{format!("The browser could not hold the file: {e}.")}</p> }.into_any();
+        }
+    };
+    {
+        let url = url.clone();
+        on_cleanup(move || web::revoke_blob_url(&url));
+    }
+    let name = file_name(&att);
+    let size = crate::chart::documents::size_text(bytes.len() as u64);
+    let download = view! { <a class="button-link download" href=url.clone() download=name>{format!("Download ({size})")}</a> };
+    match how {
+        Some(View::Image) => view! {
+            <img class="attachment-image" src=url.clone() alt=att.title.clone()/>
+            <p>{download}</p>
+        }
+        .into_any(),
+        Some(View::Pdf) => view! {
+            <p class="file-links">
+                <a class="button-link open-pdf" href=url.clone() target="_blank" rel="noopener noreferrer">"Open PDF"</a>
+                " "{download}
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p class="muted">"This app does not display this kind of file; it can be saved and opened with another program."</p>
+            <p>{download}</p>
+        }
+        .into_any(),
+    }
+}
+
+/// A file name for a download: the title's letters and digits, and an extension by type.
+fn file_name(att: &Attachment) -> String {
+    let stem: String = att
+        .title
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string();
+    let ext = match att.media {
+        crate::chart::documents::Media::Pdf => ".pdf",
+        crate::chart::documents::Media::Image("image/png") => ".png",
+        crate::chart::documents::Media::Image("image/jpeg") => ".jpg",
+        crate::chart::documents::Media::Image("image/gif") => ".gif",
+        crate::chart::documents::Media::Image(_) => ".webp",
+        crate::chart::documents::Media::Text => ".txt",
+        _ => "",
+    };
+    format!(
+        "{}{ext}",
+        if stem.is_empty() { "attachment" } else { &stem }
+    )
+}
+
+#[component]
+fn NarrativeView(
+    narrative: Result<Narrative, NarrativeError>,
+    client: FhirClient<Browser>,
+    open: bool,
+) -> impl IntoView {
+    view! {
+        <details class="narrative" open=open>
+            <summary>"Narrative"</summary>
+            <NarrativeBody result=narrative client=client/>
+        </details>
+    }
+}
+
+/// Sanitized markup, as DOM nodes built by `web::narrative_dom`, with notices for what was
+/// left out; images on the FHIR server are fetched with the token and shown from Blob URLs.
+#[component]
+fn NarrativeBody(
+    result: Result<Narrative, NarrativeError>,
+    client: FhirClient<Browser>,
+) -> impl IntoView {
+    let n = match result {
+        Ok(n) => n,
+        Err(e) => {
+            return view! {
+                <p class="notice narrative-refused">{format!("This content is not shown: {e}. Open it in the EHR.")}</p>
+            }
+            .into_any()
+        }
+    };
+    let holder = NodeRef::<leptos::html::Div>::new();
+    let notices = [
+        (n.removed > 0).then_some("Some formatting or content was left out for safety."),
+        n.truncated
+            .then_some("Parts nested too deeply were left out."),
+    ];
+    let nodes = n.nodes;
+    Effect::new(move || {
+        let Some(div) = holder.get() else { return };
+        match web::narrative_dom(&nodes) {
+            Ok((fragment, images)) => {
+                let _ = div.append_child(&fragment);
+                for (placeholder, url) in images {
+                    let c = client.clone();
+                    spawn_local(async move {
+                        let accept = "image/png, image/jpeg, image/gif, image/webp";
+                        let Ok(f) = c.get_bytes(&url, accept).await else {
+                            return;
+                        };
+                        let media = crate::chart::documents::Media::of(
+                            f.content_type.as_deref().unwrap_or(""),
+                        );
+                        if let crate::chart::documents::Media::Image(t) = media {
+                            if let Ok(src) = web::blob_url(&f.bytes, t) {
+                                web::show_image(&placeholder, &src);
+                                // The image has its pixels once loaded; the URL is not needed after.
+                                let s = src.clone();
+                                spawn_local(async move {
+                                    web::sleep(60_000).await;
+                                    web::revoke_blob_url(&s);
+                                });
+                            }
+                        }
+                    });
+                }
+            }
+            Err(e) => div.set_text_content(Some(&format!("This content could not be shown: {e}."))),
+        }
+    });
+    view! {
+        <div class="narrative-body" node_ref=holder></div>
+        {notices.into_iter().flatten().map(|t| view! { <p class="muted notice">{t}</p> }).collect_view()}
+    }
+    .into_any()
+}
