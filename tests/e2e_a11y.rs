@@ -71,8 +71,20 @@ async fn every_screen_passes_axe_at_both_widths() {
         }
         assert_eq!(state[1], "patient-name", "focus on the heading: {state}");
         assert_eq!(state[0], format!("{name} — Summary — smart-launch"));
-        for tab in ["summary", "vitals", "labs", "encounters", "session"] {
+        for tab in [
+            "summary",
+            "vitals",
+            "labs",
+            "notes",
+            "encounters",
+            "session",
+        ] {
             env.open_tab(tab).await;
+            if tab == "notes" {
+                // A report with its narrative open, and a note's text.
+                env.element("#notes article").await;
+                env.click("#notes details.narrative summary").await;
+            }
             if tab == "vitals" {
                 env.element("#vital-heart-rate svg").await;
                 env.click("#vital-heart-rate button.link").await;

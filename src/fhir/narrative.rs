@@ -50,13 +50,13 @@ pub struct Narrative {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NarrativeError {
-    #[error("the narrative is {0} KB, more than this app shows ({max} KB)", max = MAX_BYTES / 1024)]
+    #[error("it is {0} KB, more than this app shows ({max} KB)", max = MAX_BYTES / 1024)]
     TooLarge(usize),
-    #[error("the narrative declares a document type or entities, which this app does not read")]
+    #[error("it declares a document type or entities, which this app does not read")]
     Dtd,
-    #[error("the narrative is not well-formed XHTML ({0})")]
+    #[error("it is not well-formed XHTML ({0})")]
     NotXml(String),
-    #[error("the narrative is not XHTML (its root is not an XHTML div)")]
+    #[error("it is not XHTML (its root is not an XHTML element this app shows)")]
     NotXhtml,
 }
 

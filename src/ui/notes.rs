@@ -360,8 +360,16 @@ fn NarrativeBody(
             .then_some("Parts nested too deeply were left out."),
     ];
     let nodes = n.nodes;
+    // Built once per element, on an emptied element: when the list is rendered again (another
+    // search finished), Leptos keeps the existing `div` and hands it to the new view, whose
+    // nodes must replace the old ones, not follow them.
+    let built = std::cell::Cell::new(false);
     Effect::new(move || {
         let Some(div) = holder.get() else { return };
+        if built.replace(true) {
+            return;
+        }
+        div.set_text_content(None);
         match web::narrative_dom(&nodes) {
             Ok((fragment, images)) => {
                 let _ = div.append_child(&fragment);
