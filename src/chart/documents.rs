@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::chart::format::{code_label, concept};
 use crate::chart::sort::sort_by_key;
-use crate::chart::time::fhir_date;
+use crate::chart::time::{date_time, fhir_date};
 use crate::fhir::narrative::{sanitize, sanitize_document, Narrative, NarrativeError};
 use crate::fhir::FhirBase;
 use crate::http_url::HttpUrl;
@@ -248,7 +248,8 @@ fn attachment(a: &Value, base: &FhirBase) -> Attachment {
     }
 }
 
-fn capitalised(s: &str) -> String {
+/// The first letter in upper case.
+pub fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
@@ -296,9 +297,12 @@ fn narrative(r: &Value, base: &FhirBase) -> Option<Result<Narrative, NarrativeEr
     (r["text"]["status"] != "empty").then(|| sanitize(div, base))
 }
 
+/// The first date given, with its local time when it has one (two notes of one day differ by
+/// the hour); a date alone stays a date.
 fn date_of(candidates: &[Option<&str>]) -> (String, Option<i64>) {
     let raw = candidates.iter().flatten().next().copied();
     match raw.and_then(fhir_date) {
+        Some((_, ms)) if raw.is_some_and(|r| r.contains('T')) => (date_time(ms), Some(ms)),
         Some((text, ms)) => (text, Some(ms)),
         None => (raw.unwrap_or(UNKNOWN).to_string(), None),
     }

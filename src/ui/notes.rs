@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::section::{status, Section, SectionSignal};
 use crate::chart::documents::{
-    origin_of, show, Attachment, EntriesBuilder, Entry, Kind, Shown, Source, View,
+    capitalised, origin_of, show, Attachment, EntriesBuilder, Entry, Kind, Shown, Source, View,
 };
 use crate::chart::labs::Labs;
 use crate::fhir::narrative::{Narrative, NarrativeError};
@@ -113,6 +113,7 @@ fn EntryCard(
     // With nothing else to read, the narrative is the entry: shown open.
     let narrative_open = summary.is_none() && attachments.is_empty() && results.is_empty();
     let heading = format!("note-{}-{}", what.to_lowercase(), sanitize_id(&id));
+    let entry_title = title.clone();
     let labelled_by = heading.clone();
     view! {
         <article class="note" class:inactive=ended data-id=id aria-labelledby=labelled_by>
@@ -129,7 +130,11 @@ fn EntryCard(
                     }).collect_view()}</ul>
                 </div>
             })}
-            {attachments.into_iter().map(|a| view! { <AttachmentView att=a client=client.clone()/> }).collect_view()}
+            {attachments.into_iter().map(|a| {
+                // Said once: an attachment titled like its entry is named by its type alone.
+                let named = a.title != entry_title;
+                view! { <AttachmentView att=a named=named client=client.clone()/> }
+            }).collect_view()}
             {narrative.map(|n| view! { <NarrativeView narrative=n client=client.clone() open=narrative_open/> })}
         </article>
     }
@@ -187,9 +192,12 @@ enum Fetch {
 }
 
 #[component]
-fn AttachmentView(att: Attachment, client: FhirClient<Browser>) -> impl IntoView {
+fn AttachmentView(att: Attachment, named: bool, client: FhirClient<Browser>) -> impl IntoView {
     let header = view! {
-        <p class="attachment-title"><strong>{att.title.clone()}</strong>" "<span class="muted">{format!("({})", att.describe())}</span></p>
+        <p class="attachment-title">
+            {named.then(|| view! { <strong>{att.title.clone()}</strong>" " })}
+            <span class="muted">{if named { format!("({})", att.describe()) } else { capitalised(&att.describe()) }}</span>
+        </p>
     };
     let body = match att.source.clone() {
         Source::Inline(bytes) => {
