@@ -260,3 +260,53 @@ async fn a_hostile_patients_notes_render_inert() {
     env.screenshot("notes-hostile").await;
     env.close().await;
 }
+
+/// Under app-host's Content-Security-Policy: a narrative's image that is a Binary on the FHIR
+/// server is fetched with the token (once) and shown from a Blob URL (`img-src blob:`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narratives_image_on_the_fhir_server_is_shown_under_the_csp() {
+    let env = support::start(|c| c.auto_approve = true).await;
+    env.ehr_launch_auto("patient-01").await;
+    env.text_when("#patient-name", |t| t == env.patient_name("patient-01"))
+        .await;
+    env.open_tab("notes").await;
+    let card = "#notes article[data-id='discharge-1']";
+    env.click(&format!("{card} details.narrative summary"))
+        .await;
+    let img = env
+        .element(&format!("{card} .narrative-body img[src^='blob:']"))
+        .await;
+    assert_eq!(
+        img.attr("alt").await.unwrap().as_deref(),
+        Some("Chest X-ray at discharge")
+    );
+    let deadline = Instant::now() + support::WAIT;
+    loop {
+        let width = env
+            .browser
+            .execute(
+                "return document.querySelector(arguments[0]).naturalWidth;",
+                vec![Value::String(format!("{card} .narrative-body img"))],
+            )
+            .await
+            .unwrap();
+        if width == 64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the image never decoded: {width}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fetched = env
+        .browser
+        .execute(
+            "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/Binary/discharge-1-pdf-figure')).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched, 1);
+    env.close().await;
+}

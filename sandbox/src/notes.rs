@@ -218,8 +218,43 @@ pub fn pdf(lines: &[&str]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A greyscale PNG of `width` × `height` whose pixels `shade(x, y)` gives (zlib by flate2, CRCs
+/// by its `Crc`).
+pub fn png(width: u32, height: u32, shade: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    use std::io::Write;
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0); // filter: none
+        raw.extend((0..width).map(|x| shade(x, y)));
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let data = z
+        .write_all(&raw)
+        .and_then(|_| z.finish())
+        .unwrap_or_default();
+    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]| {
+        out.extend((body.len() as u32).to_be_bytes());
+        out.extend(kind);
+        out.extend(body);
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(body);
+        out.extend(crc.sum().to_be_bytes());
+    };
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = Vec::new();
+    header.extend(width.to_be_bytes());
+    header.extend(height.to_be_bytes());
+    header.extend([8, 0, 0, 0, 0]); // 8-bit greyscale, deflate, no interlace
+    chunk(&mut out, b"IHDR", &header);
+    chunk(&mut out, b"IDAT", &data);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
 /// A discharge summary whose PDF is a Binary on the FHIR server (fetched with the token), and
-/// that Binary.
+/// that Binary; its narrative shows a figure that is a Binary too (an image the app fetches
+/// with the token), returned third.
 pub fn discharge_summary(
     id: &str,
     binary_id: &str,
@@ -227,7 +262,7 @@ pub fn discharge_summary(
     name: &str,
     when: &str,
     clinician: &str,
-) -> (Value, Value) {
+) -> (Value, Value, Value) {
     let bytes = pdf(&[
         "General Hospital - Discharge summary",
         "",
@@ -262,7 +297,26 @@ pub fn discharge_summary(
         "securityContext": { "reference": format!("DocumentReference/{id}") },
         "data": b64(&bytes),
     });
-    (doc, binary)
+    let figure_id = format!("{binary_id}-figure");
+    let mut doc = doc;
+    doc["text"] = json!({ "status": "generated", "div": format!(
+        "<div xmlns=\"{XHTML_NS}\"><p>Discharge summary for {}; the letter is attached as a PDF.</p>\
+         <p><img src=\"Binary/{figure_id}\" alt=\"Chest X-ray at discharge\" width=\"64\" height=\"64\"/></p></div>",
+        escape(name)
+    ) });
+    // A radial gradient: something to see, and a size the test can check.
+    let figure = png(64, 64, |x, y| {
+        let (dx, dy) = (x as i32 - 32, y as i32 - 32);
+        (255 - ((dx * dx + dy * dy) as f64).sqrt().min(45.0) as i32 * 5) as u8
+    });
+    let figure = json!({
+        "resourceType": "Binary",
+        "id": figure_id,
+        "contentType": "image/png",
+        "securityContext": { "reference": format!("DocumentReference/{id}") },
+        "data": b64(&figure),
+    });
+    (doc, binary, figure)
 }
 
 /// Markup that has broken healthcare viewers: script, handlers, hostile URLs in every
@@ -380,6 +434,19 @@ mod tests {
         assert!(s.contains("(Hello \\(world\\)) Tj"));
         let start: usize = s.lines().rev().nth(1).unwrap().parse().unwrap();
         assert_eq!(start, xref);
+    }
+
+    #[test]
+    fn the_png_is_well_formed() {
+        let p = png(3, 2, |x, y| (x * 10 + y) as u8);
+        assert!(p.starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert_eq!(&p[12..16], b"IHDR");
+        assert_eq!(u32::from_be_bytes(p[16..20].try_into().unwrap()), 3);
+        // The IHDR CRC as zlib computes it over type and data.
+        let mut crc = flate2::Crc::new();
+        crc.update(&p[12..29]);
+        assert_eq!(u32::from_be_bytes(p[29..33].try_into().unwrap()), crc.sum());
+        assert!(p.ends_with(&[0xAE, 0x42, 0x60, 0x82]), "IEND's fixed CRC");
     }
 
     #[test]

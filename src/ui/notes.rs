@@ -29,9 +29,11 @@ pub fn Notes(
     let shown = RwSignal::new(WINDOW);
     let base = client.base().clone();
     let client = StoredValue::new_local(client);
-    // One list of both kinds, newest first, from whichever searches have finished; a search
-    // still running or failed says so above the list.
-    let entries = move || {
+    // One list of both kinds, newest first, from whichever searches have finished (a search
+    // still running or failed says so above the list), each entry under a key of its own: when
+    // the other search lands, or "Show more" is pressed, the entries on screen stay as they are
+    // (their narratives are not built, nor their images fetched, again).
+    let entries = Memo::new(move |_| {
         let mut b = EntriesBuilder::default();
         reports.with(|r| {
             if let Section::Ready(v) = r {
@@ -43,38 +45,43 @@ pub fn Notes(
                 b.add_documents(v, &base)
             }
         });
+        let mut seen = std::collections::HashMap::<String, usize>::new();
         b.finish()
-    };
-    let both_ready = move || {
-        reports.with(|r| matches!(r, Section::Ready(_) | Section::NotGranted))
-            && documents.with(|d| matches!(d, Section::Ready(_) | Section::NotGranted))
+            .into_iter()
+            .map(|e| {
+                let key = format!("{:?}/{}", e.kind, e.id);
+                let n = seen.entry(key.clone()).or_default();
+                *n += 1;
+                (format!("{key}/{n}"), e)
+            })
+            .collect::<Vec<_>>()
+    });
+    let settled = move || {
+        reports.with(|r| !matches!(r, Section::Loading { .. }))
+            && documents.with(|d| !matches!(d, Section::Loading { .. }))
     };
     view! {
         <section class="card" aria-labelledby="notes-title">
             <h2 id="notes-title">"Notes and reports"</h2>
             {move || reports.with(|s| status(s, "reports", "reports"))}
             {move || documents.with(|s| status(s, "notes", "documents"))}
+            {move || (settled() && entries.with(Vec::is_empty)).then(|| view! {
+                <p class="empty" id="notes-empty">"No notes or reports recorded."</p>
+            })}
+            <div class="notes" id="notes">
+                <For
+                    each=move || entries.get().into_iter().take(shown.get())
+                    key=|(key, _)| key.clone()
+                    children=move |(_, e)| view! { <EntryCard entry=e labs=labs client=client.get_value()/> }
+                />
+            </div>
             {move || {
-                let entries = entries();
-                let n = shown.get();
-                let total = entries.len();
-                if total == 0 {
-                    return both_ready()
-                        .then(|| view! { <p class="empty" id="notes-empty">"No notes or reports recorded."</p> })
-                        .into_any();
-                }
-                view! {
-                    <div class="notes" id="notes">
-                        {entries.into_iter().take(n).map(|e| view! {
-                            <EntryCard entry=e labs=labs client=client.get_value()/>
-                        }).collect_view()}
-                    </div>
-                    {(total > n).then(|| view! {
-                        <button class="more" on:click=move |_| shown.update(|n| *n += WINDOW * 5)>
-                            {format!("Show more ({total} in all)")}
-                        </button>
-                    })}
-                }.into_any()
+                let total = entries.with(Vec::len);
+                (total > shown.get()).then(|| view! {
+                    <button class="more" on:click=move |_| shown.update(|n| *n += WINDOW * 5)>
+                        {format!("Show more ({total} in all)")}
+                    </button>
+                })
             }}
         </section>
     }
