@@ -99,6 +99,39 @@ impl<P: Platform + 'static> Clone for FhirClient<P> {
 /// Pages of one search at the most; a server that pages forever is cut off.
 pub const MAX_PAGES: usize = 200;
 
+/// The first page of a search ([`FhirClient::search_first`]).
+#[derive(Debug)]
+pub struct FirstPage {
+    pub resources: Vec<Value>,
+    pub total: Option<u64>,
+    /// The server has more matches than this page.
+    pub more: bool,
+}
+
+/// A searchset's matches of `resource_type` (taken out of the Bundle) and its `total`. Searches
+/// may include OperationOutcomes (`search.mode = outcome`) and included resources: only matches
+/// are kept.
+fn matches(
+    bundle: &mut Value,
+    resource_type: &str,
+) -> Result<(Vec<Value>, Option<u64>), FhirError> {
+    if bundle["resourceType"] != "Bundle" {
+        return Err(FhirError::Malformed(
+            "a search did not return a Bundle".into(),
+        ));
+    }
+    let total = bundle["total"].as_u64();
+    let resources = match bundle.get_mut("entry").map(Value::take) {
+        Some(Value::Array(entries)) => entries
+            .into_iter()
+            .filter_map(|mut e| e.get_mut("resource").map(Value::take))
+            .filter(|r| r["resourceType"] == resource_type)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok((resources, total))
+}
+
 /// How a GET with the token asks: its `Accept`, its priority, and whether the answer is bytes.
 struct Want<'a> {
     accept: &'a str,
@@ -343,21 +376,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         let mut loaded = 0;
         loop {
             let mut bundle = self.get_with(&url, Priority::Low).await?;
-            if bundle["resourceType"] != "Bundle" {
-                return Err(FhirError::Malformed(
-                    "a search did not return a Bundle".into(),
-                ));
-            }
-            let total = bundle["total"].as_u64();
-            // Searches may include OperationOutcomes (search.mode = outcome); keep matches.
-            let resources: Vec<Value> = match bundle.get_mut("entry").map(Value::take) {
-                Some(Value::Array(entries)) => entries
-                    .into_iter()
-                    .filter_map(|mut e| e.get_mut("resource").map(Value::take))
-                    .filter(|r| r["resourceType"] == resource_type)
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let (resources, total) = matches(&mut bundle, resource_type)?;
             loaded += resources.len();
             on_page(resources, loaded, total);
             match pager.next(&self.inner.base, &bundle)? {
@@ -365,6 +384,28 @@ impl<P: Platform + 'static> FhirClient<P> {
                 None => return Ok(loaded),
             }
         }
+    }
+
+    /// The first page of a search only (a person choosing from results narrows the search
+    /// rather than reading thousands): its matches, `Bundle.total`, and whether more follow.
+    pub async fn search_first(
+        &self,
+        resource_type: &str,
+        params: &[(&str, &str)],
+    ) -> Result<FirstPage, FhirError> {
+        let url = self.inner.base.search_url(resource_type, params);
+        let mut bundle = self.get(&url).await?;
+        let (resources, total) = matches(&mut bundle, resource_type)?;
+        let more = bundle["link"].as_array().is_some_and(|links| {
+            links
+                .iter()
+                .any(|l| l["relation"] == "next" && l["url"].is_string())
+        }) || total.is_some_and(|t| t > resources.len() as u64);
+        Ok(FirstPage {
+            resources,
+            total,
+            more,
+        })
     }
 
     /// Searches to the end and returns every match; `progress(loaded, total)` after each page.

@@ -762,3 +762,39 @@ fn a_passing_refresh_failure_is_not_the_sessions_end() {
     client.with_session(|s| assert!(s.refresh_token.is_some()));
     assert_eq!(p.count("/auth/token"), 1);
 }
+
+/// Patient search reads the first page only, and says when the server has more.
+#[test]
+fn a_first_page_search_sends_one_request() {
+    let (p, client) = launched(
+        |_| {
+            json(
+                200,
+                r#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"1"}},{"resource":{"resourceType":"OperationOutcome"}}],"link":[{"relation":"next","url":"http://localhost:9000/fhir/Patient?page=2"}]}"#,
+            )
+        },
+        r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
+    );
+    let page = block_on(client.search_first("Patient", &[("name", "a")])).unwrap();
+    assert_eq!(page.resources.len(), 1);
+    assert!(page.more);
+    assert_eq!(p.count("/fhir/Patient"), 1, "{:?}", p.urls());
+    let (_, client) = launched(
+        |_| {
+            json(
+                200,
+                r#"{"resourceType":"Bundle","total":1,"entry":[{"resource":{"resourceType":"Patient","id":"1"}}]}"#,
+            )
+        },
+        r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
+    );
+    assert!(!block_on(client.search_first("Patient", &[])).unwrap().more);
+    let (_, client) = launched(
+        |_| json(200, r#"{"resourceType":"Patient"}"#),
+        r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
+    );
+    assert!(matches!(
+        block_on(client.search_first("Patient", &[])),
+        Err(FhirError::Malformed(_))
+    ));
+}

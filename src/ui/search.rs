@@ -15,7 +15,8 @@ use super::Ctx;
 enum Results {
     None,
     Searching,
-    Found(Vec<PatientSummary>),
+    /// The first page's patients, and whether the server has more.
+    Found(Vec<PatientSummary>, bool),
     Failed(String),
 }
 
@@ -45,16 +46,11 @@ pub fn PatientSearch(
         spawn_local(async move {
             let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             // One page is enough to choose from; the user narrows the search for more.
-            let mut first = Vec::new();
-            let r = c
-                .search_pages("Patient", &p, |page, _, _| {
-                    if first.is_empty() {
-                        first = page
-                    }
-                })
-                .await;
+            let r = c.search_first("Patient", &p).await;
             results.set(match r {
-                Ok(_) => Results::Found(first.iter().map(summarize).collect()),
+                Ok(page) => {
+                    Results::Found(page.resources.iter().map(summarize).collect(), page.more)
+                }
                 Err(FhirError::SessionExpired) => return ctx.session_expired(kind),
                 Err(e) => Results::Failed(e.to_string()),
             });
@@ -84,15 +80,19 @@ pub fn PatientSearch(
             <p class="status" role="status" id="search-status">{move || results.with(|r| match r {
                 Results::None | Results::Failed(_) => String::new(),
                 Results::Searching => "Searching…".to_string(),
-                Results::Found(list) if list.is_empty() => String::new(),
-                Results::Found(list) if list.len() == 1 => "1 patient found.".to_string(),
-                Results::Found(list) => format!("{} patients found.", list.len()),
+                Results::Found(list, _) if list.is_empty() => String::new(),
+                Results::Found(list, false) if list.len() == 1 => "1 patient found.".to_string(),
+                Results::Found(list, false) => format!("{} patients found.", list.len()),
+                Results::Found(list, true) => format!(
+                    "More patients match than the {} shown: add to the name or give the birth date to narrow the search.",
+                    list.len()
+                ),
             })}</p>
             {move || match results.get() {
                 Results::None | Results::Searching => ().into_any(),
                 Results::Failed(e) => view! { <p class="error" id="search-error" role="alert">{e}</p> }.into_any(),
-                Results::Found(list) if list.is_empty() => view! { <p class="empty" id="search-empty" role="alert">"No matching patients."</p> }.into_any(),
-                Results::Found(list) => view! {
+                Results::Found(list, _) if list.is_empty() => view! { <p class="empty" id="search-empty" role="alert">"No matching patients."</p> }.into_any(),
+                Results::Found(list, _) => view! {
                     <ul class="results" id="search-results">
                         {list.into_iter().map(|p| {
                             let id = p.id.clone();
