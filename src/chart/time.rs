@@ -141,14 +141,26 @@ pub fn fhir_date(s: &str) -> Option<(String, i64)> {
 
 /// Age on `now_ms` of someone born on `birth` (a FHIR date): "47 y", "8 mo", "12 d".
 pub fn age(birth: &str, now_ms: i64) -> Option<String> {
-    // A birth date is a calendar date; today is the local one.
-    let b = parse_ms(birth)?;
-    let (by, bm, bd) = civil_from_days(b.div_euclid(DAY_MS));
-    let today = local_day(now_ms);
-    let (ny, nm, nd) = civil_from_days(today);
-    if today < b.div_euclid(DAY_MS) {
+    // A birth date is a calendar date; today is the local one. The local day is the UTC day
+    // or one either side (zones lie within ±14 h of UTC): when all three give the same age, the
+    // zone is not asked — in a browser its first use costs tens of milliseconds, on the way to
+    // the patient's name in the banner.
+    let born = parse_ms(birth)?.div_euclid(DAY_MS);
+    let utc_day = now_ms.div_euclid(DAY_MS);
+    let around = [utc_day - 1, utc_day, utc_day + 1].map(|d| age_on(born, d));
+    if around.iter().all(|a| *a == around[0]) {
+        return around[0].clone();
+    }
+    age_on(born, local_day(now_ms))
+}
+
+/// Age on the day `today` of someone born on the day `born` (days since 1970-01-01).
+fn age_on(born: i64, today: i64) -> Option<String> {
+    if today < born {
         return None;
     }
+    let (by, bm, bd) = civil_from_days(born);
+    let (ny, nm, nd) = civil_from_days(today);
     let mut months = (ny - by) * 12 + nm as i64 - bm as i64;
     if nd < bd {
         months -= 1;
@@ -158,7 +170,7 @@ pub fn age(birth: &str, now_ms: i64) -> Option<String> {
     } else if months >= 1 {
         format!("{months} mo")
     } else {
-        format!("{} d", today - b.div_euclid(DAY_MS))
+        format!("{} d", today - born)
     })
 }
 
@@ -202,6 +214,32 @@ mod tests {
         assert_eq!(age("garbage", now), None);
         assert_eq!(parse_ms("1970-01-01T00:00:00"), Some(0), "no zone: UTC");
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    /// An age is worked out without the zone unless the local day could change it; then the
+    /// zone decides.
+    #[test]
+    fn age_asks_the_zone_only_near_a_boundary() {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let asked = Rc::new(Cell::new(0));
+        let a = asked.clone();
+        set_local_zone(String::new, move |_| {
+            a.set(a.get() + 1);
+            -10 * 3_600_000
+        });
+        let now = parse_ms("2026-06-01T05:00:00Z").unwrap();
+        assert_eq!(age("1980-03-15", now).as_deref(), Some("46 y"));
+        assert_eq!(asked.get(), 0, "far from the birthday: no zone");
+        // Born on 1 June: in UTC it is the birthday, 10 h west it is still 31 May.
+        assert_eq!(age("1980-06-01", now).as_deref(), Some("45 y"));
+        assert_eq!(asked.get(), 1);
+        assert_eq!(
+            age("2026-05-20", now).as_deref(),
+            Some("11 d"),
+            "a local day"
+        );
+        set_local_zone(String::new, |_| 0);
     }
 
     /// In a zone, instants show as local time and its day; dates stay as written.
