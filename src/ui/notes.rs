@@ -133,7 +133,10 @@ fn EntryCard(
                 <div class="note-results">
                     <h4>"Results"</h4>
                     <ul>{results.into_iter().map(|r| view! {
-                        <li>{move || labs.with(|l| result_line(l, &r))}</li>
+                        <li>{move || labs.with(|l| {
+                            let (text, date) = result_line(l, &r);
+                            view! { {text}{date.map(|d| view! { " "<span class="date">{format!("({d})")}</span> })} }
+                        })}</li>
                     }).collect_view()}</ul>
                 </div>
             })}
@@ -160,9 +163,12 @@ fn sanitize_id(id: &str) -> String {
         .collect()
 }
 
-/// One result of a report: the lab as loaded (value, flag as words, date), else the
-/// reference's own words.
-fn result_line(labs: &Section<Labs>, r: &crate::chart::documents::ResultRef) -> String {
+/// One result of a report: the lab as loaded (value, flag as words; and its date, kept on one
+/// line), else the reference's own words.
+fn result_line(
+    labs: &Section<Labs>,
+    r: &crate::chart::documents::ResultRef,
+) -> (String, Option<String>) {
     let loaded = match (labs, &r.observation_id) {
         (Section::Ready(l), Some(id)) => l.by_id.get(id),
         _ => None,
@@ -174,7 +180,10 @@ fn result_line(labs: &Section<Labs>, r: &crate::chart::documents::ResultRef) -> 
                 .filter(|f| f.is_abnormal())
                 .map(|f| format!(" {}", f.text()))
                 .unwrap_or_default();
-            format!("{}: {}{flag} ({})", lab.name, lab.value, lab.date)
+            (
+                format!("{}: {}{flag}", lab.name, lab.value),
+                Some(lab.date.clone()),
+            )
         }
         None => {
             let name = r
@@ -182,10 +191,11 @@ fn result_line(labs: &Section<Labs>, r: &crate::chart::documents::ResultRef) -> 
                 .clone()
                 .or_else(|| r.reference.clone())
                 .unwrap_or_else(|| "(unnamed result)".into());
-            match labs {
+            let text = match labs {
                 Section::Loading { .. } => format!("{name} (labs loading…)"),
                 _ => format!("{name} (not among the lab results loaded)"),
-            }
+            };
+            (text, None)
         }
     }
 }
