@@ -30,6 +30,21 @@ pub struct Env {
     _dist: TempDir,
 }
 
+/// A test that fails (panics) before `close` would leave its headless Chromium running: dozens
+/// piled up over a day's runs and skewed the benchmark. Killing chromedriver's process group
+/// takes the browser with it, whatever way the test ended.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// Path, status and `Content-Encoding` of each response, in order.
 pub type RequestLog = Arc<std::sync::Mutex<Vec<(String, u16, Option<String>)>>>;
 
@@ -197,6 +212,8 @@ pub async fn start_hosted(
     .arg(format!("--port={port}"))
     .stdout(Stdio::null())
     .stderr(Stdio::null())
+    // Its own process group, with the Chromium it starts: see `impl Drop for Env`.
+    .process_group(0)
     .kill_on_drop(true)
     .spawn()
     .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does it)");
@@ -425,7 +442,7 @@ impl Env {
     }
 
     pub async fn close(self) {
-        let _ = self.browser.close().await;
+        let _ = self.browser.clone().close().await;
     }
 }
 
