@@ -72,7 +72,7 @@ pub fn Notes(
                 <For
                     each=move || entries.get().into_iter().take(shown.get())
                     key=|(key, _)| key.clone()
-                    children=move |(_, e)| view! { <EntryCard entry=e labs=labs client=client.get_value()/> }
+                    children=move |(key, e)| view! { <EntryCard entry=e key=key labs=labs client=client.get_value()/> }
                 />
             </div>
             {move || {
@@ -90,6 +90,8 @@ pub fn Notes(
 #[component]
 fn EntryCard(
     entry: Entry,
+    /// Unique in the list: the heading's id comes from it.
+    key: String,
     labs: SectionSignal<Labs>,
     client: FhirClient<Browser>,
 ) -> impl IntoView {
@@ -119,7 +121,7 @@ fn EntryCard(
         .join(" · ");
     // With nothing else to read, the narrative is the entry: shown open.
     let narrative_open = summary.is_none() && attachments.is_empty() && results.is_empty();
-    let heading = format!("note-{}-{}", what.to_lowercase(), sanitize_id(&id));
+    let heading = format!("note-{}", sanitize_id(&key));
     let entry_title = title.clone();
     let labelled_by = heading.clone();
     view! {
@@ -150,15 +152,14 @@ fn EntryCard(
     }
 }
 
-/// A resource id as an element id fragment (letters, digits and `-` only).
-fn sanitize_id(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
+/// A list key (`Report/{id}/{n}`; FHIR ids are letters, digits, `-` and `.`) as an element id
+/// fragment: `/` becomes `_`, anything else outside letters, digits, `-` and `.` becomes `~`.
+fn sanitize_id(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '/' => '_',
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '.' => c,
+            _ => '~',
         })
         .collect()
 }
