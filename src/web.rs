@@ -349,6 +349,71 @@ pub fn narrative_dom(
     Ok((fragment, images))
 }
 
+/// A node of a browser-parsed document, as the narrative allowlist reads trees.
+struct Dom(web_sys::Node);
+
+impl crate::fhir::narrative::Markup for Dom {
+    fn kind(&self) -> crate::fhir::narrative::MarkupKind {
+        use crate::fhir::narrative::MarkupKind;
+        match self.0.node_type() {
+            web_sys::Node::TEXT_NODE | web_sys::Node::CDATA_SECTION_NODE => MarkupKind::Text,
+            web_sys::Node::ELEMENT_NODE => MarkupKind::Element,
+            _ => MarkupKind::Other,
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        self.0.node_value()
+    }
+
+    fn name(&self) -> (String, Option<String>) {
+        match self.0.dyn_ref::<web_sys::Element>() {
+            Some(e) => (e.local_name(), e.namespace_uri()),
+            None => (String::new(), None),
+        }
+    }
+
+    fn attributes(&self) -> Vec<(String, Option<String>, String)> {
+        let Some(attrs) = self.0.dyn_ref::<web_sys::Element>().map(|e| e.attributes()) else {
+            return Vec::new();
+        };
+        (0..attrs.length())
+            .filter_map(|i| attrs.item(i))
+            .map(|a| (a.local_name(), a.namespace_uri(), a.value()))
+            .collect()
+    }
+
+    fn children(&self) -> Vec<Self> {
+        let list = self.0.child_nodes();
+        (0..list.length())
+            .filter_map(|i| list.item(i))
+            .map(Dom)
+            .collect()
+    }
+}
+
+/// An HTML attachment that is not XML (most `text/html` from EHRs), parsed by the browser's
+/// HTML parser into an inert document (`DOMParser`: no browsing context, so no script runs and
+/// nothing is fetched) and rebuilt by the same allowlist as narratives; its `body` is shown.
+pub fn sanitize_html(
+    text: &str,
+    base: &crate::fhir::FhirBase,
+) -> Result<crate::fhir::narrative::Narrative, crate::fhir::narrative::NarrativeError> {
+    use crate::fhir::narrative::{walk, NarrativeError, MAX_BYTES, XHTML};
+    if text.len() > MAX_BYTES {
+        return Err(NarrativeError::TooLarge(text.len().div_ceil(1024)));
+    }
+    let unreadable = |e: JsValue| NarrativeError::Unreadable(describe(&e));
+    let doc = web_sys::DomParser::new()
+        .map_err(unreadable)?
+        .parse_from_string(text, web_sys::SupportedType::TextHtml)
+        .map_err(unreadable)?;
+    let body = doc
+        .body()
+        .ok_or_else(|| NarrativeError::Unreadable("no body".into()))?;
+    Ok(walk(&Dom(body.into()), Some(XHTML), base))
+}
+
 /// A Blob URL for bytes fetched with the token (an attachment, a narrative's image): the
 /// browser shows or saves it without another request. Revoke it ([`revoke_blob_url`]) when
 /// the view that uses it goes.

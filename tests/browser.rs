@@ -117,6 +117,26 @@ async fn hostile_narratives_render_inert() {
         let (fragment, _) = smart_launch::web::narrative_dom(&n.nodes).unwrap();
         host.append_child(&fragment).unwrap();
     }
+    // The same corpus as HTML attachments (the browser's HTML parser, then the allowlist), and
+    // what only HTML parsing allows: unquoted and unclosed markup, parser-differential (mXSS)
+    // shapes, a meta refresh and a body handler.
+    let tag_soup = [
+        "<img src=x onerror=window.pwned=1>",
+        "<p>one<br>two<img src=https://evil.example/u onerror=\"window.pwned=1\">",
+        "<noscript><p title=\"</noscript><img src=x onerror=window.pwned=1>\">",
+        "<math><mtext><table><mglyph><style><img src=x onerror=window.pwned=1></style></mglyph></table></mtext></math>",
+        "<svg><p><style><img src=x onerror=window.pwned=1></style></p></svg>",
+        "<meta http-equiv=refresh content=\"0;url=https://evil.example/r\">",
+        "<body onload=window.pwned=1><p>body</p>",
+        "<a href=\"  java\tscript:window.pwned=1\">tab</a>",
+        "<table><td background=\"https://evil.example/bg\">cell</td></table>",
+        "<video poster=https://evil.example/v></video><audio src=https://evil.example/a></audio>",
+    ];
+    for html in corpus.iter().chain(tag_soup.iter()) {
+        let n = smart_launch::web::sanitize_html(html, &base).unwrap();
+        let (fragment, _) = smart_launch::web::narrative_dom(&n.nodes).unwrap();
+        host.append_child(&fragment).unwrap();
+    }
     // Let any event, load or error handler have its turn.
     smart_launch::web::sleep(300).await;
     let window = web_sys::window().unwrap();
@@ -139,6 +159,12 @@ async fn hostile_narratives_render_inert() {
         "[id]",
         "[name]",
         "[style*=url]",
+        "[background]",
+        "[poster]",
+        "meta",
+        "video",
+        "audio",
+        "img",
     ] {
         assert!(
             host.query_selector(sel).unwrap().is_none(),
@@ -156,6 +182,9 @@ async fn hostile_narratives_render_inert() {
             .unwrap_or_default();
         assert!(!name.contains("evil.example"), "a request left: {name}");
     }
-    assert!(host.text_content().unwrap_or_default().contains("clobber"));
+    let text = host.text_content().unwrap_or_default();
+    for kept in ["clobber", "onetwo", "cell", "body", "tab"] {
+        assert!(text.contains(kept), "{kept} lost: {text}");
+    }
     host.remove();
 }

@@ -847,7 +847,7 @@ impl Generator {
             if v % 2 == 0 || diabetic {
                 self.labs(&id, Some(&enc_id), secs + 600, diabetic);
             }
-            // A progress note for each visit, plain text and XHTML in turn; now and then an
+            // A progress note for each visit, plain text, XHTML and HTML in turn; now and then an
             // imaging report. No draws from the generator: the rest of the data stays as it was.
             let note_when = civil::date_time(secs + 1800);
             let visit = Visit {
@@ -859,7 +859,12 @@ impl Generator {
                 weight_kg: weight,
             };
             let note_id = self.next_id("note");
-            let note = notes::progress_note(&note_id, &visit, v % 2 == 1);
+            let format = match v % 3 {
+                0 => notes::NoteFormat::Text,
+                1 => notes::NoteFormat::Xhtml,
+                _ => notes::NoteFormat::Html,
+            };
+            let note = notes::progress_note(&note_id, &visit, format);
             self.add_json(note, Some(&id), Some(&note_when));
             if v % 5 == 3 {
                 let rad = self.practitioners[(n + v as usize) % self.practitioners.len()]

@@ -149,29 +149,54 @@ fn note_frame(id: &str, v: &Visit, attachment: Value) -> Value {
     })
 }
 
-/// A progress note, as plain text or as an XHTML document.
-pub fn progress_note(id: &str, v: &Visit, xhtml: bool) -> Value {
+/// How a progress note's text is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum NoteFormat {
+    Text,
+    /// `application/xhtml+xml`: a well-formed document.
+    Xhtml,
+    /// `text/html` as EHRs write it: unclosed `<br>` and `<p>`, `&nbsp;`, not XML.
+    Html,
+}
+
+/// A progress note in one of the three formats.
+pub fn progress_note(id: &str, v: &Visit, format: NoteFormat) -> Value {
     let s = "Patient seen for follow-up.";
     let o = format!("Weight {:.1} kg. Examination unremarkable.", v.weight_kg);
     let a = format!("{}: stable.", v.reason);
     let p = "Continue current treatment. Review in 3 months.";
-    let attachment = if xhtml {
-        let doc = format!(
-            "<html xmlns=\"{XHTML_NS}\"><head><title>Progress note</title></head><body>\
-             <h2>Progress note</h2><p><b>Subjective:</b> {s}</p><p><b>Objective:</b> {}</p>\
-             <p><b>Assessment:</b> {}</p><p><b>Plan:</b></p><ul><li>{p}</li></ul>\
-             <p><i>Signed: {}</i></p></body></html>",
-            escape(&o),
-            escape(&a),
-            escape(v.clinician)
-        );
-        json!({ "contentType": "application/xhtml+xml", "title": "Progress note", "data": b64(doc.as_bytes()) })
-    } else {
-        let text = format!(
-            "SUBJECTIVE: {s}\nOBJECTIVE: {o}\nASSESSMENT: {a}\nPLAN: {p}\n\nSigned: {}",
-            v.clinician
-        );
-        json!({ "contentType": "text/plain; charset=utf-8", "title": "Progress note", "data": b64(text.as_bytes()) })
+    let attachment = match format {
+        NoteFormat::Xhtml => {
+            let doc = format!(
+                "<html xmlns=\"{XHTML_NS}\"><head><title>Progress note</title></head><body>\
+                 <h2>Progress note</h2><p><b>Subjective:</b> {s}</p><p><b>Objective:</b> {}</p>\
+                 <p><b>Assessment:</b> {}</p><p><b>Plan:</b></p><ul><li>{p}</li></ul>\
+                 <p><i>Signed: {}</i></p></body></html>",
+                escape(&o),
+                escape(&a),
+                escape(v.clinician)
+            );
+            json!({ "contentType": "application/xhtml+xml", "title": "Progress note", "data": b64(doc.as_bytes()) })
+        }
+        NoteFormat::Html => {
+            let doc = format!(
+                "<!DOCTYPE html><html><head><meta charset=utf-8><title>Progress note</title></head><body>\
+                 <h2>Progress note</h2><p><b>Subjective:</b>&nbsp;{s}<p><b>Objective:</b>&nbsp;{}<br>\
+                 <p><b>Assessment:</b>&nbsp;{}<p><b>Plan:</b><ul><li>{p}</ul>\
+                 <p><i>Signed: {}</i>",
+                escape(&o),
+                escape(&a),
+                escape(v.clinician)
+            );
+            json!({ "contentType": "text/html; charset=utf-8", "title": "Progress note", "data": b64(doc.as_bytes()) })
+        }
+        NoteFormat::Text => {
+            let text = format!(
+                "SUBJECTIVE: {s}\nOBJECTIVE: {o}\nASSESSMENT: {a}\nPLAN: {p}\n\nSigned: {}",
+                v.clinician
+            );
+            json!({ "contentType": "text/plain; charset=utf-8", "title": "Progress note", "data": b64(text.as_bytes()) })
+        }
     };
     note_frame(id, v, attachment)
 }

@@ -1,6 +1,6 @@
 //! Notes and reports: DiagnosticReport (FHIR R4 §8.3) and DocumentReference (§3.3.2) as entries
 //! of one list, newest first, with their attachments (`Attachment`, §2.24.0.4) sorted into what
-//! the app can show and how: text as text, HTML and XHTML through the narrative sanitizer, PDFs
+//! the app can show and how: text as text, HTML and XHTML through the narrative allowlist, PDFs
 //! and raster images as files, anything else listed with its type and size. An attachment's
 //! `url` is fetched with the token only when it lies under the FHIR base (SECURITY.md, "Where
 //! the token may go"); elsewhere it is named, never fetched.
@@ -58,7 +58,11 @@ pub struct ResultRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Media {
     Text,
+    /// `text/html`: parsed by the browser's HTML parser (most HTML is not XML), then the
+    /// narrative allowlist (`web::sanitize_html`).
     Html,
+    /// `application/xhtml+xml`: parsed as XML, then the narrative allowlist.
+    Xhtml,
     Pdf,
     /// A raster image the browser shows in an `img` (never SVG, which can carry script).
     Image(&'static str),
@@ -75,7 +79,8 @@ impl Media {
             .to_ascii_lowercase();
         match essence.as_str() {
             "text/plain" => Media::Text,
-            "text/html" | "application/xhtml+xml" => Media::Html,
+            "text/html" => Media::Html,
+            "application/xhtml+xml" => Media::Xhtml,
             "application/pdf" => Media::Pdf,
             "image/png" => Media::Image("image/png"),
             "image/jpeg" | "image/jpg" => Media::Image("image/jpeg"),
@@ -89,7 +94,7 @@ impl Media {
     pub fn noun(self) -> &'static str {
         match self {
             Media::Text => "text",
-            Media::Html => "formatted text",
+            Media::Html | Media::Xhtml => "formatted text",
             Media::Pdf => "PDF",
             Media::Image(_) => "image",
             Media::Other => "file",
@@ -151,6 +156,8 @@ pub fn size_text(bytes: u64) -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Shown {
     Text(String),
+    /// HTML text, for the browser's parser and the allowlist (`web::sanitize_html`).
+    HtmlSource(String),
     Html(Result<Narrative, NarrativeError>),
     /// Bytes for a Blob: `view` is how it can be looked at (a PDF opened in the browser's
     /// viewer, an image shown in the page); otherwise it is offered for download only, typed
@@ -178,7 +185,8 @@ pub fn show(att: &Attachment, bytes: Vec<u8>, base: &FhirBase) -> Shown {
     };
     match att.media {
         Media::Text => Shown::Text(decode_text(&att.content_type, &bytes)),
-        Media::Html => {
+        Media::Html => Shown::HtmlSource(decode_text(&att.content_type, &bytes)),
+        Media::Xhtml => {
             let text = decode_text(&att.content_type, &bytes);
             Shown::Html(sanitize_document(&text, base))
         }

@@ -161,17 +161,22 @@ fn content_is_shown_by_its_declared_type_and_only_safely() {
         "undecodable bytes are marked, not dropped"
     );
     let Shown::Html(Ok(n)) = show(
-        &att("text/html"),
+        &att("application/xhtml+xml"),
         b"<html><body><p onclick='x()'>Hi</p><script>x()</script></body></html>".to_vec(),
         &b,
     ) else {
-        panic!("html")
+        panic!("xhtml")
     };
     assert_eq!(n.nodes.len(), 1);
     assert!(matches!(
-        show(&att("text/html"), b"<p>a<br>b".to_vec(), &b),
+        show(&att("application/xhtml+xml"), b"<p>a<br>b".to_vec(), &b),
         Shown::Html(Err(_))
     ));
+    // text/html goes to the browser's HTML parser (tag soup included), then the same allowlist.
+    assert_eq!(
+        show(&att("text/html; charset=utf-8"), b"<p>a<br>b".to_vec(), &b),
+        Shown::HtmlSource("<p>a<br>b".into())
+    );
     assert_eq!(
         show(&att("application/pdf"), b"%PDF-1.4 ...".to_vec(), &b),
         Shown::File {

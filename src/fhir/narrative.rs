@@ -16,7 +16,7 @@
 use crate::fhir::FhirBase;
 use crate::http_url::HttpUrl;
 
-const XHTML: &str = "http://www.w3.org/1999/xhtml";
+pub const XHTML: &str = "http://www.w3.org/1999/xhtml";
 
 /// Narratives larger than this are not rendered (a notice says so).
 pub const MAX_BYTES: usize = 256 * 1024;
@@ -58,6 +58,8 @@ pub enum NarrativeError {
     NotXml(String),
     #[error("it is not XHTML (its root is not an XHTML element this app shows)")]
     NotXhtml,
+    #[error("the browser could not read it ({0})")]
+    Unreadable(String),
 }
 
 /// Elements dropped together with everything inside them.
@@ -192,6 +194,66 @@ fn data_image(src: &str) -> bool {
         && src.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// What the allowlist needs of a parsed tree, whoever parsed it: roxmltree (XHTML, natively
+/// tested) or, in the browser, the DOM of an inert `DOMParser` document (HTML attachments that
+/// are not XML; `web::sanitize_html`). The decisions stay in this module either way.
+pub trait Markup: Sized {
+    /// What the node is.
+    fn kind(&self) -> MarkupKind;
+    /// A text node's text.
+    fn text(&self) -> Option<String>;
+    /// An element's local name and namespace.
+    fn name(&self) -> (String, Option<String>);
+    /// An element's attributes: local name, namespace, value.
+    fn attributes(&self) -> Vec<(String, Option<String>, String)>;
+    fn children(&self) -> Vec<Self>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkupKind {
+    Text,
+    Element,
+    /// Comments, processing instructions, doctypes: never content.
+    Other,
+}
+
+impl Markup for roxmltree::Node<'_, '_> {
+    fn kind(&self) -> MarkupKind {
+        if self.is_text() {
+            MarkupKind::Text
+        } else if self.is_element() {
+            MarkupKind::Element
+        } else {
+            MarkupKind::Other
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        roxmltree::Node::text(self).map(str::to_string)
+    }
+
+    fn name(&self) -> (String, Option<String>) {
+        let t = self.tag_name();
+        (t.name().to_string(), t.namespace().map(str::to_string))
+    }
+
+    fn attributes(&self) -> Vec<(String, Option<String>, String)> {
+        roxmltree::Node::attributes(self)
+            .map(|a| {
+                (
+                    a.name().to_string(),
+                    a.namespace().map(str::to_string),
+                    a.value().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn children(&self) -> Vec<Self> {
+        roxmltree::Node::children(self).collect()
+    }
+}
+
 struct Walk<'b> {
     base: &'b FhirBase,
     /// The namespace HTML elements are in: XHTML, or none for an HTML document written without
@@ -202,31 +264,33 @@ struct Walk<'b> {
 }
 
 impl Walk<'_> {
-    fn children(&mut self, node: roxmltree::Node, depth: usize) -> Vec<Node> {
+    fn children<M: Markup>(&mut self, node: &M, depth: usize) -> Vec<Node> {
         let mut out = Vec::new();
         for child in node.children() {
-            self.node(child, depth, &mut out);
+            self.node(&child, depth, &mut out);
         }
         out
     }
 
-    fn node(&mut self, n: roxmltree::Node, depth: usize, out: &mut Vec<Node>) {
-        if n.is_text() {
-            if let Some(t) = n.text() {
-                out.push(Node::Text(t.to_string()));
+    fn node<M: Markup>(&mut self, n: &M, depth: usize, out: &mut Vec<Node>) {
+        match n.kind() {
+            MarkupKind::Text => {
+                if let Some(t) = n.text() {
+                    out.push(Node::Text(t));
+                }
+                return;
             }
-            return;
-        }
-        if !n.is_element() {
             // Comments and processing instructions are not content.
-            return;
+            MarkupKind::Other => return,
+            MarkupKind::Element => {}
         }
         if depth >= MAX_DEPTH {
             self.truncated = true;
             return;
         }
-        let name = n.tag_name().name().to_ascii_lowercase();
-        if n.tag_name().namespace() != self.html_ns || DROP_WITH_CONTENT.contains(&name.as_str()) {
+        let (name, namespace) = n.name();
+        let name = name.to_ascii_lowercase();
+        if namespace.as_deref() != self.html_ns || DROP_WITH_CONTENT.contains(&name.as_str()) {
             self.removed += 1;
             return;
         }
@@ -240,12 +304,12 @@ impl Walk<'_> {
         let mut attrs: Vec<(&'static str, String)> = Vec::new();
         let mut href = None;
         let mut src = None;
-        for a in n.attributes() {
-            let an = a.name().to_ascii_lowercase();
-            let v = a.value();
-            let xml_ns = a.namespace() == Some("http://www.w3.org/XML/1998/namespace");
+        for (an, ans, v) in n.attributes() {
+            let an = an.to_ascii_lowercase();
+            let v = v.as_str();
+            let xml_ns = ans.as_deref() == Some("http://www.w3.org/XML/1998/namespace");
             let kept = match (tag, an.as_str()) {
-                _ if a.namespace().is_some() && !xml_ns => None,
+                _ if ans.is_some() && !xml_ns => None,
                 (_, "lang") => Some(("lang", v.to_string())),
                 (_, "title") => Some(("title", v.to_string())),
                 (_, "dir") if matches!(v, "ltr" | "rtl" | "auto") => Some(("dir", v.to_string())),
@@ -349,7 +413,7 @@ pub fn sanitize(xhtml: &str, base: &FhirBase) -> Result<Narrative, NarrativeErro
     if root.tag_name().name() != "div" || root.tag_name().namespace() != Some(XHTML) {
         return Err(NarrativeError::NotXhtml);
     }
-    Ok(walk(root, Some(XHTML), base))
+    Ok(walk(&root, Some(XHTML), base))
 }
 
 /// An attachment's document (`text/html` or `application/xhtml+xml`) as safe nodes, by the
@@ -391,7 +455,7 @@ pub fn sanitize_document(text: &str, base: &FhirBase) -> Result<Narrative, Narra
     if shown == root && DROP_WITH_CONTENT.contains(&root.tag_name().name()) {
         return Err(NarrativeError::NotXhtml);
     }
-    Ok(walk(shown, ns, base))
+    Ok(walk(&shown, ns, base))
 }
 
 fn parse(text: &str) -> Result<roxmltree::Document<'_>, NarrativeError> {
@@ -409,7 +473,9 @@ fn parse(text: &str) -> Result<roxmltree::Document<'_>, NarrativeError> {
 }
 
 /// The children of `root` through the allowlist.
-fn walk(root: roxmltree::Node, html_ns: Option<&'static str>, base: &FhirBase) -> Narrative {
+/// The children of `root` through the allowlist: elements in `html_ns` are HTML; any other
+/// namespace is dropped with its content.
+pub fn walk<M: Markup>(root: &M, html_ns: Option<&'static str>, base: &FhirBase) -> Narrative {
     let mut walk = Walk {
         base,
         html_ns,

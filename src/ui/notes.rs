@@ -274,6 +274,10 @@ fn ShownView(shown: Shown, att: Attachment, client: FhirClient<Browser>) -> impl
     match shown {
         Shown::Text(t) => view! { <pre class="note-text">{t}</pre> }.into_any(),
         Shown::Html(result) => view! { <NarrativeBody result=result client=client/> }.into_any(),
+        Shown::HtmlSource(text) => {
+            let result = web::sanitize_html(&text, client.base());
+            view! { <NarrativeBody result=result client=client/> }.into_any()
+        }
         Shown::File {
             bytes,
             blob_type,
