@@ -59,11 +59,31 @@ async fn ehr_launch_then_reload_keeps_the_session() {
     assert_eq!(env.stat("authorize"), 1, "a reload does not sign in again");
     assert_eq!(env.stat("token"), 1);
 
-    // Sign-out clears the screen and the storage.
+    // Sign-out clears the screen and the storage, and has the server revoke the tokens
+    // (RFC 7009): the grant ends, its access token is no longer accepted.
+    let stored: serde_json::Value =
+        serde_json::from_str(stored["smart-launch.session"].as_str().unwrap()).unwrap();
+    let access = stored["access_token"].as_str().unwrap().to_string();
+    let live = |token: &str| env.sandbox.sandbox.store().access.contains_key(token);
+    assert!(live(&access));
     env.open_tab("session").await;
     env.click("#sign-out").await;
     env.text("#picker-title").await;
     assert_eq!(env.session_storage().await, serde_json::json!({}));
+    let deadline = std::time::Instant::now() + support::WAIT;
+    while env.stat("revoke") < 2 || live(&access) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not revoked: {} revocation requests",
+            env.stat("revoke")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        env.stat("revoke"),
+        2,
+        "the refresh token, then the access token"
+    );
     env.close().await;
 }
 

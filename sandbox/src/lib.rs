@@ -67,6 +67,7 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
             get(oauth::approve_page).post(oauth::approve_submit),
         )
         .route("/auth/token", post(oauth::token))
+        .route("/auth/revoke", post(oauth::revoke))
         .route("/jwks", get(oauth::jwks))
         .route("/smart-style.json", get(oauth::smart_style))
         .route("/_admin/faults", get(get_faults).post(set_faults))

@@ -23,6 +23,8 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
     counters.requests.fetch_add(1, Ordering::Relaxed);
     if path == "/auth/token" {
         counters.token_requests.fetch_add(1, Ordering::Relaxed);
+    } else if path == "/auth/revoke" {
+        counters.revocation_requests.fetch_add(1, Ordering::Relaxed);
     } else if path == "/auth/authorize" {
         counters.authorize_requests.fetch_add(1, Ordering::Relaxed);
         let now = std::time::SystemTime::now()
@@ -48,15 +50,16 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
     res
 }
 
-/// Paths browser apps call across origins: discovery, token, FHIR, JWKS, style.
+/// Paths browser apps call across origins: discovery, token, revocation, FHIR, JWKS, style.
 fn is_api(path: &str) -> bool {
     path.starts_with("/fhir")
         || path == "/auth/token"
+        || path == "/auth/revoke"
         || path == "/jwks"
         || path == "/smart-style.json"
 }
 
-/// CORS (Fetch standard): the token endpoint and FHIR answer the registered apps' origins only;
+/// CORS (Fetch standard): the token and revocation endpoints and FHIR answer the registered apps' origins only;
 /// public documents (discovery, metadata, JWKS, style) answer any origin with `*` and no
 /// `Vary: Origin`, so one cached copy serves every app (browsers keep one entry per URL: an
 /// answer that varied on Origin would be fetched anew by each app in turn).

@@ -82,6 +82,7 @@ pub async fn smart_configuration(State(sb): S) -> Response {
         "jwks_uri": format!("{}/jwks", sb.config.public_url),
         "authorization_endpoint": authorize,
         "token_endpoint": token,
+        "revocation_endpoint": format!("{}/auth/revoke", sb.config.public_url),
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "scopes_supported": [
@@ -621,31 +622,80 @@ fn invalid_grant(description: &str) -> Response {
     token_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-/// `POST /auth/token`.
-pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+/// The form of a token or revocation request, each parameter once (RFC 6749 §3.2).
+fn form_params<'f>(
+    headers: &HeaderMap,
+    form: &'f [(String, String)],
+) -> Result<HashMap<&'f str, &'f str>, Response> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !form_type.starts_with("application/x-www-form-urlencoded") {
-        return token_error(
+        return Err(token_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the body must be application/x-www-form-urlencoded",
-        );
+        ));
     }
-    let form = pairs(&body);
     let mut params: HashMap<&str, &str> = HashMap::new();
-    for (k, v) in &form {
+    for (k, v) in form {
         if params.insert(k.as_str(), v.as_str()).is_some() {
-            return token_error(
+            return Err(token_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 &format!("parameter {k} given more than once"),
-            );
+            ));
         }
     }
-    // Client authentication: public clients name themselves; confidential ones use Basic.
+    Ok(params)
+}
+
+/// `POST /auth/revoke` (RFC 7009): a client's own access or refresh token. Either ends its
+/// grant: the refresh token and every access token of it. The answer is 200 whether or not the
+/// token was known (§2.2), so it tells nothing about other clients' tokens.
+pub async fn revoke(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+    let form = pairs(&body);
+    let params = match form_params(&headers, &form) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let client = match authenticate_client(&sb, &headers, &params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(token) = params.get("token").copied() else {
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is missing",
+        );
+    };
+    let mut store = sb.store();
+    let grant = store
+        .access
+        .get(token)
+        .map(|a| a.grant)
+        .or_else(|| store.refresh.get(token).map(|r| r.grant));
+    if let Some(g) = grant {
+        if store
+            .grants
+            .get(&g)
+            .is_some_and(|gr| gr.context.client_id == client.id)
+        {
+            store.revoke(g);
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+/// Client authentication: public clients name themselves (`client_id`); confidential ones use
+/// Basic with their secret.
+fn authenticate_client<'s>(
+    sb: &'s Sandbox,
+    headers: &HeaderMap,
+    params: &HashMap<&str, &str>,
+) -> Result<&'s crate::config::Client, Response> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -660,19 +710,33 @@ pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
         None => (params.get("client_id").copied(), None),
     };
     let Some(client) = client_id.and_then(|id| sb.client(id)) else {
-        return token_error(
+        return Err(token_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "unknown or missing client_id",
-        );
+        ));
     };
     if client.secret.as_deref() != secret {
-        return token_error(
+        return Err(token_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "client authentication failed",
-        );
+        ));
     }
+    Ok(client)
+}
+
+/// `POST /auth/token`.
+pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+    let form = pairs(&body);
+    let params = match form_params(&headers, &form) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let client = match authenticate_client(&sb, &headers, &params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let out = match params.get("grant_type").copied() {
         Some("authorization_code") => code_grant(&sb, &client.id, &params),
         Some("refresh_token") => refresh_grant(&sb, &client.id, &params),

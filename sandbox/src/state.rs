@@ -153,6 +153,8 @@ pub struct Sandbox {
 pub struct Stats {
     pub requests: AtomicU64,
     pub token_requests: AtomicU64,
+    /// Requests to the revocation endpoint (RFC 7009).
+    pub revocation_requests: AtomicU64,
     pub authorize_requests: AtomicU64,
     pub fhir_requests: AtomicU64,
     /// FHIR requests answered 401 (no, a bad or an expired token; or the 401 fault).

@@ -653,3 +653,71 @@ async fn documents_reports_and_their_binaries() {
     let other = other["access_token"].as_str().unwrap();
     assert_eq!(p.get(url, other).await.0, StatusCode::FORBIDDEN);
 }
+
+/// RFC 7009: a client revokes its own refresh token; the grant ends (its access token answers
+/// 401, the refresh token is refused). Another client cannot revoke it, and an unknown token is
+/// answered 200 all the same (§2.2).
+#[tokio::test]
+async fn revocation_ends_the_grant_for_its_own_client_only() {
+    let p = start(|c| {
+        c.clients.push(sandbox::config::Client {
+            id: "other".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            allowed_scopes: None,
+            secret: None,
+        })
+    })
+    .await;
+    let (_, discovery) = p.get(".well-known/smart-configuration", "").await;
+    let endpoint = discovery["revocation_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(endpoint, format!("{}/auth/revoke", p.base));
+    let t = p
+        .login("launch/patient patient/Patient.rs offline_access")
+        .await;
+    let access = t["access_token"].as_str().unwrap();
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let revoke = |client: &'static str, token: String| {
+        let (http, endpoint) = (p.http.clone(), endpoint.clone());
+        async move {
+            http.post(&endpoint)
+                .form(&[("token", token.as_str()), ("client_id", client)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke("other", refresh.into()).await, StatusCode::OK);
+    assert_eq!(
+        p.get("Patient/patient-01", access).await.0,
+        StatusCode::OK,
+        "another client's request changes nothing"
+    );
+    assert_eq!(
+        revoke("smart-launch", "no-such-token".into()).await,
+        StatusCode::OK
+    );
+    assert_eq!(revoke("smart-launch", refresh.into()).await, StatusCode::OK);
+    assert_eq!(
+        p.get("Patient/patient-01", access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = p
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "smart-launch"),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        revoke("nobody", access.into()).await,
+        StatusCode::UNAUTHORIZED
+    );
+}

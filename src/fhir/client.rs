@@ -17,7 +17,9 @@ use crate::fhir::response::{process_bytes, process_response, Fetched, FhirError}
 use crate::platform::{HttpRequest, HttpResponse, Platform, Priority, StorageError};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{RefreshMismatch, Session, SESSION_KEY};
-use crate::smart::token::{process_token_response, refresh_request, TokenError};
+use crate::smart::token::{
+    process_token_response, refresh_request, revocation_request, TokenError,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RefreshError {
@@ -177,6 +179,49 @@ impl<P: Platform + 'static> FhirClient<P> {
     /// Ends the session now (e.g. its id_token check failed): tokens dropped, nothing more sent.
     pub fn end(&self) {
         self.inner.end();
+    }
+
+    /// Sign-out: the session ends at once (nothing more is sent with its tokens), and the
+    /// returned future asks the server to revoke them (RFC 7009), the refresh token first —
+    /// revoking it ends the grant and its access tokens — then the access token. Best effort:
+    /// the answers change nothing here (the tokens are gone from the app either way), and a
+    /// server that advertised no revocation endpoint gets no request.
+    pub fn revoke(&self) -> LocalBoxFuture<'static, ()> {
+        let requests: Vec<HttpRequest> = self.with_session(|s| {
+            let Some(endpoint) = s.revocation_endpoint.as_deref() else {
+                return Vec::new();
+            };
+            let mut r = Vec::new();
+            if let Some(rt) = &s.refresh_token {
+                r.push(revocation_request(
+                    endpoint,
+                    &s.client_id,
+                    rt.expose(),
+                    "refresh_token",
+                ));
+            }
+            r.push(revocation_request(
+                endpoint,
+                &s.client_id,
+                s.access_token.expose(),
+                "access_token",
+            ));
+            r
+        });
+        let ended = self.is_ended();
+        self.inner.end();
+        let platform = self.inner.platform.clone();
+        async move {
+            // A session that had already ended (a refused refresh, a dead token) has nothing
+            // left worth revoking from here.
+            if ended {
+                return;
+            }
+            for req in requests {
+                let _ = platform.send(req).await;
+            }
+        }
+        .boxed_local()
     }
 
     /// Whether the session has ended (see the module documentation).

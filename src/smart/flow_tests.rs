@@ -336,12 +336,21 @@ fn launched(
     handler: impl FnMut(&crate::platform::HttpRequest) -> Result<HttpResponse, NetError> + 'static,
     token: &str,
 ) -> (Rc<Scripted>, FhirClient<Scripted>) {
+    launched_with(handler, token, Some("http://localhost:9000/auth/revoke"))
+}
+
+fn launched_with(
+    handler: impl FnMut(&crate::platform::HttpRequest) -> Result<HttpResponse, NetError> + 'static,
+    token: &str,
+    revocation_endpoint: Option<&str>,
+) -> (Rc<Scripted>, FhirClient<Scripted>) {
     let p = Rc::new(Scripted::new(handler));
     let pending = crate::smart::authorize::PendingAuthorization::from_json_text(&json!({
         "state": "s", "code_verifier": "v", "ehr_id": "sandbox", "issuer": ISS, "client_id": "smart-launch",
         "redirect_uri": REDIRECT, "scope": "launch patient/*.rs", "kind": "Ehr", "created_ms": 0,
         "smart": { "issuer": ISS, "authorization_endpoint": "http://localhost:9000/auth/authorize",
             "token_endpoint": "http://localhost:9000/auth/token", "jwks_uri": null, "capabilities": [],
+            "revocation_endpoint": revocation_endpoint,
             "code_challenge_methods_supported": null, "source": "WellKnown" }
     }).to_string()).unwrap();
     let t = token::process_token_response(&json(200, token).unwrap()).unwrap();
@@ -797,4 +806,67 @@ fn a_first_page_search_sends_one_request() {
         block_on(client.search_first("Patient", &[])),
         Err(FhirError::Malformed(_))
     ));
+}
+
+/// Sign-out ends the session at once and revokes its tokens (RFC 7009): the refresh token first
+/// (it ends the grant), then the access token, as a public client (no Authorization header);
+/// nothing else is sent. Without an advertised endpoint, no request at all.
+#[test]
+fn sign_out_revokes_the_tokens() {
+    let (p, client) = launched(
+        |req| {
+            if req.url.ends_with("/auth/revoke") {
+                json(200, "")
+            } else {
+                json(200, PATIENT)
+            }
+        },
+        r#"{"access_token":"AT-1","token_type":"Bearer","refresh_token":"RT-1"}"#,
+    );
+    let revoking = client.revoke();
+    assert!(client.is_ended());
+    assert!(matches!(
+        block_on(client.read("Patient", "patient-01")),
+        Err(FhirError::SessionExpired)
+    ));
+    block_on(revoking);
+    let sent: Vec<_> = p.sent.borrow().clone();
+    let revocations: Vec<(Option<String>, Option<String>)> = sent
+        .iter()
+        .map(|(m, u, body, auth)| {
+            assert_eq!(
+                (*m, u.as_str()),
+                (
+                    crate::platform::Method::Post,
+                    "http://localhost:9000/auth/revoke"
+                )
+            );
+            (body.clone(), auth.clone())
+        })
+        .collect();
+    assert_eq!(
+        revocations,
+        vec![
+            (
+                Some("token=RT-1&token_type_hint=refresh_token&client_id=smart-launch".into()),
+                None
+            ),
+            (
+                Some("token=AT-1&token_type_hint=access_token&client_id=smart-launch".into()),
+                None
+            ),
+        ]
+    );
+    // Revoking again (a second click) sends nothing: the session has already ended.
+    block_on(client.revoke());
+    assert_eq!(p.sent.borrow().len(), 2);
+
+    let (p, client) = launched_with(
+        |_| json(200, PATIENT),
+        r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
+        None,
+    );
+    block_on(client.revoke());
+    assert!(client.is_ended());
+    assert!(p.sent.borrow().is_empty());
 }

@@ -16,6 +16,10 @@ pub struct Session {
     pub fhir_base: String,
     pub client_id: String,
     pub token_endpoint: String,
+    /// RFC 7009 revocation, when the server advertised it (pinned with the other endpoints):
+    /// sign-out revokes the tokens there. Absent from sessions stored by older builds.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
     pub kind: LaunchKind,
     pub requested_scope: String,
     pub granted_scope: String,
@@ -55,6 +59,7 @@ impl Session {
             fhir_base: p.issuer.clone(),
             client_id: p.client_id.clone(),
             token_endpoint: p.smart.token_endpoint.clone(),
+            revocation_endpoint: p.smart.revocation_endpoint.clone(),
             kind: p.kind,
             requested_scope: p.scope.clone(),
             granted_scope: t.scope.unwrap_or_else(|| p.scope.clone()),

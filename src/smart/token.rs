@@ -107,6 +107,19 @@ pub fn refresh_request(
     )
 }
 
+/// Token revocation as a public client (RFC 7009 §2.1: `token`, a `token_type_hint`, and the
+/// client's id, since a public client does not authenticate otherwise).
+pub fn revocation_request(endpoint: &str, client_id: &str, token: &str, hint: &str) -> HttpRequest {
+    post(
+        endpoint,
+        form(&[
+            ("token", token),
+            ("token_type_hint", hint),
+            ("client_id", client_id),
+        ]),
+    )
+}
+
 /// A FHIR logical id (FHIR R4 §2.1.1.7 `id`): 1-64 of `A-Z a-z 0-9 - .`.
 pub fn is_fhir_id(s: &str) -> bool {
     (1..=64).contains(&s.len())

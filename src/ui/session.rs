@@ -122,7 +122,11 @@ pub fn SessionPanel(
             <div class="buttons">
                 <button id="refresh-now" on:click=refresh_now aria-disabled=move || (refreshing.get() || !can_refresh).to_string()>
                     {move || if refreshing.get() { "Refreshing…" } else { "Refresh now" }}</button>
-                <button id="sign-out" class="secondary" on:click=move |_| ctx.sign_out()>"Sign out"</button>
+                <button id="sign-out" class="secondary" on:click=move |_| {
+                    // The tokens leave the app now; the server is asked to revoke them meanwhile.
+                    spawn_local(client.with_value(FhirClient::revoke));
+                    ctx.sign_out();
+                }>"Sign out"</button>
             </div>
             <details class="technical">
                 <summary>"Technical details"</summary>

@@ -267,6 +267,7 @@ impl Env {
         let s = &self.sandbox.sandbox.stats;
         match name {
             "token" => s.token_requests.load(Ordering::Relaxed) as usize,
+            "revoke" => s.revocation_requests.load(Ordering::Relaxed) as usize,
             "authorize" => s.authorize_requests.load(Ordering::Relaxed) as usize,
             "fhir" => s.fhir_requests.load(Ordering::Relaxed) as usize,
             "fhir-401" => s.fhir_unauthorized.load(Ordering::Relaxed) as usize,
