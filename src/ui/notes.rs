@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::section::{status, Section, SectionSignal};
 use crate::chart::documents::{
-    capitalised, origin_of, show, Attachment, EntriesBuilder, Entry, Kind, Shown, Source, View,
+    capitalised, origin_of, show, size_text, Attachment, EntriesBuilder, Entry, Kind, Media, Shown,
+    Source, View,
 };
 use crate::chart::labs::Labs;
 use crate::fhir::narrative::{Narrative, NarrativeError};
@@ -306,7 +307,7 @@ fn FileLinks(
         on_cleanup(move || web::revoke_blob_url(&url));
     }
     let name = file_name(&att);
-    let size = crate::chart::documents::size_text(bytes.len() as u64);
+    let size = size_text(bytes.len() as u64);
     let download = view! { <a class="button-link download" href=url.clone() download=name>{format!("Download ({size})")}</a> };
     match how {
         Some(View::Image) => view! {
@@ -339,12 +340,12 @@ fn file_name(att: &Attachment) -> String {
         .trim_matches('-')
         .to_string();
     let ext = match att.media {
-        crate::chart::documents::Media::Pdf => ".pdf",
-        crate::chart::documents::Media::Image("image/png") => ".png",
-        crate::chart::documents::Media::Image("image/jpeg") => ".jpg",
-        crate::chart::documents::Media::Image("image/gif") => ".gif",
-        crate::chart::documents::Media::Image(_) => ".webp",
-        crate::chart::documents::Media::Text => ".txt",
+        Media::Pdf => ".pdf",
+        Media::Image("image/png") => ".png",
+        Media::Image("image/jpeg") => ".jpg",
+        Media::Image("image/gif") => ".gif",
+        Media::Image(_) => ".webp",
+        Media::Text => ".txt",
         _ => "",
     };
     format!(
@@ -390,9 +391,9 @@ fn NarrativeBody(
             .then_some("Parts nested too deeply were left out."),
     ];
     let nodes = n.nodes;
-    // Built once per element, on an emptied element: when the list is rendered again (another
-    // search finished), Leptos keeps the existing `div` and hands it to the new view, whose
-    // nodes must replace the old ones, not follow them.
+    // Built once, on an emptied element: when a view is rebuilt, Leptos may hand the existing
+    // `div` to the new one, whose nodes must replace the old ones, not follow them (seen before
+    // the list was keyed: each narrative appeared twice).
     let built = std::cell::Cell::new(false);
     Effect::new(move || {
         let Some(div) = holder.get() else { return };
@@ -410,10 +411,8 @@ fn NarrativeBody(
                         let Ok(f) = c.get_bytes(&url, accept).await else {
                             return;
                         };
-                        let media = crate::chart::documents::Media::of(
-                            f.content_type.as_deref().unwrap_or(""),
-                        );
-                        if let crate::chart::documents::Media::Image(t) = media {
+                        let media = Media::of(f.content_type.as_deref().unwrap_or(""));
+                        if let Media::Image(t) = media {
                             if let Ok(src) = web::blob_url(&f.bytes, t) {
                                 web::show_image(&placeholder, &src);
                                 // The image has its pixels once loaded; the URL is not needed after.
