@@ -201,79 +201,60 @@ pub fn progress_note(id: &str, v: &Visit, format: NoteFormat) -> Value {
     note_frame(id, v, attachment)
 }
 
-/// A one-page PDF with these lines of text (Helvetica), with a correct cross-reference table.
+/// A one-page PDF with these lines of text in Helvetica, written by `pdf-writer`.
 pub fn pdf(lines: &[&str]) -> Vec<u8> {
-    let mut stream = String::from("BT /F1 12 Tf 72 760 Td 16 TL\n");
-    for l in lines {
-        let safe: String = l
-            .chars()
-            .filter(|c| c.is_ascii() && !c.is_ascii_control())
-            .collect::<String>()
-            .replace('\\', "\\\\")
-            .replace('(', "\\(")
-            .replace(')', "\\)");
-        stream.push_str(&format!("({safe}) Tj T*\n"));
+    use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
+    let (catalog, pages, page_id, font, contents) = (
+        Ref::new(1),
+        Ref::new(2),
+        Ref::new(3),
+        Ref::new(4),
+        Ref::new(5),
+    );
+    let font_name = Name(b"F1");
+    let mut pdf = Pdf::new();
+    pdf.catalog(catalog).pages(pages);
+    pdf.pages(pages).kids([page_id]).count(1);
+    let mut page = pdf.page(page_id);
+    page.media_box(Rect::new(0.0, 0.0, 612.0, 792.0));
+    page.parent(pages);
+    page.contents(contents);
+    page.resources().fonts().pair(font_name, font);
+    drop(page);
+    pdf.type1_font(font).base_font(Name(b"Helvetica"));
+    let mut text = Content::new();
+    text.begin_text();
+    text.set_font(font_name, 12.0);
+    text.set_leading(16.0);
+    text.next_line(72.0, 760.0);
+    for line in lines {
+        // The standard fonts' encoding: ASCII is safe; anything else is left out.
+        let ascii: String = line.chars().filter(char::is_ascii).collect();
+        text.show(Str(ascii.as_bytes()));
+        text.next_line_using_leading();
     }
-    stream.push_str("ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_string(),
-        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-    ];
-    let mut out = String::from("%PDF-1.4\n");
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
-    }
-    let xref = out.len();
-    out.push_str(&format!(
-        "xref\n0 {}\n0000000000 65535 f \n",
-        objects.len() + 1
-    ));
-    for off in offsets {
-        out.push_str(&format!("{off:010} 00000 n \n"));
-    }
-    out.push_str(&format!(
-        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-        objects.len() + 1
-    ));
-    out.into_bytes()
+    text.end_text();
+    pdf.stream(contents, &text.finish());
+    pdf.finish()
 }
 
-/// A greyscale PNG of `width` × `height` whose pixels `shade(x, y)` gives (zlib by flate2, CRCs
-/// by its `Crc`).
+/// A greyscale PNG of `width` × `height` whose pixels `shade(x, y)` gives, written by `png`.
 pub fn png(width: u32, height: u32, shade: impl Fn(u32, u32) -> u8) -> Vec<u8> {
-    use std::io::Write;
-    let mut raw = Vec::new();
-    for y in 0..height {
-        raw.push(0); // filter: none
-        raw.extend((0..width).map(|x| shade(x, y)));
+    let pixels: Vec<u8> = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .map(|(x, y)| shade(x, y))
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Writing into memory fails only on a size mismatch, which the loop above rules out.
+    let written = encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&pixels));
+    if written.is_err() {
+        return Vec::new();
     }
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    let data = z
-        .write_all(&raw)
-        .and_then(|_| z.finish())
-        .unwrap_or_default();
-    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]| {
-        out.extend((body.len() as u32).to_be_bytes());
-        out.extend(kind);
-        out.extend(body);
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(body);
-        out.extend(crc.sum().to_be_bytes());
-    };
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut header = Vec::new();
-    header.extend(width.to_be_bytes());
-    header.extend(height.to_be_bytes());
-    header.extend([8, 0, 0, 0, 0]); // 8-bit greyscale, deflate, no interlace
-    chunk(&mut out, b"IHDR", &header);
-    chunk(&mut out, b"IDAT", &data);
-    chunk(&mut out, b"IEND", &[]);
     out
 }
 
@@ -446,32 +427,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pdf_is_well_formed() {
-        let p = pdf(&["Hello (world)"]);
-        let s = String::from_utf8(p).unwrap();
-        assert!(s.starts_with("%PDF-1.4\n") && s.ends_with("%%EOF\n"));
-        // Every cross-reference offset points at its object.
-        let xref = s.find("xref\n").unwrap();
-        for (i, line) in s[xref..].lines().skip(3).take(5).enumerate() {
-            let off: usize = line[..10].parse().unwrap();
-            assert!(s[off..].starts_with(&format!("{} 0 obj", i + 1)), "{line}");
-        }
-        assert!(s.contains("(Hello \\(world\\)) Tj"));
-        let start: usize = s.lines().rev().nth(1).unwrap().parse().unwrap();
-        assert_eq!(start, xref);
-    }
-
-    #[test]
-    fn the_png_is_well_formed() {
+    fn the_pdf_and_png_are_what_they_say() {
+        let p = pdf(&["Hello (world)", "Zoë"]);
+        let s = String::from_utf8_lossy(&p);
+        assert!(s.starts_with("%PDF-") && s.trim_end().ends_with("%%EOF"));
+        // Balanced parentheses are valid unescaped in a PDF literal string (PDF 1.7 §7.3.4.2).
+        assert!(s.contains("(Hello (world)) Tj"), "{s}");
+        assert!(s.contains("(Zo) Tj"), "non-ASCII left out: {s}");
         let p = png(3, 2, |x, y| (x * 10 + y) as u8);
-        assert!(p.starts_with(b"\x89PNG\r\n\x1a\n"));
-        assert_eq!(&p[12..16], b"IHDR");
-        assert_eq!(u32::from_be_bytes(p[16..20].try_into().unwrap()), 3);
-        // The IHDR CRC as zlib computes it over type and data.
-        let mut crc = flate2::Crc::new();
-        crc.update(&p[12..29]);
-        assert_eq!(u32::from_be_bytes(p[29..33].try_into().unwrap()), crc.sum());
-        assert!(p.ends_with(&[0xAE, 0x42, 0x60, 0x82]), "IEND's fixed CRC");
+        let decoder = png::Decoder::new(std::io::Cursor::new(p));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (3, 2));
+        assert_eq!(&buf[..6], &[0, 10, 20, 1, 11, 21]);
     }
 
     #[test]

@@ -651,17 +651,24 @@ fn form_params<'f>(
     Ok(params)
 }
 
+/// A token or revocation request: its parameters and the client it authenticates.
+fn client_request<'s, 'f>(
+    sb: &'s Sandbox,
+    headers: &HeaderMap,
+    form: &'f [(String, String)],
+) -> Result<(HashMap<&'f str, &'f str>, &'s crate::config::Client), Response> {
+    let params = form_params(headers, form)?;
+    let client = authenticate_client(sb, headers, &params)?;
+    Ok((params, client))
+}
+
 /// `POST /auth/revoke` (RFC 7009): a client's own access or refresh token. Either ends its
 /// grant: the refresh token and every access token of it. The answer is 200 whether or not the
 /// token was known (§2.2), so it tells nothing about other clients' tokens.
 pub async fn revoke(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
     let form = pairs(&body);
-    let params = match form_params(&headers, &form) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let client = match authenticate_client(&sb, &headers, &params) {
-        Ok(c) => c,
+    let (params, client) = match client_request(&sb, &headers, &form) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let Some(token) = params.get("token").copied() else {
@@ -729,12 +736,8 @@ fn authenticate_client<'s>(
 /// `POST /auth/token`.
 pub async fn token(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
     let form = pairs(&body);
-    let params = match form_params(&headers, &form) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let client = match authenticate_client(&sb, &headers, &params) {
-        Ok(c) => c,
+    let (params, client) = match client_request(&sb, &headers, &form) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let out = match params.get("grant_type").copied() {
