@@ -414,6 +414,16 @@ pub fn sanitize_html(
     Ok(walk(&Dom(body.into()), Some(XHTML), base))
 }
 
+/// Text in a named charset, decoded by the browser's `TextDecoder` (the WHATWG Encoding
+/// standard's labels; bytes that do not decode become U+FFFD); `None` for a label it does not
+/// know.
+pub fn decode_text(label: &str, bytes: &[u8]) -> Option<String> {
+    web_sys::TextDecoder::new_with_label(label)
+        .ok()?
+        .decode_with_u8_array(bytes)
+        .ok()
+}
+
 /// A Blob URL for bytes fetched with the token (an attachment, a narrative's image): the
 /// browser shows or saves it without another request. Revoke it ([`revoke_blob_url`]) when
 /// the view that uses it goes.

@@ -188,3 +188,23 @@ async fn hostile_narratives_render_inert() {
     }
     host.remove();
 }
+
+/// Note text in a charset other than UTF-8 is decoded by the browser (WHATWG labels: ISO-8859-1
+/// is read as windows-1252, as browsers do); an unknown label is `None` (issue 13).
+#[wasm_bindgen_test]
+fn text_in_other_charsets_is_decoded_by_the_browser() {
+    use smart_launch::web::decode_text;
+    assert_eq!(
+        decode_text("windows-1252", &[0x93, b'a', 0x94]).as_deref(),
+        Some("“a”")
+    );
+    assert_eq!(
+        decode_text("iso-8859-1", &[b'Z', b'o', 0xEB]).as_deref(),
+        Some("Zoë")
+    );
+    assert_eq!(
+        decode_text("shift_jis", &[0x82, 0xA0]).as_deref(),
+        Some("あ")
+    );
+    assert_eq!(decode_text("klingon", b"x"), None);
+}

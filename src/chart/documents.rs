@@ -175,21 +175,24 @@ pub enum View {
     Image,
 }
 
+/// Decodes text in a charset other than UTF-8: label, bytes → text, or `None` when the label is
+/// unknown. In the browser it is `TextDecoder` (`web::decode_text`: the WHATWG Encoding
+/// standard, every label a server may send, "iso-8859-1" read as windows-1252 as browsers do).
+pub type Decoder<'a> = &'a dyn Fn(&str, &[u8]) -> Option<String>;
+
 /// Turns an attachment's bytes into what is shown, by its declared type. A "PDF" that does not
 /// start like one, and every type the app does not know, is only offered for download.
-pub fn show(att: &Attachment, bytes: Vec<u8>, base: &FhirBase) -> Shown {
+pub fn show(att: &Attachment, bytes: Vec<u8>, base: &FhirBase, decode: Decoder) -> Shown {
     let download = |bytes| Shown::File {
         bytes,
         blob_type: "application/octet-stream",
         view: None,
     };
+    let text = |bytes: &[u8]| decode_text(&att.content_type, bytes, decode);
     match att.media {
-        Media::Text => Shown::Text(decode_text(&att.content_type, &bytes)),
-        Media::Html => Shown::HtmlSource(decode_text(&att.content_type, &bytes)),
-        Media::Xhtml => {
-            let text = decode_text(&att.content_type, &bytes);
-            Shown::Html(sanitize_document(&text, base))
-        }
+        Media::Text => Shown::Text(text(&bytes)),
+        Media::Html => Shown::HtmlSource(text(&bytes)),
+        Media::Xhtml => Shown::Html(sanitize_document(&text(&bytes), base)),
         Media::Pdf if bytes.starts_with(b"%PDF-") => Shown::File {
             bytes,
             blob_type: "application/pdf",
@@ -204,17 +207,25 @@ pub fn show(att: &Attachment, bytes: Vec<u8>, base: &FhirBase) -> Shown {
     }
 }
 
-/// Text in its declared charset: UTF-8 unless Latin-1 / Windows-1252 is named (the two others a
-/// clinical system sends); undecodable bytes become U+FFFD, nothing is dropped silently.
-fn decode_text(content_type: &str, bytes: &[u8]) -> String {
-    let lower = content_type.to_ascii_lowercase();
-    let latin = ["iso-8859-1", "latin1", "windows-1252", "us-ascii"]
-        .iter()
-        .any(|c| lower.contains(&format!("charset={c}")));
-    if latin && std::str::from_utf8(bytes).is_err() {
-        bytes.iter().map(|&b| b as char).collect()
-    } else {
-        String::from_utf8_lossy(bytes).into_owned()
+/// The `charset` parameter of a content type, lower-cased, without quotes.
+pub fn charset(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+    })
+}
+
+/// Text in its declared charset: UTF-8 (the default, and what FHIR servers send), else through
+/// `decode`; bytes that do not decode become U+FFFD, nothing is dropped silently. An unknown
+/// charset is read as UTF-8 the same way.
+fn decode_text(content_type: &str, bytes: &[u8], decode: Decoder) -> String {
+    match charset(content_type) {
+        Some(label) if !matches!(label.as_str(), "utf-8" | "utf8" | "us-ascii") => {
+            decode(&label, bytes).unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+        }
+        _ => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 

@@ -143,6 +143,17 @@ fn a_document_and_its_attachments_by_kind_and_place() {
 fn content_is_shown_by_its_declared_type_and_only_safely() {
     let att = |ct: &str| attachment(&json!({"contentType": ct, "data": ""}), &base());
     let b = base();
+    // A stand-in for the browser's TextDecoder: windows-1252 for the Latin labels (as WHATWG
+    // reads them), nothing else known.
+    let latin: Decoder = &|label: &str, bytes: &[u8]| {
+        matches!(label, "iso-8859-1" | "windows-1252").then(|| {
+            bytes
+                .iter()
+                .map(|&b| if b == 0x93 { '“' } else { b as char })
+                .collect()
+        })
+    };
+    let show = |a: &Attachment, bytes: Vec<u8>, b: &FhirBase| show(a, bytes, b, latin);
     assert_eq!(
         show(&att("text/plain"), "Zoë".as_bytes().to_vec(), &b),
         Shown::Text("Zoë".into())
@@ -155,6 +166,29 @@ fn content_is_shown_by_its_declared_type_and_only_safely() {
         ),
         Shown::Text("Zoë".into())
     );
+    assert_eq!(
+        show(
+            &att("text/plain;charset=\"windows-1252\""),
+            vec![0x93, b'a'],
+            &b
+        ),
+        Shown::Text("“a".into()),
+        "the named charset's decoder, whatever the spelling"
+    );
+    assert_eq!(
+        show(
+            &att("text/plain; charset=klingon"),
+            "ä".as_bytes().to_vec(),
+            &b
+        ),
+        Shown::Text("ä".into()),
+        "an unknown charset is read as UTF-8"
+    );
+    assert_eq!(
+        charset("text/html; q=1; Charset=UTF-8"),
+        Some("utf-8".into())
+    );
+    assert_eq!(charset("text/html"), None);
     assert_eq!(
         show(&att("text/plain"), vec![b'a', 0xFF], &b),
         Shown::Text("a\u{FFFD}".into()),

@@ -220,7 +220,7 @@ fn AttachmentView(att: Attachment, named: bool, client: FhirClient<Browser>) -> 
     };
     let body = match att.source.clone() {
         Source::Inline(bytes) => {
-            let shown = show(&att, bytes, client.base());
+            let shown = show(&att, bytes, client.base(), &web::decode_text);
             view! { <ShownView shown=shown att=att.clone() client=client.clone()/> }.into_any()
         }
         Source::Fhir(url) => {
@@ -236,7 +236,7 @@ fn AttachmentView(att: Attachment, named: bool, client: FhirClient<Browser>) -> 
                         t => t.to_string(),
                     };
                     match c.get_bytes(&url, &accept).await {
-                        Ok(f) => state.set(Fetch::Done(show(&a, f.bytes, c.base()))),
+                        Ok(f) => state.set(Fetch::Done(show(&a, f.bytes, c.base(), &web::decode_text))),
                         Err(e) => state.set(Fetch::Failed(format!(
                             "The attachment could not be fetched: {e}. Try again, or open it in the EHR."
                         ))),
