@@ -319,12 +319,20 @@ impl Env {
         }
     }
 
+    /// Clicks `css` once it is there. A click answered with an error (the element went stale,
+    /// or the page navigated on its own between the find and the click) did not happen, so it
+    /// is tried again, on the element found anew, until the deadline.
     pub async fn click(&self, css: &str) {
-        self.element(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.element(css).await.click().await {
+                Ok(_) => return,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("clicking {css}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     pub async fn select(&self, css: &str, value: &str) {
