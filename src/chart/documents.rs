@@ -8,13 +8,12 @@
 use serde_json::Value;
 
 use crate::chart::format::{code_label, concept};
+use crate::chart::records::{id, UNKNOWN};
 use crate::chart::sort::sort_by_key;
 use crate::chart::time::{date_time, fhir_date};
 use crate::fhir::narrative::{sanitize, sanitize_document, Narrative, NarrativeError};
 use crate::fhir::FhirBase;
 use crate::http_url::HttpUrl;
-
-const UNKNOWN: &str = "—";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -303,6 +302,15 @@ fn concepts(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A status code as words ("entered-in-error" → "Entered in error"), or "—" when empty.
+fn label_or_unknown(code: &str) -> String {
+    if code.is_empty() {
+        UNKNOWN.into()
+    } else {
+        code_label(code)
+    }
+}
+
 fn joined_or_unknown(items: Vec<String>) -> String {
     if items.is_empty() {
         UNKNOWN.into()
@@ -352,16 +360,12 @@ pub fn report(r: &Value, base: &FhirBase) -> Entry {
     summary.extend(concepts(&r["conclusionCode"]));
     Entry {
         kind: Kind::Report,
-        id: r["id"].as_str().unwrap_or_default().to_string(),
+        id: id(r),
         title: concept(&r["code"]).unwrap_or_else(|| "(untitled report)".into()),
         category: joined_or_unknown(concepts(&r["category"])),
         date,
         date_ms,
-        status: if status.is_empty() {
-            UNKNOWN.into()
-        } else {
-            code_label(status)
-        },
+        status: label_or_unknown(status),
         ended: matches!(status, "entered-in-error" | "cancelled"),
         authors: displays(r, &["performer", "resultsInterpreter"]),
         summary: (!summary.is_empty()).then(|| summary.join("; ")),
@@ -418,16 +422,12 @@ pub fn document(r: &Value, base: &FhirBase) -> Entry {
     };
     Entry {
         kind: Kind::Note,
-        id: r["id"].as_str().unwrap_or_default().to_string(),
+        id: id(r),
         title,
         category: joined_or_unknown(concepts(&r["category"])),
         date,
         date_ms,
-        status: if shown_status.is_empty() {
-            UNKNOWN.into()
-        } else {
-            code_label(shown_status)
-        },
+        status: label_or_unknown(shown_status),
         ended: matches!(status, "entered-in-error" | "superseded"),
         authors: joined_or_unknown(authors),
         summary,

@@ -7,7 +7,8 @@ use crate::chart::format::{code_label, concept};
 use crate::chart::sort::{sort_by, sort_by_key};
 use crate::chart::time::{date_time, fhir_date, parse_ms};
 
-const UNKNOWN: &str = "—";
+/// What a cell shows when the server gave nothing.
+pub(crate) const UNKNOWN: &str = "—";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProblemRow {
@@ -57,7 +58,8 @@ pub struct EncounterRow {
     start_ms: Option<i64>,
 }
 
-fn id(r: &Value) -> String {
+/// A resource's `id`, or empty.
+pub(crate) fn id(r: &Value) -> String {
     r["id"].as_str().unwrap_or_default().to_string()
 }
 
