@@ -249,6 +249,14 @@ impl Bench {
             "--enable-precise-memory-info", "--window-size=1100,900", "--host-resolver-rules=MAP localhost 127.0.0.1",
             format!("--user-data-dir={}", profile.display()),
         ]}});
+        let mut caps = caps;
+        // BENCH_CHROME_ARGS: extra flags for a look inside (e.g. --trace-startup=…).
+        if let Ok(extra) = std::env::var("BENCH_CHROME_ARGS") {
+            let extra = extra.replace("{n}", &n.to_string());
+            if let Some(a) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+                a.extend(extra.split(' ').map(|x| Value::from(x.to_string())));
+            }
+        }
         let Value::Object(caps) = caps else {
             unreachable!()
         };
@@ -324,6 +332,21 @@ impl Bench {
             .await
             .unwrap_or_else(|| panic!("{}: the patient's name was never painted", app.url));
         tokio::time::sleep(Duration::from_millis(50)).await;
+        if std::env::var_os("BENCH_TRACE").is_some() {
+            // The callback page's own timeline: marks and resources (start → end), ms after
+            // its navigation.
+            let trace = browser
+                .execute(
+                    "return performance.getEntries().filter(e => e.entryType === 'mark' || e.entryType === 'resource')
+                       .map(e => `${e.startTime.toFixed(0).padStart(6)} ${(e.startTime + e.duration).toFixed(0).padStart(6)}  ${e.entryType === 'resource' ? (e.initiatorType + ' ' + new URL(e.name).pathname) : e.name}`).join('\\n')",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            eprintln!("\n{}:\n{trace}", app.url);
+        }
         let mut all: Vec<Entry> = app.log.take();
         all.extend(self.sandbox_log.take());
         all.sort_by_key(|e| e.at);
@@ -546,9 +569,33 @@ async fn main() {
         callback: "/index.html",
     };
     let mut results = Vec::new();
+    // BENCH_MODES=cold,clinic (say) runs only those modes, for a look at one (BENCH_TRACE=1 prints
+    // each launch's timeline); BENCHMARKS.md is written from a run of all three.
+    let only = std::env::var("BENCH_MODES").ok();
     for mode in [Mode::Cold, Mode::Warm, Mode::Clinic] {
+        if only.as_ref().is_some_and(|m| !m.split(',').any(|x| x == mode.name())) {
+            continue;
+        }
         let [o, r] = bench.run(mode, [&our_app, &ref_app], launches).await;
         results.push((mode, o, r));
+    }
+    if only.is_some() {
+        for (mode, o, r) in &results {
+            for (name, runs) in [("smart-launch", o), ("fhirclient.js", r)] {
+                let med = |f: &dyn Fn(&Launch) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+                eprintln!(
+                    "{} {name}: {:.0} ms (phases {:.0} / {:.0} / {:.0} / {:.0})",
+                    mode.name(),
+                    med(&|l| l.to_name),
+                    med(&|l| l.phases[0]),
+                    med(&|l| l.phases[1]),
+                    med(&|l| l.phases[2]),
+                    med(&|l| l.phases[3]),
+                );
+            }
+        }
+        let _ = driver.kill().await;
+        return;
     }
 
     // 4. The 10,000-observation record (warm browser, no emulation).

@@ -239,12 +239,39 @@ pub async fn fetch_text(path: &str) -> Result<String, String> {
     res.text().await.map_err(|e| e.to_string())
 }
 
+/// Empties the page's body (launch.html's loading placeholder), before the app mounts.
+pub fn clear_body() {
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        body.set_text_content(None);
+    }
+}
+
 /// Resolves after `ms` milliseconds (a `setTimeout` promise).
 pub async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         if let Some(w) = web_sys::window() {
             let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Resolves once the browser has painted the DOM as it is now: a task queued from the next
+/// animation frame runs after that frame's paint. (A plain `setTimeout(0)` usually runs before
+/// the paint, so work started there holds the paint back.) In a hidden page there are no
+/// frames and this waits until the page is shown.
+pub async fn after_paint() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let Some(w) = web_sys::window() else { return };
+        let queue = wasm_bindgen::closure::Closure::once_into_js(move || {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            }
+        });
+        let _ = w.request_animation_frame(queue.unchecked_ref());
     });
     let _ = JsFuture::from(promise).await;
 }
@@ -266,7 +293,6 @@ pub fn set_css_variables(vars: &[(&'static str, String)]) {
     }
 }
 
-/// Moves keyboard focus to the element with `id`.
 /// Times are shown in the browser's time zone: its IANA name (`Intl`) for the label and
 /// `Date.getTimezoneOffset()` for the offset at each instant, daylight saving included.
 pub fn use_local_time_zone() {
@@ -478,6 +504,7 @@ pub fn focus_heading() {
     let _ = el.focus_with_options(&options);
 }
 
+/// Moves keyboard focus to the element with `id`.
 pub fn focus(id: &str) {
     if let Some(el) = web_sys::window()
         .and_then(|w| w.document())

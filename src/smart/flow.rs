@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::platform::{CryptoError, HttpRequest, Platform, StorageError};
+use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};
 use crate::smart::authorize::{authorize, Entropy, PendingAuthorization, PENDING_PREFIX};
 use crate::smart::callback::{self, CallbackError};
 use crate::smart::config::{EhrConfig, Ehrs, Issuer};
@@ -174,10 +174,13 @@ pub fn refuse_visit<P: Platform>(p: &P, query: &str) {
 pub struct IdCheck {
     pending: PendingAuthorization,
     id_token: Option<IdToken>,
+    /// The server's keys, fetched together with the token request: a public document, so
+    /// nothing waits for it after the token has come back.
+    jwks: Option<Result<HttpResponse, NetError>>,
 }
 
-/// Callback → token exchange: the session without its user (`fhirUser` comes from the checked
-/// id_token), not stored, and the check still to make. The caller has already removed `code`
+/// Callback → token exchange (and the JWKS, at the same time): the session without its user
+/// (`fhirUser` comes from the checked id_token), not stored, and the check still to make. The caller has already removed `code`
 /// and `state` from the address bar, so a reload cannot exchange the code twice; the pending
 /// sign-in is taken out of storage whatever the outcome.
 pub async fn exchange<P: Platform>(
@@ -186,17 +189,26 @@ pub async fn exchange<P: Platform>(
 ) -> Result<(Session, IdCheck), LaunchError> {
     let pending = take_pending(p, params.state.as_deref());
     let valid = callback::validate(params, pending, p.now_ms())?;
-    let res = p
-        .send(token::exchange_request(&valid))
-        .await
-        .map_err(TokenError::from)?;
-    let tokens = token::process_token_response(&res)?;
+    // The JWKS request goes out with the token request (fewer steps in a row, issue 11). It
+    // carries nothing of the launch, and its URL was pinned to the issuer at discovery.
+    let jwks = async {
+        match &valid.pending.smart.jwks_uri {
+            Some(uri) => Some(
+                p.send(HttpRequest::get(uri.clone(), "application/json"))
+                    .await,
+            ),
+            None => None,
+        }
+    };
+    let (res, jwks) = futures::join!(p.send(token::exchange_request(&valid)), jwks);
+    let tokens = token::process_token_response(&res.map_err(TokenError::from)?)?;
     // The session keeps the id_token too; the check reads its own copy.
     let id_token = tokens.id_token.as_ref().map(|t| IdToken::new(t.expose()));
     let session = Session::new(&valid.pending, tokens, None, p.now_ms());
     let check = IdCheck {
         pending: valid.pending,
         id_token,
+        jwks,
     };
     Ok((session, check))
 }
@@ -206,7 +218,7 @@ pub async fn exchange<P: Platform>(
 /// that is wrong (claims, key, signature) stops the launch.
 pub async fn verify<P: Platform>(p: &P, check: &IdCheck) -> Result<Option<String>, LaunchError> {
     match &check.id_token {
-        Some(t) => match check_id_token(p, &check.pending, t).await {
+        Some(t) => match check_id_token(p, &check.pending, t, check.jwks.as_ref()).await {
             Ok(user) => Ok(user),
             Err(IdTokenError::Unverifiable(_)) => Ok(None),
             Err(e) => Err(e.into()),
@@ -228,6 +240,7 @@ async fn check_id_token<P: Platform>(
     p: &P,
     pending: &PendingAuthorization,
     token: &IdToken,
+    jwks: Option<&Result<HttpResponse, NetError>>,
 ) -> Result<Option<String>, IdTokenError> {
     let decoded = id_token::decode(token)?;
     id_token::check_claims(
@@ -236,14 +249,13 @@ async fn check_id_token<P: Platform>(
         &pending.client_id,
         p.now_ms() / 1000,
     )?;
-    let Some(jwks_uri) = &pending.smart.jwks_uri else {
+    let Some(res) = jwks else {
         return Err(IdTokenError::Unverifiable(
             "the server publishes no jwks_uri".into(),
         ));
     };
-    let res = p
-        .send(HttpRequest::get(jwks_uri.clone(), "application/json"))
-        .await
+    let res = res
+        .as_ref()
         .map_err(|e| IdTokenError::Unverifiable(e.to_string()))?;
     if res.status != 200 {
         return Err(IdTokenError::Unverifiable(format!(

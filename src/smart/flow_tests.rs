@@ -263,6 +263,48 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     assert!(resume(&p).is_none());
 }
 
+/// The keys travel with the token request; when they cannot be had (the JWKS down, or
+/// answering an error), the server cannot vouch for the user: the launch goes on without one,
+/// and a failed token request still fails as itself.
+#[test]
+fn keys_that_cannot_be_had_leave_the_user_unnamed() {
+    for jwks in [
+        Err(NetError::Unreachable("http://localhost:9000".into())),
+        json(500, "{}"),
+    ] {
+        let probe = Scripted::new(|_| json(500, ""));
+        let body = token_body(&probe, None);
+        let p = Scripted::new(move |req| {
+            if req.url.ends_with("/jwks") {
+                jwks.clone()
+            } else if req.url.ends_with("/auth/token") {
+                json(200, &body)
+            } else {
+                well_known()
+            }
+        });
+        let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+        let (session, check) = block_on(exchange(&p, callback_from(&url, "C"))).unwrap();
+        assert_eq!(session.access_token.expose(), "AT-1");
+        assert_eq!(block_on(verify(&p, &check)).unwrap(), None);
+        assert_eq!(p.count("/jwks"), 1);
+    }
+    let p = Scripted::new(|req| {
+        if req.url.ends_with("/auth/token") {
+            json(400, r#"{"error":"invalid_grant"}"#)
+        } else if req.url.ends_with("/jwks") {
+            json(200, &sandbox::keys::Signer::shared().jwks().to_string())
+        } else {
+            well_known()
+        }
+    });
+    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    assert!(matches!(
+        block_on(exchange(&p, callback_from(&url, "C"))),
+        Err(LaunchError::Token(_))
+    ));
+}
+
 /// The overlapped callback (issue 11): the exchange gives a session to read with and stores
 /// nothing; the session is mirrored only once the check has passed, with its user; a failed
 /// check ends the client before anything is stored.
@@ -275,9 +317,10 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     assert_eq!(session.fhir_user, None, "no user before the check");
     assert!(resume(&*p).is_none(), "nothing stored before the check");
     assert!(p.keys().is_empty(), "the pending sign-in is used up");
-    assert_eq!(p.count("/jwks"), 0, "the check has not started");
+    assert_eq!(p.count("/jwks"), 1, "the keys came with the token");
     let client = FhirClient::new(p.clone(), session).unwrap();
     let user = block_on(verify(&*p, &check)).unwrap();
+    assert_eq!(p.count("/jwks"), 1, "the check asks for nothing more");
     assert_eq!(
         user.as_deref(),
         Some("http://localhost:9000/fhir/Practitioner/dr-adams")

@@ -38,6 +38,8 @@ pub fn Chart(
     /// The id_token check of a new session: the chart's first reads go out while it runs, and
     /// nothing of the chart is shown until it has passed (a failed check ends the session).
     check: Option<Rc<flow::IdCheck>>,
+    /// The read of the launch's patient, when it is already on its way.
+    first: Option<PatientRead>,
 ) -> impl IntoView {
     let (kind, context_patient, fhir_user, style_url) = client.with_session(|s| {
         (
@@ -65,7 +67,9 @@ pub fn Chart(
         Some(check) => {
             let c = client.clone();
             spawn_local(async move {
-                let checked = flow::verify(&Browser, &check).await.and_then(|fhir_user| {
+                let checked = flow::verify(&Browser, &check).await;
+                web::mark("id-token-checked");
+                let checked = checked.and_then(|fhir_user| {
                     c.confirm(fhir_user.clone())?;
                     Ok(fhir_user)
                 });
@@ -131,7 +135,7 @@ pub fn Chart(
         <div class="chart" hidden=move || !verified.get()>
             {move || match selected.get() {
                 Some(id) => view! {
-                    <PatientChart ctx=ctx client=client.get_value() patient=id now=now user=user
+                    <PatientChart ctx=ctx client=client.get_value() patient=id first=first.clone() now=now user=user
                         user_is_patient=user_is_patient verified=verified
                         on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
                 }.into_any(),
@@ -179,6 +183,43 @@ fn show_user(
     }
 }
 
+/// A patient's read and where its answer goes: started by [`PatientRead::start`] as soon as
+/// there is a session, before the chart's view is built (tens of milliseconds on a slow
+/// machine), so the request the name waits for is the first to leave.
+#[derive(Clone)]
+pub struct PatientRead {
+    id: String,
+    record: RwSignal<Section<Value>, LocalStorage>,
+}
+
+impl PatientRead {
+    pub fn start(ctx: Ctx, client: &FhirClient<Browser>, id: &str) -> Self {
+        let kind = client.with_session(|s| s.kind);
+        let record = RwSignal::new_local(Section::Loading {
+            loaded: 0,
+            total: None,
+        });
+        let c = client.clone();
+        let read_id = id.to_string();
+        spawn_local(async move {
+            let r = c.read("Patient", &read_id).await;
+            web::mark("patient-answered");
+            match r {
+                Ok(v) => record.set(Section::Ready(v)),
+                Err(FhirError::SessionExpired) => ctx.session_expired(kind),
+                Err(e) => record.set(Section::Failed(
+                    format!("The patient could not be loaded: {e}"),
+                    None,
+                )),
+            }
+        });
+        PatientRead {
+            id: id.to_string(),
+            record,
+        }
+    }
+}
+
 const TABS: [(&str, &str); 6] = [
     ("summary", "Summary"),
     ("vitals", "Vital signs"),
@@ -193,6 +234,7 @@ fn PatientChart(
     ctx: Ctx,
     client: FhirClient<Browser>,
     patient: String,
+    first: Option<PatientRead>,
     now: RwSignal<u64>,
     user: RwSignal<Option<String>>,
     user_is_patient: RwSignal<bool>,
@@ -208,27 +250,12 @@ fn PatientChart(
         p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         p
     };
-    // The patient first (the banner is what the user waits for); the sections' searches start
-    // right after it, all together.
-    let record = RwSignal::new_local(Section::<Value>::Loading {
-        loaded: 0,
-        total: None,
-    });
-    {
-        let c = client.clone();
-        let id = patient.clone();
-        spawn_local(async move {
-            let r = c.read("Patient", &id).await;
-            match r {
-                Ok(v) => record.set(Section::Ready(v)),
-                Err(FhirError::SessionExpired) => ctx.session_expired(kind),
-                Err(e) => record.set(Section::Failed(
-                    format!("The patient could not be loaded: {e}"),
-                    None,
-                )),
-            }
-        });
-    }
+    // The patient first (the banner is what the user waits for; the launch's patient was read
+    // before this view was built); the sections' searches start right after it, all together.
+    let record = match first.filter(|f| f.id == patient) {
+        Some(f) => f.record,
+        None => PatientRead::start(ctx, &client, &patient).record,
+    };
     // The signed-in user is this patient: named by the patient's own read.
     Effect::new(move || {
         if user_is_patient.get() {
@@ -264,7 +291,9 @@ fn PatientChart(
         let patient_done = !matches!(*record.read(), Section::Loading { .. });
         if verified.get() && patient_done && !rest.get_untracked() {
             spawn_local(async move {
-                web::sleep(0).await;
+                // After the paint, not merely after this task: built before it, the rest
+                // would hold the name back by the time it takes to build (tens of ms).
+                web::after_paint().await;
                 build_rest();
             });
         }

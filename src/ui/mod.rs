@@ -36,7 +36,11 @@ pub enum Screen {
     Problem(Problem),
     /// The chart, with the id_token check still to pass when the session is new (nothing of
     /// the chart is shown until it has).
-    Chart(FhirClient<Browser>, Option<Rc<flow::IdCheck>>),
+    Chart(
+        FhirClient<Browser>,
+        Option<Rc<flow::IdCheck>>,
+        Option<chart::PatientRead>,
+    ),
 }
 
 /// What every screen can reach: the current screen and the configured EHRs.
@@ -116,7 +120,13 @@ impl Ctx {
     pub fn open_session(&self, session: Session, check: Option<flow::IdCheck>) {
         self.last_ehr.set_value(Some(session.ehr_id.clone()));
         match FhirClient::new(Rc::new(Browser), session) {
-            Some(client) => self.show(Screen::Chart(client, check.map(Rc::new))),
+            Some(client) => {
+                // The patient's read leaves before the chart's view is built.
+                let first = client
+                    .with_session(|s| s.context.patient.clone())
+                    .map(|id| chart::PatientRead::start(*self, &client, &id));
+                self.show(Screen::Chart(client, check.map(Rc::new), first))
+            }
             None => {
                 flow::sign_out(&Browser);
                 self.problem(config_problem(&ConfigError::Malformed(
@@ -204,7 +214,10 @@ async fn start(ctx: Ctx) {
             // `exchange` takes the pending sign-in out of storage whatever the outcome; the
             // chart makes the id_token check while its first reads are on their way.
             match flow::exchange(&Browser, params).await {
-                Ok((session, check)) => ctx.open_session(session, Some(check)),
+                Ok((session, check)) => {
+                    web::mark("token-answered");
+                    ctx.open_session(session, Some(check))
+                }
                 Err(e) => ctx.problem(launch_problem(&e, kind)),
             }
         }
@@ -265,7 +278,7 @@ pub fn App() -> impl IntoView {
                 }.into_any(),
                 Screen::Picker => view! { <picker::Picker ctx=ctx/> }.into_any(),
                 Screen::Problem(p) => view! { <problem::ProblemView ctx=ctx problem=p/> }.into_any(),
-                Screen::Chart(client, check) => view! { <chart::Chart ctx=ctx client=client check=check/> }.into_any(),
+                Screen::Chart(client, check, first) => view! { <chart::Chart ctx=ctx client=client check=check first=first/> }.into_any(),
             }}
         </main>
     }
@@ -274,7 +287,7 @@ pub fn App() -> impl IntoView {
 /// Used by the chart's refresh loop: whether `client` is still the one on screen.
 pub(crate) fn still_showing(ctx: Ctx, client: &FhirClient<Browser>) -> bool {
     ctx.screen.with_untracked(|s| match s {
-        Screen::Chart(c, _) => {
+        Screen::Chart(c, ..) => {
             c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
                 && Browser.load(crate::smart::session::SESSION_KEY).is_some()
         }
