@@ -573,7 +573,10 @@ async fn main() {
     // each launch's timeline); BENCHMARKS.md is written from a run of all three.
     let only = std::env::var("BENCH_MODES").ok();
     for mode in [Mode::Cold, Mode::Warm, Mode::Clinic] {
-        if only.as_ref().is_some_and(|m| !m.split(',').any(|x| x == mode.name())) {
+        if only
+            .as_ref()
+            .is_some_and(|m| !m.split(',').any(|x| x == mode.name()))
+        {
             continue;
         }
         let [o, r] = bench.run(mode, [&our_app, &ref_app], launches).await;
@@ -582,7 +585,9 @@ async fn main() {
     if only.is_some() {
         for (mode, o, r) in &results {
             for (name, runs) in [("smart-launch", o), ("fhirclient.js", r)] {
-                let med = |f: &dyn Fn(&Launch) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+                let med = |f: &dyn Fn(&Launch) -> f64| {
+                    median(&mut runs.iter().map(f).collect::<Vec<_>>())
+                };
                 eprintln!(
                     "{} {name}: {:.0} ms (phases {:.0} / {:.0} / {:.0} / {:.0})",
                     mode.name(),

@@ -4,9 +4,9 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {
     smart_launch::web::use_local_time_zone();
-    // launch.html's placeholder (shown while the wasm loaded) gives way to the app.
-    smart_launch::web::clear_body();
-    leptos::mount::mount_to_body(smart_launch::ui::App);
+    // launch.html's placeholder (shown while the wasm loads) gives way to the app once the
+    // page's first request is on its way (ui::run).
+    smart_launch::ui::run();
 }
 
 #[cfg(not(target_arch = "wasm32"))]

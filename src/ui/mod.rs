@@ -50,9 +50,22 @@ pub struct Ctx {
     pub ehrs: StoredValue<Option<Rc<Ehrs>>, LocalStorage>,
     /// The EHR of the current or last sign-in: "sign in again" goes straight back there.
     pub last_ehr: StoredValue<Option<String>, LocalStorage>,
+    mounted: StoredValue<bool, LocalStorage>,
 }
 
 impl Ctx {
+    /// Puts the app on the page (once), in place of launch.html's loading placeholder. The
+    /// screen may have been set before: it is what the app shows first.
+    pub fn mount(&self) {
+        if self.mounted.get_value() {
+            return;
+        }
+        self.mounted.set_value(true);
+        let ctx = *self;
+        web::clear_body();
+        leptos::mount::mount_to_body(move || view! { <App ctx=ctx/> });
+    }
+
     pub fn show(&self, s: Screen) {
         self.screen.set(s);
     }
@@ -75,8 +88,15 @@ impl Ctx {
 
     /// Starts a launch (EHR or standalone) and leaves the page for the authorize endpoint.
     pub fn launch(&self, target: LaunchTarget) {
-        let ctx = *self;
-        spawn_local(async move {
+        spawn_local(self.launch_now(target));
+    }
+
+    /// The launch itself. The UI is mounted once discovery's request is on its way (a launch
+    /// from the EHR shows the loading placeholder until then): building it first would hold
+    /// the request back by as long as that takes.
+    async fn launch_now(self, target: LaunchTarget) {
+        let ctx = self;
+        {
             let Some(ehrs) = ensure_ehrs(ctx).await else {
                 return;
             };
@@ -97,7 +117,12 @@ impl Ctx {
             } else {
                 crate::smart::authorize::LaunchKind::Standalone
             };
-            match flow::begin(&Browser, &ehrs, t, launch, &web::page_url()).await {
+            let begun = first_request_then(
+                flow::begin(&Browser, &ehrs, t, launch, &web::page_url()),
+                || ctx.mount(),
+            )
+            .await;
+            match begun {
                 Ok(url) => {
                     ctx.show(Screen::Working(format!("Signing in at {label}…")));
                     if let Err(e) = web::navigate(&url) {
@@ -112,7 +137,7 @@ impl Ctx {
                 }
                 Err(e) => ctx.problem(launch_problem(&e, Some(kind))),
             }
-        });
+        }
     }
 
     /// Opens the chart of `session`; `check` is the id_token check a new session still has to
@@ -165,8 +190,24 @@ async fn ensure_ehrs(ctx: Ctx) -> Option<Rc<Ehrs>> {
         Ok(e) => Some(e),
         Err(e) => {
             ctx.problem(config_problem(&e));
+            ctx.mount();
             None
         }
+    }
+}
+
+/// Polls `step` once (which sends its first request), runs `then` (e.g. mounting the UI) while
+/// that request is on its way, and finishes the step.
+async fn first_request_then<T>(
+    step: impl std::future::Future<Output = T>,
+    then: impl FnOnce(),
+) -> T {
+    let mut step = std::pin::pin!(step);
+    let first = futures::poll!(step.as_mut());
+    then();
+    match first {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => step.await,
     }
 }
 
@@ -192,6 +233,21 @@ fn read_ehrs_later(ctx: Ctx) {
     });
 }
 
+/// The app's start (main.rs): reads the page's address and sends the first request it calls
+/// for (discovery for a launch, the token request on the callback) before the UI is mounted.
+pub fn run() {
+    // Leptos starts its executor when it mounts; the tasks below run before that. (An error
+    // here only says it was started already.)
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let ctx = Ctx {
+        screen: RwSignal::new_local(Screen::Working("Starting…".into())),
+        ehrs: StoredValue::new_local(None),
+        last_ehr: StoredValue::new_local(None),
+        mounted: StoredValue::new_local(false),
+    };
+    spawn_local(start(ctx));
+}
+
 async fn start(ctx: Ctx) {
     let query = web::query();
     // Off the address bar before anything else, on every path (success, refusal, malformed
@@ -203,7 +259,8 @@ async fn start(ctx: Ctx) {
     match classify(&query) {
         Err(e) => {
             flow::refuse_visit(&Browser, &query);
-            ctx.problem(params_problem(&e))
+            ctx.problem(params_problem(&e));
+            ctx.mount();
         }
         Ok(PageRequest::Callback(params)) => {
             ctx.show(Screen::Working("Completing sign-in…".into()));
@@ -213,7 +270,9 @@ async fn start(ctx: Ctx) {
             read_ehrs_later(ctx);
             // `exchange` takes the pending sign-in out of storage whatever the outcome; the
             // chart makes the id_token check while its first reads are on their way.
-            match flow::exchange(&Browser, params).await {
+            let exchanged =
+                first_request_then(flow::exchange(&Browser, params), || ctx.mount()).await;
+            match exchanged {
                 Ok((session, check)) => {
                     web::mark("token-answered");
                     ctx.open_session(session, Some(check))
@@ -224,33 +283,34 @@ async fn start(ctx: Ctx) {
         Ok(PageRequest::EhrLaunch { iss, launch }) => {
             // A new launch replaces whatever session this tab had.
             flow::sign_out(&Browser);
-            ctx.launch(LaunchTarget::Issuer {
+            ctx.launch_now(LaunchTarget::Issuer {
                 iss,
                 launch: Some(launch),
-            });
+            })
+            .await;
         }
         Ok(PageRequest::StandaloneAt { iss }) => {
             flow::sign_out(&Browser);
-            ctx.launch(LaunchTarget::Issuer { iss, launch: None });
+            ctx.launch_now(LaunchTarget::Issuer { iss, launch: None })
+                .await;
         }
-        Ok(PageRequest::Plain) => match flow::resume(&Browser) {
-            Some(session) => {
-                read_ehrs_later(ctx);
-                ctx.open_session(session, None)
+        Ok(PageRequest::Plain) => {
+            match flow::resume(&Browser) {
+                Some(session) => {
+                    read_ehrs_later(ctx);
+                    ctx.open_session(session, None)
+                }
+                None => ctx.show_picker(),
             }
-            None => ctx.show_picker(),
-        },
+            ctx.mount();
+        }
     }
+    // Whatever happened above, the app is on the page now.
+    ctx.mount();
 }
 
 #[component]
-pub fn App() -> impl IntoView {
-    let ctx = Ctx {
-        screen: RwSignal::new_local(Screen::Working("Starting…".into())),
-        ehrs: StoredValue::new_local(None),
-        last_ehr: StoredValue::new_local(None),
-    };
-    spawn_local(start(ctx));
+fn App(ctx: Ctx) -> impl IntoView {
     // Each new screen is named in the title and takes the focus to its heading, so a keyboard
     // or screen-reader user starts where the screen does. The chart names and focuses itself
     // once the patient is on screen.
