@@ -26,11 +26,14 @@ if [ ! -f bench/node_modules/fhirclient/build/fhir-client.min.js ]; then
 fi
 if [ -n "$baseline" ]; then
   echo "==> building the baseline $baseline"
-  tree="$PWD/target/baseline-tree"
+  # Outside this checkout: Cargo merges every .cargo/config.toml from the build's directory up,
+  # so a worktree under this one would be built with this checkout's flags, not its own.
+  tree="${TMPDIR:-/tmp}/smart-launch-baseline-tree"
   rm -rf "$tree"
   git worktree prune
   git worktree add --detach "$tree" "$baseline" >/dev/null
-  (cd "$tree" && CARGO_TARGET_DIR="$PWD/../baseline-target" trunk build --release --offline)
+  target_dir="$PWD/target/baseline-target"
+  (cd "$tree" && CARGO_TARGET_DIR="$target_dir" trunk build --release --offline)
   export BASELINE_DIST="$tree/dist" BASELINE_LABEL="$(git log -1 --format="%h, %ad" --date=short "$baseline")"
 fi
 export BENCH_REV="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src index.html Trunk.toml Cargo.toml || echo ' with uncommitted changes')"

@@ -143,6 +143,62 @@ async fn a_patient_user_is_read_once() {
     env.close().await;
 }
 
+/// The callback's requests go in the order the patient's name needs them (issue 11): the JWKS is
+/// asked for together with the token (not after it), and the patient's read is the first FHIR
+/// request, ahead of the chart's searches. Orders, read from the page's Resource Timing, not
+/// durations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
+    let env = start(|_| {}).await;
+    env.browser
+        .goto(&format!(
+            "{}/?patient=patient-05",
+            env.sandbox.sandbox.config.public_url
+        ))
+        .await
+        .unwrap();
+    env.select("#practitioner", "dr-baker").await;
+    env.click("#launch").await;
+    env.click("#allow").await;
+    let expected = env.patient_name("patient-05");
+    env.text_when("#patient-name", |t| t == expected).await;
+    let entries = env
+        .browser
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => [new URL(e.name).pathname, e.startTime, e.responseEnd])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let entries: Vec<(String, f64, f64)> = serde_json::from_value(entries).unwrap();
+    let find = |path: &str| {
+        entries
+            .iter()
+            .find(|(p, _, _)| p.ends_with(path))
+            .unwrap_or_else(|| panic!("no {path} request: {entries:?}"))
+    };
+    let token = find("/auth/token");
+    let jwks = find("/jwks");
+    assert!(
+        jwks.1 < token.2,
+        "the JWKS request left before the token came back: {entries:?}"
+    );
+    let fhir: Vec<&(String, f64, f64)> = entries
+        .iter()
+        .filter(|(p, _, _)| p.contains("/fhir/"))
+        .collect();
+    let first = fhir
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("FHIR requests");
+    assert_eq!(
+        first.0, "/fhir/Patient/patient-05",
+        "the patient's read leaves first: {fhir:?}"
+    );
+    assert!(fhir.len() > 3, "the chart's searches went out too: {fhir:?}");
+    env.close().await;
+}
+
 /// The sandbox's launch page (what a new user sees first) fits its width whatever the patient's
 /// name (issue 12): no sideways scrolling with the long-name patient chosen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
