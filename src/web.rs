@@ -239,13 +239,14 @@ pub async fn fetch_text(path: &str) -> Result<String, String> {
     res.text().await.map_err(|e| e.to_string())
 }
 
-/// Empties the page's body (launch.html's loading placeholder), before the app mounts.
-pub fn clear_body() {
-    if let Some(body) = web_sys::window()
+/// Removes the element `id` from the page (launch.html's loading placeholder, as the app
+/// mounts).
+pub fn remove_element(id: &str) {
+    if let Some(el) = web_sys::window()
         .and_then(|w| w.document())
-        .and_then(|d| d.body())
+        .and_then(|d| d.get_element_by_id(id))
     {
-        body.set_text_content(None);
+        el.remove();
     }
 }
 

@@ -195,7 +195,21 @@ async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
         first.0, "/fhir/Patient/patient-05",
         "the patient's read leaves first: {fhir:?}"
     );
-    assert!(fhir.len() > 3, "the chart's searches went out too: {fhir:?}");
+    assert!(
+        fhir.len() > 3,
+        "the chart's searches went out too: {fhir:?}"
+    );
+    // launch.html's loading placeholder gave way to the app, and only it: the style sheet
+    // still applies (the header's colour comes from it), and there is one header.
+    let page = env
+        .browser
+        .execute(
+            "return [document.getElementById('loading') === null, document.querySelectorAll('header').length, getComputedStyle(document.querySelector('header.top')).backgroundColor];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page, serde_json::json!([true, 1, "rgb(35, 74, 125)"]));
     env.close().await;
 }
 

@@ -62,7 +62,7 @@ impl Ctx {
         }
         self.mounted.set_value(true);
         let ctx = *self;
-        web::clear_body();
+        web::remove_element("loading");
         leptos::mount::mount_to_body(move || view! { <App ctx=ctx/> });
     }
 
@@ -96,47 +96,45 @@ impl Ctx {
     /// the request back by as long as that takes.
     async fn launch_now(self, target: LaunchTarget) {
         let ctx = self;
-        {
-            let Some(ehrs) = ensure_ehrs(ctx).await else {
-                return;
-            };
-            let label = match &target {
-                LaunchTarget::Ehr(id) => ehrs
-                    .by_id(id)
-                    .map(|(_, e)| e.name.clone())
-                    .unwrap_or_default(),
-                LaunchTarget::Issuer { iss, .. } => iss.clone(),
-            };
-            ctx.show(Screen::Working(format!("Connecting to {label}…")));
-            let (t, launch) = match &target {
-                LaunchTarget::Ehr(id) => (Target::Ehr(id), None),
-                LaunchTarget::Issuer { iss, launch } => (Target::Issuer(iss), launch.as_deref()),
-            };
-            let kind = if launch.is_some() {
-                crate::smart::authorize::LaunchKind::Ehr
-            } else {
-                crate::smart::authorize::LaunchKind::Standalone
-            };
-            let begun = first_request_then(
-                flow::begin(&Browser, &ehrs, t, launch, &web::page_url()),
-                || ctx.mount(),
-            )
-            .await;
-            match begun {
-                Ok(url) => {
-                    ctx.show(Screen::Working(format!("Signing in at {label}…")));
-                    if let Err(e) = web::navigate(&url) {
-                        ctx.problem(Problem {
-                            code: "browser",
-                            title: "The browser did not go to the sign-in page".into(),
-                            message: "Please try again.".into(),
-                            action: crate::problem::Action::Retry,
-                            detail: Some(e),
-                        });
-                    }
+        let Some(ehrs) = ensure_ehrs(ctx).await else {
+            return;
+        };
+        let label = match &target {
+            LaunchTarget::Ehr(id) => ehrs
+                .by_id(id)
+                .map(|(_, e)| e.name.clone())
+                .unwrap_or_default(),
+            LaunchTarget::Issuer { iss, .. } => iss.clone(),
+        };
+        ctx.show(Screen::Working(format!("Connecting to {label}…")));
+        let (t, launch) = match &target {
+            LaunchTarget::Ehr(id) => (Target::Ehr(id), None),
+            LaunchTarget::Issuer { iss, launch } => (Target::Issuer(iss), launch.as_deref()),
+        };
+        let kind = if launch.is_some() {
+            crate::smart::authorize::LaunchKind::Ehr
+        } else {
+            crate::smart::authorize::LaunchKind::Standalone
+        };
+        let begun = first_request_then(
+            flow::begin(&Browser, &ehrs, t, launch, &web::page_url()),
+            || ctx.mount(),
+        )
+        .await;
+        match begun {
+            Ok(url) => {
+                ctx.show(Screen::Working(format!("Signing in at {label}…")));
+                if let Err(e) = web::navigate(&url) {
+                    ctx.problem(Problem {
+                        code: "browser",
+                        title: "The browser did not go to the sign-in page".into(),
+                        message: "Please try again.".into(),
+                        action: crate::problem::Action::Retry,
+                        detail: Some(e),
+                    });
                 }
-                Err(e) => ctx.problem(launch_problem(&e, Some(kind))),
             }
+            Err(e) => ctx.problem(launch_problem(&e, Some(kind))),
         }
     }
 
@@ -190,7 +188,6 @@ async fn ensure_ehrs(ctx: Ctx) -> Option<Rc<Ehrs>> {
         Ok(e) => Some(e),
         Err(e) => {
             ctx.problem(config_problem(&e));
-            ctx.mount();
             None
         }
     }
@@ -260,7 +257,6 @@ async fn start(ctx: Ctx) {
         Err(e) => {
             flow::refuse_visit(&Browser, &query);
             ctx.problem(params_problem(&e));
-            ctx.mount();
         }
         Ok(PageRequest::Callback(params)) => {
             ctx.show(Screen::Working("Completing sign-in…".into()));
@@ -294,18 +290,16 @@ async fn start(ctx: Ctx) {
             ctx.launch_now(LaunchTarget::Issuer { iss, launch: None })
                 .await;
         }
-        Ok(PageRequest::Plain) => {
-            match flow::resume(&Browser) {
-                Some(session) => {
-                    read_ehrs_later(ctx);
-                    ctx.open_session(session, None)
-                }
-                None => ctx.show_picker(),
+        Ok(PageRequest::Plain) => match flow::resume(&Browser) {
+            Some(session) => {
+                read_ehrs_later(ctx);
+                ctx.open_session(session, None)
             }
-            ctx.mount();
-        }
+            None => ctx.show_picker(),
+        },
     }
-    // Whatever happened above, the app is on the page now.
+    // Whatever happened above (a launch or a callback mounted it already, while their first
+    // request was on its way), the app is on the page now.
     ctx.mount();
 }
 
