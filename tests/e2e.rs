@@ -150,16 +150,7 @@ async fn a_patient_user_is_read_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
     let env = start(|_| {}).await;
-    env.browser
-        .goto(&format!(
-            "{}/?patient=patient-05",
-            env.sandbox.sandbox.config.public_url
-        ))
-        .await
-        .unwrap();
-    env.select("#practitioner", "dr-baker").await;
-    env.click("#launch").await;
-    env.click("#allow").await;
+    env.ehr_launch("patient-05").await;
     let expected = env.patient_name("patient-05");
     env.text_when("#patient-name", |t| t == expected).await;
     let entries = env

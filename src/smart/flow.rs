@@ -180,9 +180,9 @@ pub struct IdCheck {
 }
 
 /// Callback → token exchange (and the JWKS, at the same time): the session without its user
-/// (`fhirUser` comes from the checked id_token), not stored, and the check still to make. The caller has already removed `code`
-/// and `state` from the address bar, so a reload cannot exchange the code twice; the pending
-/// sign-in is taken out of storage whatever the outcome.
+/// (`fhirUser` comes from the checked id_token), not stored, and the check still to make. The
+/// caller has already removed `code` and `state` from the address bar, so a reload cannot
+/// exchange the code twice; the pending sign-in is taken out of storage whatever the outcome.
 pub async fn exchange<P: Platform>(
     p: &P,
     params: CallbackParams,
