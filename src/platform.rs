@@ -32,7 +32,14 @@ pub struct HttpRequest {
     /// The answer is wanted as bytes ([`HttpResponse::bytes`]): an attachment (a PDF, an
     /// image), not text.
     pub binary: bool,
+    /// How long the request may take, answer and body included, before it is abandoned with
+    /// [`NetError::Timeout`] (SECURITY.md, "When a server does not answer").
+    pub timeout_ms: u32,
 }
+
+/// A request's deadline unless its step sets a shorter one: long enough for a slow EHR's page of
+/// a thousand resources, short enough that a server that never answers gets a page, not a spinner.
+pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 
 impl HttpRequest {
     pub fn get(url: impl Into<String>, accept: &str) -> Self {
@@ -43,7 +50,14 @@ impl HttpRequest {
             body: None,
             priority: Priority::Normal,
             binary: false,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
         }
+    }
+
+    /// The same request with a deadline of `ms`.
+    pub fn within(mut self, ms: u32) -> Self {
+        self.timeout_ms = ms;
+        self
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -12,17 +12,43 @@ use crate::smart::flow::LaunchError;
 use crate::smart::launch::LaunchParamError;
 use crate::smart::token::TokenError;
 
-/// What the user can do about it; the UI offers the matching button.
+/// What the user can do about it; the UI offers the matching button and names the step
+/// (SECURITY.md, "When a server does not answer": every failure says what comes next).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Start again from the EHR (an EHR launch cannot be restarted from here).
+    /// Launch again, from the EHR (an EHR launch cannot be restarted from here): the session
+    /// or the sign-in is over.
     RelaunchFromEhr,
-    /// Start a standalone sign-in again.
+    /// Launch again: a new standalone sign-in at the same EHR.
     SignInAgain,
-    /// Try the same thing again later.
+    /// Try again: the same request, which can work the next time (a server that did not
+    /// answer, a network failure).
     Retry,
     /// Only an administrator can fix it (configuration, registration).
     ContactAdministrator,
+}
+
+impl Action {
+    /// The next step in words, shown above its button.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            Action::RelaunchFromEhr => "Next step: launch again. Open the app again from your EHR.",
+            Action::SignInAgain => "Next step: launch again. A new sign-in starts a new session.",
+            Action::Retry => "Next step: try again. The same request is sent again.",
+            Action::ContactAdministrator => {
+                "Next step: contact your administrator, who can fix this. Trying again will not help."
+            }
+        }
+    }
+
+    /// A stable name of the step, for tests and support (`data-next` on the page).
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::RelaunchFromEhr | Action::SignInAgain => "launch-again",
+            Action::Retry => "try-again",
+            Action::ContactAdministrator => "administrator",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +136,13 @@ pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
             Action::ContactAdministrator,
             detail,
         ),
+        LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(server))) => p(
+            "discovery-timeout",
+            "The EHR did not answer",
+            format!("The EHR's server {server} did not answer within {} seconds, so the sign-in could not start. Nothing was sent to it but the request for its SMART configuration. It may be busy or down: try again, and if it keeps failing, tell your EHR's support.", crate::smart::discovery::DISCOVERY_DEADLINE_MS / 1000),
+            Action::Retry,
+            detail,
+        ),
         LaunchError::Discovery(d) => {
             let net = matches!(d, DiscoveryError::Network(_));
             p(
@@ -129,6 +162,13 @@ pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
             },
             relaunch_action(kind),
             None,
+        ),
+        LaunchError::Callback(CallbackError::MissingIssuer { expected }) => p(
+            "missing-iss",
+            "Please relaunch the app",
+            format!("This sign-in response does not say which server sent it, though {expected} names itself in every response. It may come from another server, so no token was requested."),
+            relaunch_action(kind),
+            detail,
         ),
         LaunchError::Callback(_) => p(
             "relaunch",
@@ -159,7 +199,7 @@ pub fn fhir_problem(e: &FhirError, kind: LaunchKind) -> Problem {
         FhirError::Forbidden(_) => p(
             "forbidden",
             "Not permitted",
-            "Your access does not include this information.".into(),
+            "Your access does not include this information. If you need it, ask your administrator to grant it.".into(),
             Action::ContactAdministrator,
             detail,
         ),
@@ -245,6 +285,46 @@ mod tests {
             None,
         );
         assert!(pr.message.contains("require_pkce_advertised"));
+    }
+
+    /// Discovery that timed out names the server and offers to try again; a callback without
+    /// the `iss` its EHR promised asks for a relaunch.
+    #[test]
+    fn a_silent_server_is_named_and_retried() {
+        let e = LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(
+            "https://ehr.example".into(),
+        )));
+        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        assert_eq!(pr.code, "discovery-timeout");
+        assert!(pr.message.contains("https://ehr.example"), "{}", pr.message);
+        assert_eq!(pr.action, Action::Retry);
+        assert_eq!(pr.action.code(), "try-again");
+        let e = LaunchError::Callback(CallbackError::MissingIssuer {
+            expected: "https://ehr.example/fhir".into(),
+        });
+        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        assert_eq!(pr.code, "missing-iss");
+        assert_eq!(pr.action.code(), "launch-again");
+        assert!(pr.message.contains("no token was requested"));
+    }
+
+    /// Every page says which next step it offers.
+    #[test]
+    fn every_action_names_its_next_step() {
+        for a in [
+            Action::RelaunchFromEhr,
+            Action::SignInAgain,
+            Action::Retry,
+            Action::ContactAdministrator,
+        ] {
+            let words = a.next_step().to_lowercase();
+            let named = match a.code() {
+                "launch-again" => words.contains("launch again"),
+                "try-again" => words.contains("try again"),
+                _ => words.contains("administrator"),
+            };
+            assert!(named, "{a:?}: {words}");
+        }
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Scripted {
     pub sent: RefCell<Vec<Sent>>,
     handler: RefCell<Handler>,
     counter: Cell<u8>,
+    /// How long each answer takes on the fake clock (`now` moves on by this much per request).
+    pub latency_ms: Cell<u64>,
 }
 
 pub fn json(status: u16, body: &str) -> Result<HttpResponse, NetError> {
@@ -53,6 +55,7 @@ impl Scripted {
             sent: RefCell::new(Vec::new()),
             handler: RefCell::new(Box::new(handler)),
             counter: Cell::new(1),
+            latency_ms: Cell::new(0),
         }
     }
 
@@ -97,6 +100,7 @@ impl Platform for Scripted {
         ));
         // The request is on the wire; the answer comes after other tasks had their turn.
         YieldOnce(false).await;
+        self.now.set(self.now.get() + self.latency_ms.get());
         (self.handler.borrow_mut())(&req)
     }
 

@@ -9,12 +9,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
 
+mod html;
+
+pub use html::sanitize_html;
+
 use crate::platform::{
     CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, Priority, StorageError,
 };
-
-/// How long any one request may take before the user is told.
-const TIMEOUT_MS: u32 = 30_000;
 
 #[derive(Clone, Copy, Default)]
 pub struct Browser;
@@ -75,7 +76,7 @@ async fn fetch(req: &HttpRequest, signal: &AbortSignal) -> Result<Response, gloo
 
 impl Platform for Browser {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, NetError> {
-        let signal = AbortSignal::timeout_with_u32(TIMEOUT_MS);
+        let signal = AbortSignal::timeout_with_u32(req.timeout_ms);
         // The browser does not say why a fetch failed (CORS, down, offline); a timeout it does.
         let failed = |signal: &AbortSignal| {
             if signal.aborted() {
@@ -377,7 +378,7 @@ pub fn narrative_dom(
 }
 
 /// A node of a browser-parsed document, as the narrative allowlist reads trees.
-struct Dom(web_sys::Node);
+pub(crate) struct Dom(web_sys::Node);
 
 impl crate::fhir::narrative::Markup for Dom {
     fn kind(&self) -> crate::fhir::narrative::MarkupKind {
@@ -417,28 +418,6 @@ impl crate::fhir::narrative::Markup for Dom {
             .map(Dom)
             .collect()
     }
-}
-
-/// An HTML attachment that is not XML (most `text/html` from EHRs), parsed by the browser's
-/// HTML parser into an inert document (`DOMParser`: no browsing context, so no script runs and
-/// nothing is fetched) and rebuilt by the same allowlist as narratives; its `body` is shown.
-pub fn sanitize_html(
-    text: &str,
-    base: &crate::fhir::FhirBase,
-) -> Result<crate::fhir::narrative::Narrative, crate::fhir::narrative::NarrativeError> {
-    use crate::fhir::narrative::{walk, NarrativeError, MAX_BYTES, XHTML};
-    if text.len() > MAX_BYTES {
-        return Err(NarrativeError::TooLarge(text.len().div_ceil(1024)));
-    }
-    let unreadable = |e: JsValue| NarrativeError::Unreadable(describe(&e));
-    let doc = web_sys::DomParser::new()
-        .map_err(unreadable)?
-        .parse_from_string(text, web_sys::SupportedType::TextHtml)
-        .map_err(unreadable)?;
-    let body = doc
-        .body()
-        .ok_or_else(|| NarrativeError::Unreadable("no body".into()))?;
-    Ok(walk(&Dom(body.into()), Some(XHTML), base))
 }
 
 /// Text in a named charset, decoded by the browser's `TextDecoder` (the WHATWG Encoding

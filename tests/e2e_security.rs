@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{counting_server, start, start_hosted, start_with, Env, Hosting};
+use support::{
+    code_from, counting_server, start, start_hosted, start_two, start_with, Env, Hosting,
+};
 
 const PENDING_PREFIX: &str = "smart-launch.pending.";
 
@@ -227,5 +229,190 @@ async fn a_bad_id_token_signature_shows_nothing_of_the_chart() {
         stored.get("smart-launch.session").is_none(),
         "no session stored: {stored}"
     );
+    env.close().await;
+}
+
+/// Waits up to `limit` for `css`; how long it took.
+async fn appears_within(env: &Env, css: &str, limit: Duration) -> Duration {
+    let start = tokio::time::Instant::now();
+    loop {
+        if env.browser.find(Locator::Css(css)).await.is_ok() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{css} did not appear within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn next_step(env: &Env) -> String {
+    env.element("#next-step")
+        .await
+        .attr("data-next")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// A server whose discovery never answers: the launch ends within 20 s (the app's deadline is
+/// 12 s for `.well-known` and `metadata` together) on a page that names the server and offers
+/// "Try again", which sends the same launch again and, now that the server answers, reaches
+/// the chart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_that_never_answers_ends_in_a_page_that_tries_again() {
+    let env = start(|c| {
+        c.auto_approve = true;
+        c.faults.hang = vec!["/fhir/.well-known/smart-configuration".into()];
+    })
+    .await;
+    env.open_sandbox_page("patient-01").await;
+    env.click("#launch").await;
+    let took = appears_within(&env, "#problem", Duration::from_secs(20)).await;
+    assert_eq!(problem_code(&env).await, "discovery-timeout", "after {took:?}");
+    let origin = env.sandbox.sandbox.config.public_url.clone();
+    let msg = env.text("#problem-message").await;
+    assert!(msg.contains(&origin), "names the server: {msg}");
+    assert_eq!(next_step(&env).await, "try-again");
+    assert_eq!(env.stat("authorize"), 0);
+
+    env.sandbox
+        .sandbox
+        .faults
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .hang
+        .clear();
+    env.click("#retry").await;
+    let name = env.patient_name("patient-01");
+    env.text_when("#patient-name", |t| t == name).await;
+    env.close().await;
+}
+
+/// The patient's read never answers: the banner says so at the request's deadline and offers
+/// "Try again", which reads the patient again; the rest of the chart is there meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_read_that_never_answers_offers_to_try_again() {
+    let env = start(|c| {
+        c.auto_approve = true;
+        c.faults.hang = vec!["/fhir/Patient/patient-01".into()];
+    })
+    .await;
+    env.ehr_launch_auto("patient-01").await;
+    // FHIR requests have 30 s (platform::DEFAULT_TIMEOUT_MS).
+    appears_within(&env, "#banner-error", Duration::from_secs(45)).await;
+    let msg = env.text("#banner-error").await;
+    assert!(msg.contains("try again"), "{msg}");
+    env.element("#tab-summary").await;
+    env.sandbox
+        .sandbox
+        .faults
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .hang
+        .clear();
+    env.click("#banner-retry").await;
+    let name = env.patient_name("patient-01");
+    env.text_when("#patient-name", |t| t == name).await;
+    env.close().await;
+}
+
+/// RFC 9207 §2.4 with two configured EHRs, both advertising `iss` in their responses: a code
+/// that the second EHR issued, delivered without `iss` to a sign-in pending at the first, is
+/// sent to neither token endpoint, starts no session, and drops that sign-in; delivered with
+/// the second EHR's `iss`, the same. A sandbox that leaves `iss` out of its own callbacks is
+/// refused the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_without_the_advertised_iss_is_refused() {
+    let env = start_two(|_| {}, |c| c.auto_approve = true).await;
+    let second = env.second.as_ref().unwrap();
+    let second_tokens = || second.sandbox.stats.token_requests.load(Ordering::Relaxed);
+    let redirect = format!("{}/launch.html", env.app);
+    for with_iss in [None, Some(second.sandbox.fhir_base.clone())] {
+        // A sign-in pending at the first EHR, then back at the app.
+        env.browser.goto(&redirect).await.unwrap();
+        env.click("#ehr-sandbox").await;
+        env.text("#login-practitioner").await;
+        env.browser.goto(&redirect).await.unwrap();
+        env.element("#picker-title").await;
+        let pending = pending_sign_ins(&env).await;
+        assert_eq!(pending.len(), 1);
+        let state = pending[0].trim_start_matches(PENDING_PREFIX).to_string();
+
+        let code = code_from(second, &redirect).await;
+        let mut query = format!("code={code}&state={state}");
+        if let Some(iss) = &with_iss {
+            query.push_str(&format!("&iss={iss}"));
+        }
+        env.browser
+            .goto(&format!("{redirect}?{query}"))
+            .await
+            .unwrap();
+        let code_shown = problem_code(&env).await;
+        let expected = if with_iss.is_some() { "relaunch" } else { "missing-iss" };
+        assert_eq!(code_shown, expected);
+        assert_eq!(next_step(&env).await, "launch-again");
+        assert_eq!(env.browser.current_url().await.unwrap().query(), None);
+        assert!(pending_sign_ins(&env).await.is_empty());
+        let stored = env.session_storage().await;
+        assert!(stored.get("smart-launch.session").is_none(), "{stored}");
+    }
+    assert_eq!(env.stat("token"), 0, "the first EHR's token endpoint");
+    assert_eq!(second_tokens(), 0, "the second EHR's token endpoint");
+    env.close().await;
+
+    let env = start(|c| {
+        c.auto_approve = true;
+        c.faults.omit_callback_iss = true;
+    })
+    .await;
+    env.ehr_launch_auto("patient-01").await;
+    assert_eq!(problem_code(&env).await, "missing-iss");
+    assert_eq!(env.stat("token"), 0);
+    env.close().await;
+}
+
+/// OpenID Connect Core 3.1.3.7: id_tokens whose signature holds but which name another audience
+/// beside this app, another authorized party, or an issue time a year ahead stop the launch
+/// with nothing of the chart shown and no session stored; the same server's good token opens
+/// the chart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_tokens_for_other_parties_or_from_the_future_are_refused() {
+    let env = start(|c| c.auto_approve = true).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for claims in [
+        serde_json::json!({"aud": ["smart-launch", "another-app"]}),
+        serde_json::json!({"azp": "another-app"}),
+        serde_json::json!({"iat": now + 365 * 86_400}),
+    ] {
+        env.sandbox
+            .sandbox
+            .faults
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .id_token_claims = claims.as_object().cloned();
+        env.ehr_launch_auto("patient-01").await;
+        assert_eq!(problem_code(&env).await, "id-token", "{claims}");
+        assert_eq!(next_step(&env).await, "launch-again");
+        for sel in ["#patient-name", ".tabs"] {
+            let found = env.browser.find_all(Locator::Css(sel)).await.unwrap();
+            assert!(found.is_empty(), "{claims}: {sel} is on the page");
+        }
+        let stored = env.session_storage().await;
+        assert!(stored.get("smart-launch.session").is_none(), "{stored}");
+    }
+    env.sandbox
+        .sandbox
+        .faults
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .id_token_claims = None;
+    env.ehr_launch_auto("patient-01").await;
+    let name = env.patient_name("patient-01");
+    env.text_when("#patient-name", |t| t == name).await;
     env.close().await;
 }

@@ -85,7 +85,7 @@ impl AppHost {
         let csp = format!(
             "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' {hashes}; \
              style-src 'self'; img-src 'self' data: blob:; font-src 'self'; \
-             connect-src 'self' {origins}; frame-ancestors 'self' {origins}; \
+             connect-src 'self' {origins}; frame-src 'self'; frame-ancestors 'self' {origins}; \
              base-uri 'none'; form-action 'none'; object-src 'none'"
         );
         warm_up(dir.to_path_buf());
@@ -103,6 +103,13 @@ impl AppHost {
         Router::new().fallback(serve).with_state(Arc::new(self))
     }
 }
+
+/// The app's HTML parser frame (the app's `src/web/html.rs`): the parser checks inline event
+/// handlers and styles against the policy of the document whose `DOMParser` it is, so this one
+/// allows them (they never run: what the frame parses has no browsing context) and nothing else.
+pub const PARSER_FRAME: &str = "html-parser.html";
+pub const PARSER_FRAME_CSP: &str = "default-src 'none'; script-src-attr 'unsafe-inline'; \
+     style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
 
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
@@ -336,7 +343,12 @@ async fn serve(State(host): State<Arc<AppHost>>, req: Request) -> Response {
         Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
     };
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&host.csp) {
+    if rel == Path::new(PARSER_FRAME) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PARSER_FRAME_CSP),
+        );
+    } else if let Ok(v) = HeaderValue::from_str(&host.csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(

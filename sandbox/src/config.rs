@@ -47,6 +47,15 @@ pub struct Faults {
     pub bad_id_token_signature: bool,
     /// Searches of this resource type answer 500 (one section of a chart failing alone).
     pub fail_searches: Option<String>,
+    /// Requests whose path starts with one of these never get an answer (a server that hangs),
+    /// e.g. `/fhir/.well-known/smart-configuration` or `/fhir/Patient/patient-01`.
+    pub hang: Vec<String>,
+    /// Authorization responses leave out `iss`, though discovery advertises
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §2.4: clients must refuse them).
+    pub omit_callback_iss: bool,
+    /// Claims written over the id_token's own before it is signed (e.g. another audience, an
+    /// `azp`, an `iat` in the future): a token whose signature holds and whose claims must not.
+    pub id_token_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +166,11 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --fhir-unauthorized      FHIR answers 401 to every request (a dead session)
   --bad-id-token-signature id_tokens carry a signature that does not verify
   --fail-searches TYPE     searches of TYPE (e.g. Condition) answer 500
+  --hang PATH              requests whose path starts with PATH never answer (repeatable),
+                           e.g. /fhir/.well-known/smart-configuration or /fhir/Patient/
+  --omit-callback-iss      authorization responses without iss, though it is advertised
+  --id-token-claims JSON   claims written over the id_token's (signed as usual), e.g.
+                           '{"aud":["smart-launch","other"]}' or '{"iat":4102444800}'
   --seed N                 data generator seed                      [42]
   --big-observations N     observations of the large-record patient [10000]
   --quiet                  no request log
@@ -187,6 +201,7 @@ pub fn from_args_and_env(
                 | "omit-pkce-methods"
                 | "fhir-unauthorized"
                 | "bad-id-token-signature"
+                | "omit-callback-iss"
                 | "quiet"
                 | "help"
         );
@@ -256,6 +271,9 @@ pub fn from_args_and_env(
             "fhir-unauthorized",
             "bad-id-token-signature",
             "fail-searches",
+            "hang",
+            "omit-callback-iss",
+            "id-token-claims",
             "seed",
             "big-observations",
             "quiet",
@@ -335,10 +353,26 @@ pub fn from_args_and_env(
     c.faults.fhir_unauthorized = flag("fhir-unauthorized");
     c.faults.bad_id_token_signature = flag("bad-id-token-signature");
     c.faults.fail_searches = get("fail-searches");
+    c.faults.hang = get_all("hang");
+    if let Some(bad) = c.faults.hang.iter().find(|p| !p.starts_with('/')) {
+        return Err(format!("--hang: {bad:?} is not a path (it starts with /)"));
+    }
+    c.faults.omit_callback_iss = flag("omit-callback-iss");
+    if let Some(j) = get("id-token-claims") {
+        c.faults.id_token_claims = Some(id_token_claims(&j)?);
+    }
     c.seed = num("seed", get("seed"), 42)?;
     c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
     c.log_requests = !flag("quiet");
     Ok(c)
+}
+
+/// `--id-token-claims`: a JSON object.
+pub fn id_token_claims(j: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(j) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(format!("--id-token-claims: {j:?} is not a JSON object")),
+    }
 }
 
 /// `id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET`.
@@ -428,6 +462,23 @@ mod tests {
         assert!(c.faults.bad_id_token_signature);
         assert_eq!(c.faults.fail_searches.as_deref(), Some("Condition"));
         assert!(parse(&["--foreign-token-endpoint", "nope"]).is_err());
+        let c = parse(&[
+            "--hang",
+            "/fhir/.well-known",
+            "--hang=/fhir/Patient/",
+            "--omit-callback-iss",
+            "--id-token-claims",
+            r#"{"aud":["smart-launch","other"]}"#,
+        ])
+        .unwrap();
+        assert_eq!(c.faults.hang, vec!["/fhir/.well-known", "/fhir/Patient/"]);
+        assert!(c.faults.omit_callback_iss);
+        assert_eq!(
+            c.faults.id_token_claims.as_ref().map(|m| m["aud"].clone()),
+            Some(serde_json::json!(["smart-launch", "other"]))
+        );
+        assert!(parse(&["--hang", "fhir"]).is_err());
+        assert!(parse(&["--id-token-claims", "[1]"]).is_err());
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();
         assert_eq!(c.token_lifetime, Duration::from_secs(10));

@@ -99,6 +99,11 @@ struct FaultsUpdate {
     fhir_unauthorized: Option<bool>,
     /// A resource type, or "" for none.
     fail_searches: Option<String>,
+    /// Path prefixes that never answer; `[]` for none.
+    hang: Option<Vec<String>>,
+    omit_callback_iss: Option<bool>,
+    /// Claims written over the id_token's; `{}` for none.
+    id_token_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
@@ -112,6 +117,9 @@ async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
         "malformed": f.malformed.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>(),
         "fhir_unauthorized": f.fhir_unauthorized,
         "fail_searches": f.fail_searches,
+        "hang": f.hang,
+        "omit_callback_iss": f.omit_callback_iss,
+        "id_token_claims": f.id_token_claims,
     }))
     .into_response()
 }
@@ -159,6 +167,15 @@ async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>)
         }
         if let Some(t) = u.fail_searches {
             f.fail_searches = (!t.is_empty()).then_some(t);
+        }
+        if let Some(h) = u.hang {
+            f.hang = h;
+        }
+        if let Some(v) = u.omit_callback_iss {
+            f.omit_callback_iss = v;
+        }
+        if let Some(c) = u.id_token_claims {
+            f.id_token_claims = (!c.is_empty()).then_some(c);
         }
     }
     get_faults(State(sb)).await

@@ -118,9 +118,15 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
     res
 }
 
-/// Added latency and random 500/503s on API paths (`--latency-ms`, `--failure-rate`), and
-/// the authorize step's own latency (`--authorize-latency-ms`).
+/// Requests that never answer (`--hang`), added latency and random 500/503s on API paths
+/// (`--latency-ms`, `--failure-rate`), and the authorize step's own latency
+/// (`--authorize-latency-ms`).
 pub async fn faults(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/_admin") && sb.faults().hang.iter().any(|p| path.starts_with(p.as_str())) {
+        // `--hang`: the request is read and never answered, until the client gives up.
+        std::future::pending::<()>().await;
+    }
     if req.uri().path() == "/auth/authorize" {
         let ms = sb.faults().authorize_latency_ms;
         if ms > 0 {

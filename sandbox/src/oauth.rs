@@ -91,6 +91,8 @@ pub async fn smart_configuration(State(sb): S) -> Response {
         ],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
+        // RFC 9207 §3: every authorization response names this server.
+        "authorization_response_iss_parameter_supported": true,
         "capabilities": CAPABILITIES,
     });
     if faults.omit_pkce_methods {
@@ -211,7 +213,9 @@ fn error_redirect(
         if let Some(s) = state {
             q.append_pair("state", s);
         }
-        q.append_pair("iss", &sb.fhir_base);
+        if !sb.faults().omit_callback_iss {
+            q.append_pair("iss", &sb.fhir_base);
+        }
     }
     Redirect::to(u.as_str()).into_response()
 }
@@ -392,8 +396,10 @@ fn issue_code(sb: &Sandbox, p: PendingAuth, granted: Vec<String>) -> Response {
     };
     u.query_pairs_mut()
         .append_pair("code", &code)
-        .append_pair("state", &p.state)
-        .append_pair("iss", &sb.fhir_base);
+        .append_pair("state", &p.state);
+    if !sb.faults().omit_callback_iss {
+        u.query_pairs_mut().append_pair("iss", &sb.fhir_base);
+    }
     Redirect::to(u.as_str()).into_response()
 }
 
@@ -955,6 +961,11 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
             });
             if fhir_user {
                 claims["fhirUser"] = json!(format!("{}/{}", sb.fhir_base, user.reference()));
+            }
+            if let Some(over) = sb.faults().id_token_claims {
+                for (k, v) in over {
+                    claims[k] = v;
+                }
             }
             let mut jwt = sb.signer().sign(&claims);
             if sb.faults().bad_id_token_signature {

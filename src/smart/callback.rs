@@ -18,6 +18,9 @@ pub enum CallbackError {
     Expired,
     #[error("the sign-in response came from {got:?}, not from {expected:?}")]
     WrongIssuer { expected: String, got: String },
+    /// RFC 9207 §2.4: the EHR says it names itself in every response, and this one does not.
+    #[error("the sign-in response does not say which server sent it, though {expected:?} says it always does (RFC 9207)")]
+    MissingIssuer { expected: String },
     /// The server said no; its words are shown as plain text.
     #[error("the EHR refused the sign-in: {error}")]
     Denied {
@@ -59,17 +62,27 @@ pub fn validate(
     if pending.is_expired(now_ms) {
         return Err(CallbackError::Expired);
     }
-    if let Some(iss) = &params.iss {
-        // RFC 9207 §2.4: compare with the issuer we sent the user to. SMART servers name either
-        // their advertised `issuer` or the FHIR base.
-        let expected = &pending.smart.issuer;
-        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-        if !same(iss, expected) && !same(iss, &pending.issuer) {
-            return Err(CallbackError::WrongIssuer {
+    // RFC 9207 §2.4, before the response is read any further (an error response too): compare
+    // `iss` with the issuer we sent the user to. SMART servers name either their advertised
+    // `issuer` or the FHIR base. A server that advertises the parameter must send it: without
+    // it, a response from another server (a mix-up, RFC 9700 §4.4) cannot be told apart.
+    let expected = &pending.smart.issuer;
+    match &params.iss {
+        Some(iss) => {
+            let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+            if !same(iss, expected) && !same(iss, &pending.issuer) {
+                return Err(CallbackError::WrongIssuer {
+                    expected: expected.clone(),
+                    got: iss.clone(),
+                });
+            }
+        }
+        None if pending.smart.authorization_response_iss_parameter_supported => {
+            return Err(CallbackError::MissingIssuer {
                 expected: expected.clone(),
-                got: iss.clone(),
             });
         }
+        None => {}
     }
     if let Some(error) = params.error {
         return Err(CallbackError::Denied {
@@ -114,6 +127,7 @@ mod tests {
             revocation_endpoint: None,
             capabilities: vec![],
             code_challenge_methods_supported: None,
+            authorization_response_iss_parameter_supported: false,
             source: Source::WellKnown,
         };
         let iss = Issuer::parse(&ehr.iss).unwrap();
@@ -196,6 +210,42 @@ mod tests {
         let mut cb = params("c", &p.state);
         cb.iss = Some("http://localhost:9000/fhir/".into());
         assert!(validate(cb, Some(p), 2000).is_ok());
+    }
+
+    /// RFC 9207 §2.4: where discovery advertised the parameter, a response without `iss` is
+    /// refused, an error response too; where it did not, `iss` stays optional.
+    #[test]
+    fn iss_is_required_where_the_server_advertises_it() {
+        let advertising = || {
+            let mut p = pending();
+            p.smart.authorization_response_iss_parameter_supported = true;
+            p
+        };
+        let p = advertising();
+        let cb = params("c", &p.state);
+        assert_eq!(
+            validate(cb, Some(p), 2000).unwrap_err(),
+            CallbackError::MissingIssuer {
+                expected: "http://localhost:9000/fhir".into()
+            }
+        );
+        let p = advertising();
+        let denied = CallbackParams {
+            error: Some("access_denied".into()),
+            state: Some(p.state.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            validate(denied, Some(p), 2000),
+            Err(CallbackError::MissingIssuer { .. })
+        ));
+        let p = advertising();
+        let mut cb = params("c", &p.state);
+        cb.iss = Some("http://localhost:9000/fhir".into());
+        assert!(validate(cb, Some(p), 2000).is_ok());
+        // Not advertised: a response without `iss` is read as before.
+        let p = pending();
+        assert!(validate(params("c", &p.state), Some(p), 2000).is_ok());
     }
 
     #[test]

@@ -13,6 +13,11 @@ use crate::platform::{HttpRequest, HttpResponse, NetError};
 use crate::smart::config::{EhrConfig, Issuer};
 use crate::smart::fields;
 
+/// How long discovery may take in all, `.well-known` and the `metadata` fallback together: a
+/// launch whose server does not answer ends on a page naming it within 15 s of the click
+/// (SECURITY.md, "When a server does not answer"), with time left for the page itself.
+pub const DISCOVERY_DEADLINE_MS: u32 = 12_000;
+
 const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +39,11 @@ pub struct SmartConfiguration {
     pub revocation_endpoint: Option<String>,
     pub capabilities: Vec<String>,
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9207 §3: the server puts `iss` in every authorization response, so a response
+    /// without it is refused (§2.4). `false` for servers that do not say so, and for pending
+    /// sign-ins stored before the field existed.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
     pub source: Source,
 }
 
@@ -78,6 +88,8 @@ pub enum DiscoveryError {
     NoS256(Vec<String>),
     #[error("the server's SMART configuration does not list code_challenge_methods_supported, which SMART App Launch 2 requires; this app needs it to know PKCE S256 is supported")]
     PkceNotAdvertised,
+    #[error("the server's authorization_response_iss_parameter_supported is {0}, not true or false")]
+    BadIssFlag(String),
     #[error("SMART discovery failed. .well-known: {well_known}; metadata: {metadata}")]
     Both {
         well_known: Box<DiscoveryError>,
@@ -90,12 +102,31 @@ pub fn well_known_request(iss: &Issuer) -> HttpRequest {
         format!("{}/.well-known/smart-configuration", iss.as_str()),
         "application/json",
     )
+    .within(DISCOVERY_DEADLINE_MS)
 }
 
-pub fn metadata_request(iss: &Issuer) -> HttpRequest {
+/// The fallback, with what is left of discovery's deadline.
+pub fn metadata_request(iss: &Issuer, remaining_ms: u32) -> HttpRequest {
     HttpRequest::get(
         format!("{}/metadata", iss.as_str()),
         "application/fhir+json",
+    )
+    .within(remaining_ms)
+}
+
+/// Whether a failed `.well-known` answer means "no SMART document here", so that a SMART v1
+/// server's `metadata` is worth asking: a 404 or other status, an HTML page, something that is
+/// not JSON or not an object, a redirect, or a refused connection (a v1 server whose unknown
+/// paths carry no CORS headers looks like that to a browser). Not a timeout: a server that does
+/// not answer one request will not answer the next within the deadline either.
+pub fn is_not_here(e: &DiscoveryError) -> bool {
+    matches!(
+        e,
+        DiscoveryError::Network(NetError::Unreachable(_) | NetError::Redirected(_))
+            | DiscoveryError::Status { .. }
+            | DiscoveryError::Html { .. }
+            | DiscoveryError::NotJson { .. }
+            | DiscoveryError::WrongShape { .. }
     )
 }
 
@@ -215,6 +246,20 @@ struct WellKnownBody {
     #[serde(default)]
     capabilities: Vec<String>,
     code_challenge_methods_supported: Option<Vec<String>>,
+    authorization_response_iss_parameter_supported: Option<Value>,
+}
+
+/// RFC 9207 §3's flag, as JSON `true`/`false` or, from a server that writes its booleans as
+/// strings, `"true"`/`"false"`. Anything else is refused: guessing `false` would switch the
+/// check off.
+fn iss_flag(v: Option<Value>) -> Result<bool, DiscoveryError> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(DiscoveryError::BadIssFlag(other.to_string())),
+    }
 }
 
 /// Checks a `.well-known/smart-configuration` answer from the server of `ehr`.
@@ -247,6 +292,9 @@ pub fn process_well_known(
         )?,
         capabilities: body.capabilities,
         code_challenge_methods_supported: body.code_challenge_methods_supported,
+        authorization_response_iss_parameter_supported: iss_flag(
+            body.authorization_response_iss_parameter_supported,
+        )?,
         source: Source::WellKnown,
     };
     require_s256(&config.code_challenge_methods_supported, ehr)?;
@@ -260,7 +308,7 @@ pub fn process_metadata(
     ehr: &EhrConfig,
     res: &HttpResponse,
 ) -> Result<SmartConfiguration, DiscoveryError> {
-    let url = metadata_request(iss).url;
+    let url = metadata_request(iss, 0).url;
     let v = json_object(&url, res, "CapabilityStatement")?;
     if v["resourceType"] != "CapabilityStatement" {
         return Err(DiscoveryError::WrongShape {
@@ -300,6 +348,7 @@ pub fn process_metadata(
         // A v1 server's scopes are v1; PKCE is still required of it (S256 is always sent).
         capabilities: Vec::new(),
         code_challenge_methods_supported: None,
+        authorization_response_iss_parameter_supported: false,
         source: Source::Metadata,
     })
 }

@@ -37,36 +37,44 @@ pub enum LaunchError {
     IdToken(#[from] IdTokenError),
 }
 
-/// Discovery: `.well-known/smart-configuration`, then `metadata` when the first is not a SMART
-/// document at all. A server whose SMART document refuses S256, or is otherwise bad, is not given
-/// a second chance through `metadata` (that would drop the PKCE check or the endpoint pinning).
+/// Discovery: `.well-known/smart-configuration`, then `metadata` when the first said "not
+/// here" ([`discovery::is_not_here`]), both within one deadline
+/// ([`discovery::DISCOVERY_DEADLINE_MS`]). A server whose SMART document refuses S256, or is
+/// otherwise bad, is not given a second chance through `metadata` (that would drop the PKCE
+/// check or the endpoint pinning); a server that did not answer in time is not asked again.
 pub async fn discover<P: Platform>(
     p: &P,
     iss: &Issuer,
     ehr: &EhrConfig,
 ) -> Result<SmartConfiguration, DiscoveryError> {
+    let started = p.now_ms();
     let well_known = match p.send(discovery::well_known_request(iss)).await {
         Ok(res) => discovery::process_well_known(iss, ehr, &res),
         Err(e) => Err(e.into()),
     };
     let first = match well_known {
         Ok(c) => return Ok(c),
-        Err(
-            e @ (DiscoveryError::Network(_)
-            | DiscoveryError::Status { .. }
-            | DiscoveryError::Html { .. }
-            | DiscoveryError::NotJson { .. }
-            | DiscoveryError::WrongShape { .. }),
-        ) => e,
+        Err(e) if discovery::is_not_here(&e) => e,
         Err(e) => return Err(e),
     };
-    let metadata = match p.send(discovery::metadata_request(iss)).await {
-        Ok(res) => discovery::process_metadata(iss, ehr, &res),
-        Err(e) => Err(e.into()),
+    let spent = p.now_ms().saturating_sub(started);
+    let remaining = u64::from(discovery::DISCOVERY_DEADLINE_MS).saturating_sub(spent);
+    let metadata = if remaining == 0 {
+        Err(NetError::Timeout(iss.url().origin()).into())
+    } else {
+        let req = discovery::metadata_request(iss, remaining as u32);
+        match p.send(req).await {
+            Ok(res) => discovery::process_metadata(iss, ehr, &res),
+            Err(e) => Err(e.into()),
+        }
     };
-    metadata.map_err(|second| DiscoveryError::Both {
-        well_known: Box::new(first),
-        metadata: Box::new(second),
+    metadata.map_err(|second| match second {
+        // The server that did not answer is what the user needs to hear of.
+        DiscoveryError::Network(NetError::Timeout(_)) => second,
+        _ => DiscoveryError::Both {
+            well_known: Box::new(first),
+            metadata: Box::new(second),
+        },
     })
 }
 

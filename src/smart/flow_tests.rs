@@ -165,6 +165,80 @@ fn v1_server_falls_back_to_metadata_and_gets_v1_scopes() {
     assert_eq!(p.count("/metadata"), 1);
 }
 
+/// Discovery has one deadline for both requests: `.well-known` may use all of it, `metadata`
+/// gets what is left; a `.well-known` that did not answer in time is not followed by `metadata`
+/// (SECURITY.md, "When a server does not answer").
+#[test]
+fn discovery_shares_one_deadline_and_a_timeout_is_not_a_fallback() {
+    use crate::smart::discovery::DISCOVERY_DEADLINE_MS;
+    // A server that never answers: the browser gives up at the request's deadline.
+    let p = Scripted::new(|req| Err(NetError::Timeout(req.url.clone())));
+    let e = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap_err();
+    assert!(
+        matches!(e, LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(_)))),
+        "{e:?}"
+    );
+    assert_eq!(p.count("/metadata"), 0, "no fallback after a timeout");
+    assert!(p.keys().is_empty(), "nothing pending");
+
+    // `.well-known` answers 404 after 5 s: `metadata` gets the 7 s that are left.
+    let deadlines = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = deadlines.clone();
+    let p = Scripted::new(move |req| {
+        seen.borrow_mut().push(req.timeout_ms);
+        if req.url.ends_with("/metadata") {
+            Err(NetError::Timeout("http://localhost:9000".into()))
+        } else {
+            json(404, r#"{"resourceType":"OperationOutcome"}"#)
+        }
+    });
+    p.latency_ms.set(5_000);
+    let e = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap_err();
+    assert_eq!(
+        *deadlines.borrow(),
+        vec![DISCOVERY_DEADLINE_MS, DISCOVERY_DEADLINE_MS - 5_000]
+    );
+    assert!(
+        matches!(e, LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(_)))),
+        "a fallback that timed out is reported as the timeout: {e:?}"
+    );
+}
+
+/// RFC 9207 §2.4: the server advertised `iss` in its responses; a callback without it (a code
+/// from another server, delivered to this tab's sign-in) sends no token request and starts no
+/// session, and its pending sign-in is gone.
+#[test]
+fn a_callback_without_the_advertised_iss_sends_no_token_request() {
+    let p = Scripted::new(|req| {
+        if req.url.ends_with("/.well-known/smart-configuration") {
+            json(
+                200,
+                r#"{"issuer":"http://localhost:9000/fhir","authorization_endpoint":"http://localhost:9000/auth/authorize","token_endpoint":"http://localhost:9000/auth/token","code_challenge_methods_supported":["S256"],"authorization_response_iss_parameter_supported":true}"#,
+            )
+        } else {
+            json(200, r#"{"access_token":"AT","token_type":"Bearer"}"#)
+        }
+    });
+    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let state = callback_from(&url, "C").state.unwrap();
+    let params = match classify(&format!("code=FROM-B&state={state}")).unwrap() {
+        PageRequest::Callback(c) => c,
+        other => panic!("{other:?}"),
+    };
+    let e = block_on(complete(&p, params)).unwrap_err();
+    assert!(
+        matches!(e, LaunchError::Callback(CallbackError::MissingIssuer { .. })),
+        "{e:?}"
+    );
+    assert_eq!(p.count("/auth/token"), 0);
+    assert!(resume(&p).is_none());
+    assert!(p.keys().iter().all(|k| !k.starts_with(PENDING_PREFIX)));
+    // With `iss`, the same server's callback goes through.
+    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    assert!(block_on(exchange(&p, callback_from(&url, "C"))).is_ok());
+    assert_eq!(p.count("/auth/token"), 1);
+}
+
 #[test]
 fn a_server_refusing_s256_gets_no_second_chance() {
     let p = Scripted::new(|req| {
@@ -236,7 +310,19 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     wrong_aud["aud"] = json!("someone-else");
     let mut wrong_iss = good_claims(now_s);
     wrong_iss["iss"] = json!("https://evil.example/fhir");
-    for (claims, expected) in [(wrong_aud, "Audience"), (wrong_iss, "Issuer")] {
+    let mut extra_aud = good_claims(now_s);
+    extra_aud["aud"] = json!(["smart-launch", "another-app"]);
+    let mut other_azp = good_claims(now_s);
+    other_azp["azp"] = json!("another-app");
+    let mut future_iat = good_claims(now_s);
+    future_iat["iat"] = json!(now_s + 365 * 86_400);
+    for (claims, expected) in [
+        (wrong_aud, "Audience"),
+        (wrong_iss, "Issuer"),
+        (extra_aud, "ExtraAudience"),
+        (other_azp, "AuthorizedParty"),
+        (future_iat, "IssuedInFuture"),
+    ] {
         let p = server(token_body(&probe, Some(claims)));
         let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();

@@ -18,8 +18,20 @@ pub enum IdTokenError {
     Issuer { expected: String, got: String },
     #[error("the id_token is not meant for this app")]
     Audience,
+    /// OIDC Core §3.1.3.7 item 3: an audience besides this app, which this app does not trust.
+    #[error("the id_token is meant for other parties too ({0:?}), which this app does not trust")]
+    ExtraAudience(Vec<String>),
+    /// OIDC Core §3.1.3.7 item 5: `azp` names the party the token was issued to.
+    #[error("the id_token was issued to {0:?}, not to this app")]
+    AuthorizedParty(String),
     #[error("the id_token has expired")]
     Expired,
+    /// Issued further ahead than [`CLOCK_SKEW_SECS`]: a token minted for later use, or a server
+    /// whose clock is wrong.
+    #[error("the id_token says it was issued {0} s from now")]
+    IssuedInFuture(u64),
+    #[error("the id_token's {0} is not a time")]
+    BadTime(&'static str),
     #[error("the server publishes no key for the id_token (kid {0:?})")]
     NoKey(Option<String>),
     #[error("the id_token signature is not valid")]
@@ -78,7 +90,30 @@ pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
     })
 }
 
-/// Claims checks (OIDC Core §3.1.3.7 items 2, 3 and 9), with 60 s of clock skew allowed.
+/// How far the app's clock and the server's may disagree: a token's `exp` is honoured this much
+/// after it passes, and its `iat` may lie this much ahead. Five minutes, as Kerberos allows,
+/// because clinic workstations' clocks are often set by hand.
+pub const CLOCK_SKEW_SECS: u64 = 300;
+
+/// A NumericDate claim (RFC 7519 §2: seconds, possibly with a fraction), when present.
+fn numeric_date(t: &DecodedIdToken, name: &'static str) -> Result<Option<u64>, IdTokenError> {
+    match &t.claims[name] {
+        Value::Null => Ok(None),
+        v => match v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        }) {
+            Some(n) => Ok(Some(n)),
+            None => Err(IdTokenError::BadTime(name)),
+        },
+    }
+}
+
+/// Claims checks (OIDC Core §3.1.3.7): the issuer (item 2); the audience is this app and no
+/// one else, since this app trusts no other audience (item 3); `azp`, when present, is this
+/// app (items 4 and 5); not expired (item 9); not issued in the future (item 10 leaves the
+/// bound to the client: [`CLOCK_SKEW_SECS`]).
 pub fn check_claims(
     t: &DecodedIdToken,
     expected_issuer: &str,
@@ -92,17 +127,39 @@ pub fn check_claims(
             got: iss.to_string(),
         });
     }
-    let aud_ok = match &t.claims["aud"] {
-        Value::String(a) => a == client_id,
-        Value::Array(a) => a.iter().any(|x| x == client_id),
-        _ => false,
+    let audiences: Vec<&Value> = match &t.claims["aud"] {
+        Value::Array(a) => a.iter().collect(),
+        one => vec![one],
     };
-    if !aud_ok {
+    if !audiences.iter().any(|a| *a == client_id) {
         return Err(IdTokenError::Audience);
     }
-    match t.claims["exp"].as_u64() {
-        Some(exp) if exp + 60 > now_secs => Ok(()),
-        _ => Err(IdTokenError::Expired),
+    let others: Vec<String> = audiences
+        .iter()
+        .filter(|a| **a != client_id)
+        .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_string))
+        .collect();
+    if !others.is_empty() {
+        return Err(IdTokenError::ExtraAudience(others));
+    }
+    match &t.claims["azp"] {
+        Value::Null => {}
+        azp if azp == client_id => {}
+        azp => {
+            return Err(IdTokenError::AuthorizedParty(
+                azp.as_str().map_or_else(|| azp.to_string(), str::to_string),
+            ))
+        }
+    }
+    match numeric_date(t, "exp")? {
+        Some(exp) if exp + CLOCK_SKEW_SECS > now_secs => {}
+        _ => return Err(IdTokenError::Expired),
+    }
+    match numeric_date(t, "iat")? {
+        Some(iat) if iat > now_secs + CLOCK_SKEW_SECS => {
+            Err(IdTokenError::IssuedInFuture(iat - now_secs))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -163,13 +220,95 @@ mod tests {
             Err(IdTokenError::Audience)
         );
         assert_eq!(
-            check_claims(&t, "https://e/fhir", "app", 2061),
+            check_claims(&t, "https://e/fhir", "app", 2000 + CLOCK_SKEW_SECS - 1),
+            Ok(())
+        );
+        assert_eq!(
+            check_claims(&t, "https://e/fhir", "app", 2000 + CLOCK_SKEW_SECS),
             Err(IdTokenError::Expired)
         );
+        let with = |name: &str, v: Value| {
+            let mut c = claims();
+            c[name] = v;
+            decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap()
+        };
+        let check = |t: &DecodedIdToken| check_claims(t, "https://e/fhir", "app", 1000);
+        assert_eq!(check(&with("aud", serde_json::json!(["app"]))), Ok(()));
+        assert_eq!(check(&with("exp", serde_json::json!(1500.5))), Ok(()));
+        assert_eq!(
+            check(&with("exp", serde_json::json!("2000"))),
+            Err(IdTokenError::BadTime("exp"))
+        );
+        assert_eq!(
+            check(&with("exp", Value::Null)),
+            Err(IdTokenError::Expired)
+        );
+    }
+
+    /// OIDC Core §3.1.3.7 items 3-5: an audience this app does not trust, listed beside it, or
+    /// an `azp` naming another party, is refused.
+    #[test]
+    fn refuses_other_audiences_and_parties() {
+        let with = |name: &str, v: Value| {
+            let mut c = claims();
+            c[name] = v;
+            decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap()
+        };
+        let check = |t: &DecodedIdToken| check_claims(t, "https://e/fhir", "app", 1000);
+        assert_eq!(
+            check(&with("aud", serde_json::json!(["x", "app"]))),
+            Err(IdTokenError::ExtraAudience(vec!["x".into()]))
+        );
+        assert_eq!(
+            check(&with("aud", serde_json::json!(["app", 7]))),
+            Err(IdTokenError::ExtraAudience(vec!["7".into()]))
+        );
+        assert_eq!(
+            check(&with("aud", serde_json::json!(["x"]))),
+            Err(IdTokenError::Audience)
+        );
+        assert_eq!(check(&with("azp", serde_json::json!("app"))), Ok(()));
+        assert_eq!(
+            check(&with("azp", serde_json::json!("other"))),
+            Err(IdTokenError::AuthorizedParty("other".into()))
+        );
         let mut c = claims();
-        c["aud"] = serde_json::json!(["x", "app"]);
+        c["aud"] = serde_json::json!(["app", "other"]);
+        c["azp"] = serde_json::json!("app");
         let t = decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap();
-        assert_eq!(check_claims(&t, "https://e/fhir", "app", 1000), Ok(()));
+        assert_eq!(
+            check(&t),
+            Err(IdTokenError::ExtraAudience(vec!["other".into()])),
+            "azp does not make an untrusted audience trusted"
+        );
+    }
+
+    /// OIDC Core §3.1.3.7 item 10: `iat` at most [`CLOCK_SKEW_SECS`] ahead.
+    #[test]
+    fn refuses_a_token_issued_in_the_future() {
+        let with_iat = |iat: Value| {
+            let mut c = claims();
+            c["iat"] = iat;
+            decode(&token(serde_json::json!({"alg":"RS256"}), c)).unwrap()
+        };
+        let check = |t: &DecodedIdToken| check_claims(t, "https://e/fhir", "app", 1000);
+        assert_eq!(check(&with_iat(serde_json::json!(990))), Ok(()));
+        assert_eq!(
+            check(&with_iat(serde_json::json!(1000 + CLOCK_SKEW_SECS))),
+            Ok(())
+        );
+        assert_eq!(
+            check(&with_iat(serde_json::json!(1001 + CLOCK_SKEW_SECS))),
+            Err(IdTokenError::IssuedInFuture(CLOCK_SKEW_SECS + 1))
+        );
+        assert_eq!(
+            check(&with_iat(serde_json::json!(1000 + 365 * 86_400))),
+            Err(IdTokenError::IssuedInFuture(365 * 86_400))
+        );
+        assert_eq!(
+            check(&with_iat(serde_json::json!("soon"))),
+            Err(IdTokenError::BadTime("iat"))
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ fn post(url: &str, body: String) -> HttpRequest {
         body: Some(body),
         priority: Priority::Normal,
         binary: false,
+        timeout_ms: crate::platform::DEFAULT_TIMEOUT_MS,
     }
 }
 

@@ -15,7 +15,9 @@ use super::lists::{
 };
 use super::section::{collect, load, Gate, Load, Section};
 use super::session::SessionPanel;
-use super::{labs::Labs, notes::Notes, search::PatientSearch, still_showing, vitals::Vitals, Ctx};
+use super::{
+    labs::Labs, notes::Notes, search::PatientSearch, still_showing, vitals::Vitals, Ctx, Retry,
+};
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
 use crate::chart::style::variables;
@@ -24,7 +26,7 @@ use crate::chart::vitals::VitalsBuilder;
 use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpRequest, Platform};
-use crate::problem::launch_problem;
+use crate::problem::{fhir_problem, launch_problem};
 use crate::smart::flow;
 use crate::web::{self, Browser};
 
@@ -194,29 +196,50 @@ pub struct PatientRead {
 
 impl PatientRead {
     pub fn start(ctx: Ctx, client: &FhirClient<Browser>, id: &str) -> Self {
-        let kind = client.with_session(|s| s.kind);
         let record = RwSignal::new_local(Section::Loading {
             loaded: 0,
             total: None,
         });
-        let c = client.clone();
-        let read_id = id.to_string();
-        spawn_local(async move {
-            let r = c.read("Patient", &read_id).await;
-            web::mark("patient-answered");
-            match r {
-                Ok(v) => record.set(Section::Ready(v)),
-                Err(FhirError::SessionExpired) => ctx.session_expired(kind),
-                Err(e) => record.set(Section::Failed(
-                    format!("The patient could not be loaded: {e}"),
-                    None,
-                )),
-            }
-        });
+        Self::read(ctx, client.clone(), id.to_string(), record);
         PatientRead {
             id: id.to_string(),
             record,
         }
+    }
+
+    /// One attempt; a failure offers to try again where that can help (not a 403).
+    fn read(
+        ctx: Ctx,
+        c: FhirClient<Browser>,
+        id: String,
+        record: RwSignal<Section<Value>, LocalStorage>,
+    ) {
+        let kind = c.with_session(|s| s.kind);
+        spawn_local(async move {
+            let r = c.read("Patient", &id).await;
+            web::mark("patient-answered");
+            match r {
+                Ok(v) => record.set(Section::Ready(v)),
+                Err(FhirError::SessionExpired) => ctx.session_expired(kind),
+                Err(e) => {
+                    let again = (!matches!(e, FhirError::Forbidden(_))).then(|| {
+                        let c = c.clone();
+                        Retry::new(move || {
+                            record.set(Section::Loading {
+                                loaded: 0,
+                                total: None,
+                            });
+                            Self::read(ctx, c.clone(), id.clone(), record);
+                        })
+                    });
+                    let problem = fhir_problem(&e, kind);
+                    record.set(Section::Failed(
+                        format!("The patient could not be loaded. {}", problem.message),
+                        again,
+                    ))
+                }
+            }
+        });
     }
 }
 
@@ -497,7 +520,12 @@ fn Banner(
                         </dl>
                     }.into_any()
                 }
-                Section::Failed(e, _) => view! { <p class="error" id="banner-error">{e.clone()}</p> }.into_any(),
+                Section::Failed(e, retry) => view! {
+                    <p class="error" id="banner-error" role="alert">{e.clone()}</p>
+                    {retry.clone().map(|Retry(again)| view! {
+                        <button id="banner-retry" on:click=move |_| again()>"Try again"</button>
+                    })}
+                }.into_any(),
                 _ => view! { <p class="status">"Loading the patient…"</p> }.into_any(),
             })}
         </section>

@@ -33,7 +33,8 @@ pub enum Screen {
     /// A step in progress, with what the user is waiting for.
     Working(String),
     Picker,
-    Problem(Problem),
+    /// A failure, with how to send the failed request again when a retry can work.
+    Problem(Problem, Option<Retry>),
     /// The chart, with the id_token check still to pass when the session is new (nothing of
     /// the chart is shown until it has).
     Chart(
@@ -41,6 +42,16 @@ pub enum Screen {
         Option<Rc<flow::IdCheck>>,
         Option<chart::PatientRead>,
     ),
+}
+
+/// Sends a failed request again: what a failure's "Try again" runs.
+#[derive(Clone)]
+pub struct Retry(pub Rc<dyn Fn()>);
+
+impl Retry {
+    pub fn new(f: impl Fn() + 'static) -> Self {
+        Retry(Rc::new(f))
+    }
 }
 
 /// What every screen can reach: the current screen and the configured EHRs.
@@ -71,7 +82,13 @@ impl Ctx {
     }
 
     pub fn problem(&self, p: Problem) {
-        self.show(Screen::Problem(p));
+        self.show(Screen::Problem(p, None));
+    }
+
+    /// A failure whose "Try again" runs `retry` (used when the problem's action is a retry).
+    pub fn problem_retry(&self, p: Problem, retry: Retry) {
+        let retry = (p.action == crate::problem::Action::Retry).then_some(retry);
+        self.show(Screen::Problem(p, retry));
     }
 
     /// The session has ended (the client has already dropped its tokens): one message, however
@@ -89,6 +106,12 @@ impl Ctx {
     /// Starts a launch (EHR or standalone) and leaves the page for the authorize endpoint.
     pub fn launch(&self, target: LaunchTarget) {
         spawn_local(self.launch_now(target));
+    }
+
+    /// "Try again" for a launch that failed: the same launch from its start.
+    fn relaunch(&self, target: &LaunchTarget) -> Retry {
+        let (ctx, target) = (*self, target.clone());
+        Retry::new(move || ctx.launch(target.clone()))
     }
 
     /// The launch itself. The UI is mounted once discovery's request is on its way (a launch
@@ -125,16 +148,17 @@ impl Ctx {
             Ok(url) => {
                 ctx.show(Screen::Working(format!("Signing in at {label}…")));
                 if let Err(e) = web::navigate(&url) {
-                    ctx.problem(Problem {
+                    let p = Problem {
                         code: "browser",
                         title: "The browser did not go to the sign-in page".into(),
-                        message: "Please try again.".into(),
+                        message: "The sign-in page could not be opened.".into(),
                         action: crate::problem::Action::Retry,
                         detail: Some(e),
-                    });
+                    };
+                    ctx.problem_retry(p, ctx.relaunch(&target));
                 }
             }
-            Err(e) => ctx.problem(launch_problem(&e, Some(kind))),
+            Err(e) => ctx.problem_retry(launch_problem(&e, Some(kind)), ctx.relaunch(&target)),
         }
     }
 
@@ -176,6 +200,7 @@ impl Ctx {
     }
 }
 
+#[derive(Clone)]
 pub enum LaunchTarget {
     Ehr(String),
     Issuer { iss: String, launch: Option<String> },
@@ -312,7 +337,7 @@ fn App(ctx: Ctx) -> impl IntoView {
         let title = ctx.screen.with(|s| match s {
             Screen::Working(what) => Some(what.clone()),
             Screen::Picker => Some("Sign in to an EHR".to_string()),
-            Screen::Problem(p) => Some(p.title.clone()),
+            Screen::Problem(p, _) => Some(p.title.clone()),
             Screen::Chart(..) => None,
         });
         if let Some(t) = title {
@@ -331,7 +356,7 @@ fn App(ctx: Ctx) -> impl IntoView {
                     <p class="status" id="status" role="status" aria-live="polite">{what}</p>
                 }.into_any(),
                 Screen::Picker => view! { <picker::Picker ctx=ctx/> }.into_any(),
-                Screen::Problem(p) => view! { <problem::ProblemView ctx=ctx problem=p/> }.into_any(),
+                Screen::Problem(p, retry) => view! { <problem::ProblemView ctx=ctx problem=p retry=retry/> }.into_any(),
                 Screen::Chart(client, check, first) => view! { <chart::Chart ctx=ctx client=client check=check first=first/> }.into_any(),
             }}
         </main>

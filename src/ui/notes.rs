@@ -264,7 +264,7 @@ fn AttachmentView(att: Attachment, named: bool, client: FhirClient<Browser>) -> 
             )}</p>
         }
         .into_any(),
-        Source::BadData => view! { <p class="error">"The attachment's content is damaged (its data is not base64) and cannot be shown."</p> }.into_any(),
+        Source::BadData => view! { <p class="error">"The attachment's content is damaged (its data is not base64) and cannot be shown. Open it in the EHR."</p> }.into_any(),
         Source::Missing => view! { <p class="muted">"The attachment has no content."</p> }.into_any(),
     };
     view! { <div class="attachment">{header}{body}</div> }
@@ -275,15 +275,32 @@ fn ShownView(shown: Shown, att: Attachment, client: FhirClient<Browser>) -> impl
     match shown {
         Shown::Text(t) => view! { <pre class="note-text">{t}</pre> }.into_any(),
         Shown::Html(result) => view! { <NarrativeBody result=result client=client/> }.into_any(),
-        Shown::HtmlSource(text) => {
-            let result = web::sanitize_html(&text, client.base());
-            view! { <NarrativeBody result=result client=client/> }.into_any()
-        }
+        Shown::HtmlSource(text) => view! { <HtmlSourceView text=text client=client/> }.into_any(),
         Shown::File {
             bytes,
             blob_type,
             view: how,
         } => view! { <FileLinks bytes=bytes blob_type=blob_type how=how att=att/> }.into_any(),
+    }
+}
+
+/// An HTML attachment, shown once the browser has parsed it (`web::sanitize_html`: in the
+/// parser frame, which loads with the first one).
+#[component]
+fn HtmlSourceView(text: String, client: FhirClient<Browser>) -> impl IntoView {
+    let parsed = LocalResource::new({
+        let (text, base) = (text, client.base().clone());
+        move || {
+            let (text, base) = (text.clone(), base.clone());
+            async move { web::sanitize_html(&text, &base).await }
+        }
+    });
+    let client = StoredValue::new_local(client);
+    view! {
+        {move || match parsed.get() {
+            Some(result) => view! { <NarrativeBody result=result client=client.get_value()/> }.into_any(),
+            None => view! { <p class="status">"Preparing the attachment…"</p> }.into_any(),
+        }}
     }
 }
 
@@ -299,7 +316,7 @@ fn FileLinks(
     let url = match web::blob_url(&bytes, blob_type) {
         Ok(u) => u,
         Err(e) => {
-            return view! { <p class="error">{format!("The browser could not hold the file: {e}.")}</p> }.into_any();
+            return view! { <p class="error">{format!("The browser could not hold the file: {e}. Open it in the EHR.")}</p> }.into_any();
         }
     };
     {
@@ -426,7 +443,7 @@ fn NarrativeBody(
                     });
                 }
             }
-            Err(e) => div.set_text_content(Some(&format!("This content could not be shown: {e}."))),
+            Err(e) => div.set_text_content(Some(&format!("This content could not be shown: {e}. Open it in the EHR."))),
         }
     });
     view! {

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use crate::chart::scopes::can_search;
 use crate::fhir::patient::{summarize, PatientSummary};
 use crate::fhir::{FhirClient, FhirError};
+use crate::problem::fhir_problem;
 use crate::web::Browser;
 
 use super::Ctx;
@@ -17,7 +18,8 @@ enum Results {
     Searching,
     /// The first page's patients, and whether the server has more.
     Found(Vec<PatientSummary>, bool),
-    Failed(String),
+    /// What went wrong, and whether the same search can work when tried again.
+    Failed(String, bool),
 }
 
 #[component]
@@ -52,7 +54,10 @@ pub fn PatientSearch(
                     Results::Found(page.resources.iter().map(summarize).collect(), page.more)
                 }
                 Err(FhirError::SessionExpired) => return ctx.session_expired(kind),
-                Err(e) => Results::Failed(e.to_string()),
+                Err(e) => {
+                    let again = !matches!(e, FhirError::Forbidden(_));
+                    Results::Failed(format!("{} ({e})", fhir_problem(&e, kind).message), again)
+                }
             });
         });
     };
@@ -78,7 +83,7 @@ pub fn PatientSearch(
             // One live region, present from the start, so that screen readers announce each
             // outcome of a search (a region created with its text is often not read).
             <p class="status" role="status" id="search-status">{move || results.with(|r| match r {
-                Results::None | Results::Failed(_) => String::new(),
+                Results::None | Results::Failed(..) => String::new(),
                 Results::Searching => "Searching…".to_string(),
                 Results::Found(list, _) if list.is_empty() => String::new(),
                 Results::Found(list, false) if list.len() == 1 => "1 patient found.".to_string(),
@@ -90,7 +95,10 @@ pub fn PatientSearch(
             })}</p>
             {move || match results.get() {
                 Results::None | Results::Searching => ().into_any(),
-                Results::Failed(e) => view! { <p class="error" id="search-error" role="alert">{e}</p> }.into_any(),
+                Results::Failed(e, again) => view! {
+                    <p class="error" id="search-error" role="alert">{e}</p>
+                    {again.then(|| view! { <button id="search-retry" on:click=move |_| run()>"Try again"</button> })}
+                }.into_any(),
                 Results::Found(list, _) if list.is_empty() => view! { <p class="empty" id="search-empty" role="alert">"No matching patients."</p> }.into_any(),
                 Results::Found(list, _) => view! {
                     <ul class="results" id="search-results">

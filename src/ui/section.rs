@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
-use super::Ctx;
+use super::{Ctx, Retry};
 use crate::chart::scopes::can_search;
 use crate::fhir::{FhirClient, FhirError};
 use crate::problem::fhir_problem;
@@ -25,10 +25,6 @@ pub enum Section<T> {
     /// What went wrong, and how to try again when the section can.
     Failed(String, Option<Retry>),
 }
-
-/// Starts a failed section's loading again.
-#[derive(Clone)]
-pub struct Retry(Rc<dyn Fn()>);
 
 pub type SectionSignal<T> = RwSignal<Section<T>, LocalStorage>;
 

@@ -118,7 +118,9 @@ pub fn SessionPanel(
                 <dt>"Signed in at"</dt><dd id="ehr-name">{ehr_name}</dd>
                 <dt>"Access lasts"</dt><dd id="token-expiry">{expiry}</dd>
             </dl>
-            {move || refresh_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {move || refresh_error.get().map(|e| view! {
+                <p class="error" id="refresh-error" role="alert">{format!("The access could not be renewed: {e}. Try again with \"Refresh now\"; the access lasts until the time above.")}</p>
+            })}
             <div class="buttons">
                 <button id="refresh-now" on:click=refresh_now aria-disabled=move || (refreshing.get() || !can_refresh).to_string()>
                     {move || if refreshing.get() { "Refreshing…" } else { "Refresh now" }}</button>

@@ -24,8 +24,11 @@ pub struct Env {
     /// Every request the app's host answered: path, status, `Content-Encoding`.
     pub app_requests: RequestLog,
     pub sandbox: sandbox::Running,
+    /// A second configured EHR (`id` "second"), when the test asked for one ([`start_two`]).
+    pub second: Option<sandbox::Running>,
     pub browser: Client,
     pub driver: Child,
+    driver_port: u16,
     _profile: TempDir,
     _dist: TempDir,
 }
@@ -132,6 +135,21 @@ pub async fn start_hosted(
     tweak: impl FnOnce(&mut Config),
     app_entry: impl FnOnce(&mut Value),
 ) -> Env {
+    start_full(host_kind, tweak, app_entry, None::<fn(&mut Config)>).await
+}
+
+/// Two configured EHRs, each a sandbox of its own (another origin): `sandbox` (the first,
+/// changed by `first`) and `second`, changed by `second`.
+pub async fn start_two(first: impl FnOnce(&mut Config), second: impl FnOnce(&mut Config)) -> Env {
+    start_full(Hosting::AppHost, first, |_| {}, Some(second)).await
+}
+
+async fn start_full(
+    host_kind: Hosting,
+    tweak: impl FnOnce(&mut Config),
+    app_entry: impl FnOnce(&mut Value),
+    second: Option<impl FnOnce(&mut Config)>,
+) -> Env {
     // The app's origin first: the sandbox must know its redirect URI.
     let app_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -148,8 +166,17 @@ pub async fn start_hosted(
         ..Config::default()
     };
     config.clients[0].redirect_uris = vec![format!("{app}/launch.html")];
+    let second_config = second.map(|tweak_second| {
+        let mut c = config.clone();
+        tweak_second(&mut c);
+        c
+    });
     tweak(&mut config);
     let sandbox = sandbox::spawn(config).await.expect("sandbox starts");
+    let second = match second_config {
+        Some(c) => Some(sandbox::spawn(c).await.expect("second sandbox starts")),
+        None => None,
+    };
 
     // The app as deployed: the built files plus a config.json naming this sandbox.
     let dist_copy = temp_dir("dist");
@@ -159,7 +186,14 @@ pub async fn start_hosted(
         "scopes": ALL_SCOPES,
     });
     app_entry(&mut entry);
-    let app_config = json!({ "ehrs": [entry] });
+    let mut entries = vec![entry];
+    if let Some(b) = &second {
+        entries.push(json!({
+            "id": "second", "name": "Second EHR", "iss": b.sandbox.fhir_base, "client_id": "smart-launch",
+            "scopes": ALL_SCOPES,
+        }));
+    }
+    let app_config = json!({ "ehrs": entries });
     std::fs::write(dist_copy.0.join("config.json"), app_config.to_string()).expect("write config");
     let host = sandbox::app_host::AppHost::new(&dist_copy.0).expect("app host");
     let mut router = host.router();
@@ -251,8 +285,10 @@ pub async fn start_hosted(
         app,
         app_requests,
         sandbox,
+        second,
         browser: browser.expect("a WebDriver session with headless Chromium"),
         driver,
+        driver_port: port,
         _profile: profile,
         _dist: dist_copy,
     }
@@ -450,6 +486,36 @@ impl Env {
             .unwrap_or(0)
     }
 
+    /// The browser's console since the last call (chromedriver's log of the `browser` kind,
+    /// which `goog:loggingPrefs` turns on): each entry as `LEVEL message`.
+    pub async fn console(&self) -> Vec<String> {
+        let id = self
+            .browser
+            .session_id()
+            .await
+            .ok()
+            .flatten()
+            .expect("a WebDriver session");
+        let (_, body) = http(
+            &format!("http://127.0.0.1:{}/session/{id}/se/log", self.driver_port),
+            Some(r#"{"type":"browser"}"#),
+        )
+        .await;
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        v["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["level"].as_str().unwrap_or("?"),
+                    e["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
     pub async fn close(self) {
         let _ = self.browser.clone().close().await;
     }
@@ -491,4 +557,69 @@ pub async fn counting_server() -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, count)
+}
+
+/// One HTTP/1.1 request (GET, or POST with a JSON body) over a plain TCP connection: the status
+/// line and headers, and the body. Redirects are not followed: a test reads `Location` itself.
+pub async fn http(url: &str, json_body: Option<&str>) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let u = url::Url::parse(url).expect("a URL");
+    let host = u.host_str().expect("a host");
+    let port = u.port_or_known_default().expect("a port");
+    let target = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    };
+    let mut conn = tokio::net::TcpStream::connect((host, port))
+        .await
+        .expect("connect");
+    let request = match json_body {
+        Some(b) => format!(
+            "POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        ),
+        None => format!("GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"),
+    };
+    conn.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_string(), body.to_string())
+}
+
+/// An authorization code that `ehr` (a sandbox with auto-approve) issues to this app's client
+/// for a sign-in this browser never started: what an attacker holding a code of their own
+/// would deliver to someone else's sign-in.
+pub async fn code_from(ehr: &sandbox::Running, redirect_uri: &str) -> String {
+    let fhir = &ehr.sandbox.fhir_base;
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "smart-launch")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", "launch/patient openid fhirUser patient/*.rs")
+        .append_pair("state", "the-attackers-own-state")
+        .append_pair("aud", fhir)
+        .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let (head, _) = http(
+        &format!("{}/auth/authorize?{query}", ehr.sandbox.config.public_url),
+        None,
+    )
+    .await;
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no redirect from the authorize endpoint: {head}"));
+    url::Url::parse(&location)
+        .expect("a redirect URL")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {location}"))
 }
