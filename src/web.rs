@@ -350,7 +350,15 @@ pub fn narrative_dom(
                 } => {
                     let el = doc.create_element(tag)?;
                     for (k, v) in attrs {
-                        el.set_attribute(k, v)?;
+                        match (*k, el.dyn_ref::<web_sys::HtmlElement>()) {
+                            ("style", Some(html)) => {
+                                let css = html.style();
+                                for (prop, value) in crate::fhir::narrative::style_declarations(v) {
+                                    css.set_property(prop, value)?;
+                                }
+                            }
+                            _ => el.set_attribute(k, v)?,
+                        }
                     }
                     build(doc, &el, children, images)?;
                     el.into()

@@ -270,7 +270,11 @@ async fn discovery_that_never_answers_ends_in_a_page_that_tries_again() {
     env.open_sandbox_page("patient-01").await;
     env.click("#launch").await;
     let took = appears_within(&env, "#problem", Duration::from_secs(20)).await;
-    assert_eq!(problem_code(&env).await, "discovery-timeout", "after {took:?}");
+    assert_eq!(
+        problem_code(&env).await,
+        "discovery-timeout",
+        "after {took:?}"
+    );
     let origin = env.sandbox.sandbox.config.public_url.clone();
     let msg = env.text("#problem-message").await;
     assert!(msg.contains(&origin), "names the server: {msg}");
@@ -350,7 +354,11 @@ async fn a_callback_without_the_advertised_iss_is_refused() {
             .await
             .unwrap();
         let code_shown = problem_code(&env).await;
-        let expected = if with_iss.is_some() { "relaunch" } else { "missing-iss" };
+        let expected = if with_iss.is_some() {
+            "relaunch"
+        } else {
+            "missing-iss"
+        };
         assert_eq!(code_shown, expected);
         assert_eq!(next_step(&env).await, "launch-again");
         assert_eq!(env.browser.current_url().await.unwrap().query(), None);
@@ -414,5 +422,57 @@ async fn id_tokens_for_other_parties_or_from_the_future_are_refused() {
     env.ehr_launch_auto("patient-01").await;
     let name = env.patient_name("patient-01");
     env.text_when("#patient-name", |t| t == name).await;
+    env.close().await;
+}
+
+/// A chart whose notes carry inline event handlers and styles, served with app-host's
+/// Content-Security-Policy: parsing them raises no policy violation and no console error (the
+/// app parses HTML in its parser frame, src/web/html.rs), and the notes are shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_with_inline_handlers_raise_no_csp_violation() {
+    let env = start(|c| c.auto_approve = true).await;
+    let patient = sandbox::data::HOSTILE_PATIENT;
+    env.ehr_launch_auto(patient).await;
+    env.text_when("#patient-name", |t| t == env.patient_name(patient))
+        .await;
+    env.open_tab("notes").await;
+    // The hostile HTML note's paragraph with `onclick` and `onmouseover`, as text (in the DOM:
+    // a narrative may be folded away).
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let text = env
+            .browser
+            .execute(
+                "const p = document.getElementById('panel-notes'); return p ? p.textContent : '';",
+                vec![],
+            )
+            .await
+            .unwrap_or(Value::Null);
+        if text.as_str().is_some_and(|t| t.contains("Point here.")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the notes: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The console is read for real: a marker written now must be in it.
+    env.browser
+        .execute("console.error('console-probe-marker');", vec![])
+        .await
+        .unwrap();
+    let console = env.console().await;
+    assert!(
+        console.iter().any(|l| l.contains("console-probe-marker")),
+        "the browser's console could not be read: {console:?}"
+    );
+    let noise: Vec<&String> = console
+        .iter()
+        .filter(|l| {
+            l.contains("Content Security Policy")
+                || l.contains("Blocked script execution")
+                || l.contains("violates")
+        })
+        .collect();
+    assert!(noise.is_empty(), "{noise:#?}");
     env.close().await;
 }

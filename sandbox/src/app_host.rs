@@ -108,8 +108,10 @@ impl AppHost {
 /// handlers and styles against the policy of the document whose `DOMParser` it is, so this one
 /// allows them (they never run: what the frame parses has no browsing context) and nothing else.
 pub const PARSER_FRAME: &str = "html-parser.html";
+/// No `base-uri`: a note's `<base>` changes only the parsed document's base, which the app
+/// never uses (links are resolved against the FHIR base), and restricting it would report it.
 pub const PARSER_FRAME_CSP: &str = "default-src 'none'; script-src-attr 'unsafe-inline'; \
-     style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
+     style-src 'unsafe-inline'; frame-ancestors 'self'; form-action 'none'";
 
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {

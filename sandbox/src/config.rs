@@ -169,8 +169,8 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --hang PATH              requests whose path starts with PATH never answer (repeatable),
                            e.g. /fhir/.well-known/smart-configuration or /fhir/Patient/
   --omit-callback-iss      authorization responses without iss, though it is advertised
-  --id-token-claims JSON   claims written over the id_token's (signed as usual), e.g.
-                           '{"aud":["smart-launch","other"]}' or '{"iat":4102444800}'
+  --id-token-claims JSON   claims written over the id_token's (signed as usual): a JSON
+                           object, e.g. an aud list with another audience, an azp, a future iat
   --seed N                 data generator seed                      [42]
   --big-observations N     observations of the large-record patient [10000]
   --quiet                  no request log

@@ -123,7 +123,13 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
 /// (`--authorize-latency-ms`).
 pub async fn faults(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !path.starts_with("/_admin") && sb.faults().hang.iter().any(|p| path.starts_with(p.as_str())) {
+    if !path.starts_with("/_admin")
+        && sb
+            .faults()
+            .hang
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+    {
         // `--hang`: the request is read and never answered, until the client gives up.
         std::future::pending::<()>().await;
     }

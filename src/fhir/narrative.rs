@@ -158,6 +158,16 @@ fn style(value: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
+/// The declarations of a kept `style` (as [`style`] writes it): what the browser layer sets one
+/// by one through the CSSOM. A `style` attribute set as text is inline style, which the app
+/// host's Content-Security-Policy (`style-src 'self'`) blocks and reports; CSSOM changes are
+/// not inline style.
+pub fn style_declarations(kept: &str) -> impl Iterator<Item = (&str, &str)> {
+    kept.split(';')
+        .filter_map(|d| d.split_once(':'))
+        .map(|(p, v)| (p.trim(), v.trim()))
+}
+
 /// A whole number in `1..=max`, as written.
 fn small_number(value: &str, max: u32) -> Option<String> {
     value

@@ -353,6 +353,21 @@ fn css_is_limited_to_layout_without_urls() {
     }
 }
 
+/// What the browser layer sets through the CSSOM: each kept declaration, as kept.
+#[test]
+fn a_kept_style_splits_into_its_declarations() {
+    let n = clean("<p style=\"font-weight: bold; color: red; text-align: center\">t</p>");
+    let kept = attrs_of(&n.nodes, "p")[0]
+        .iter()
+        .find(|(k, _)| *k == "style")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert_eq!(
+        style_declarations(&kept).collect::<Vec<_>>(),
+        vec![("font-weight", "bold"), ("text-align", "center")]
+    );
+}
+
 #[test]
 fn unknown_elements_keep_their_text() {
     let n = clean("<font color=\"red\">warn</font><center>mid</center><blink>b</blink>");

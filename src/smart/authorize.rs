@@ -181,6 +181,7 @@ mod tests {
                 vec![]
             },
             code_challenge_methods_supported: Some(vec!["S256".into()]),
+            authorization_response_iss_parameter_supported: false,
             source: Source::WellKnown,
         }
     }

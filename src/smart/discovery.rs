@@ -88,7 +88,9 @@ pub enum DiscoveryError {
     NoS256(Vec<String>),
     #[error("the server's SMART configuration does not list code_challenge_methods_supported, which SMART App Launch 2 requires; this app needs it to know PKCE S256 is supported")]
     PkceNotAdvertised,
-    #[error("the server's authorization_response_iss_parameter_supported is {0}, not true or false")]
+    #[error(
+        "the server's authorization_response_iss_parameter_supported is {0}, not true or false"
+    )]
     BadIssFlag(String),
     #[error("SMART discovery failed. .well-known: {well_known}; metadata: {metadata}")]
     Both {

@@ -175,7 +175,10 @@ fn discovery_shares_one_deadline_and_a_timeout_is_not_a_fallback() {
     let p = Scripted::new(|req| Err(NetError::Timeout(req.url.clone())));
     let e = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap_err();
     assert!(
-        matches!(e, LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(_)))),
+        matches!(
+            e,
+            LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(_)))
+        ),
         "{e:?}"
     );
     assert_eq!(p.count("/metadata"), 0, "no fallback after a timeout");
@@ -199,7 +202,10 @@ fn discovery_shares_one_deadline_and_a_timeout_is_not_a_fallback() {
         vec![DISCOVERY_DEADLINE_MS, DISCOVERY_DEADLINE_MS - 5_000]
     );
     assert!(
-        matches!(e, LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(_)))),
+        matches!(
+            e,
+            LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(_)))
+        ),
         "a fallback that timed out is reported as the timeout: {e:?}"
     );
 }
@@ -227,7 +233,10 @@ fn a_callback_without_the_advertised_iss_sends_no_token_request() {
     };
     let e = block_on(complete(&p, params)).unwrap_err();
     assert!(
-        matches!(e, LaunchError::Callback(CallbackError::MissingIssuer { .. })),
+        matches!(
+            e,
+            LaunchError::Callback(CallbackError::MissingIssuer { .. })
+        ),
         "{e:?}"
     );
     assert_eq!(p.count("/auth/token"), 0);

@@ -239,10 +239,7 @@ mod tests {
             check(&with("exp", serde_json::json!("2000"))),
             Err(IdTokenError::BadTime("exp"))
         );
-        assert_eq!(
-            check(&with("exp", Value::Null)),
-            Err(IdTokenError::Expired)
-        );
+        assert_eq!(check(&with("exp", Value::Null)), Err(IdTokenError::Expired));
     }
 
     /// OIDC Core §3.1.3.7 items 3-5: an audience this app does not trust, listed beside it, or

@@ -443,7 +443,9 @@ fn NarrativeBody(
                     });
                 }
             }
-            Err(e) => div.set_text_content(Some(&format!("This content could not be shown: {e}. Open it in the EHR."))),
+            Err(e) => div.set_text_content(Some(&format!(
+                "This content could not be shown: {e}. Open it in the EHR."
+            ))),
         }
     });
     view! {

@@ -79,9 +79,12 @@ pub async fn sanitize_html(text: &str, base: &FhirBase) -> Result<Narrative, Nar
     }
     let unreadable = |e: JsValue| NarrativeError::Unreadable(describe(&e));
     let parser: web_sys::DomParser = match frame_parser().await {
-        Some(ctor) => js_sys::Reflect::construct(ctor.unchecked_ref::<js_sys::Function>(), &js_sys::Array::new())
-            .map_err(unreadable)?
-            .unchecked_into(),
+        Some(ctor) => js_sys::Reflect::construct(
+            ctor.unchecked_ref::<js_sys::Function>(),
+            &js_sys::Array::new(),
+        )
+        .map_err(unreadable)?
+        .unchecked_into(),
         None => web_sys::DomParser::new().map_err(unreadable)?,
     };
     let doc = parser

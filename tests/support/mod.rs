@@ -581,11 +581,35 @@ pub async fn http(url: &str, json_body: Option<&str>) -> (String, String) {
         None => format!("GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"),
     };
     conn.write_all(request.as_bytes()).await.expect("send");
+    // Read until the headers end, then the body's Content-Length: a server may keep the
+    // connection open whatever the request said.
     let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (head.to_string(), body.to_string())
+    let mut buf = [0u8; 16 * 1024];
+    let read = async {
+        loop {
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                });
+                if length.is_some_and(|n| body.len() >= n) {
+                    return (head.to_string(), body.to_string());
+                }
+            }
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+                    return (head.to_string(), body.to_string());
+                }
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read)
+        .await
+        .unwrap_or_else(|_| panic!("{url} did not answer"))
 }
 
 /// An authorization code that `ehr` (a sandbox with auto-approve) issues to this app's client
@@ -600,7 +624,10 @@ pub async fn code_from(ehr: &sandbox::Running, redirect_uri: &str) -> String {
         .append_pair("scope", "launch/patient openid fhirUser patient/*.rs")
         .append_pair("state", "the-attackers-own-state")
         .append_pair("aud", fhir)
-        .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
         .append_pair("code_challenge_method", "S256")
         .finish();
     let (head, _) = http(
