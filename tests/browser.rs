@@ -133,7 +133,7 @@ async fn hostile_narratives_render_inert() {
         "<video poster=https://evil.example/v></video><audio src=https://evil.example/a></audio>",
     ];
     for html in corpus.iter().chain(tag_soup.iter()) {
-        let n = smart_launch::web::sanitize_html(html, &base).unwrap();
+        let n = smart_launch::web::sanitize_html(html, &base).await.unwrap();
         let (fragment, _) = smart_launch::web::narrative_dom(&n.nodes).unwrap();
         host.append_child(&fragment).unwrap();
     }
