@@ -388,6 +388,15 @@ pub fn narrative_dom(
 /// A node of a browser-parsed document, as the narrative allowlist reads trees.
 pub(crate) struct Dom(web_sys::Node);
 
+impl Dom {
+    /// The node as an element, by its node type: a document parsed in the parser frame
+    /// (`web::html`) belongs to that frame's realm, whose nodes are not `instanceof` this page's
+    /// `Element`, so a checked cast (`dyn_ref`) would see no element at all.
+    fn element(&self) -> Option<&web_sys::Element> {
+        (self.0.node_type() == web_sys::Node::ELEMENT_NODE).then(|| self.0.unchecked_ref())
+    }
+}
+
 impl crate::fhir::narrative::Markup for Dom {
     fn kind(&self) -> crate::fhir::narrative::MarkupKind {
         use crate::fhir::narrative::MarkupKind;
@@ -403,14 +412,14 @@ impl crate::fhir::narrative::Markup for Dom {
     }
 
     fn name(&self) -> (String, Option<String>) {
-        match self.0.dyn_ref::<web_sys::Element>() {
+        match self.element() {
             Some(e) => (e.local_name(), e.namespace_uri()),
             None => (String::new(), None),
         }
     }
 
     fn attributes(&self) -> Vec<(String, Option<String>, String)> {
-        let Some(attrs) = self.0.dyn_ref::<web_sys::Element>().map(|e| e.attributes()) else {
+        let Some(attrs) = self.element().map(|e| e.attributes()) else {
             return Vec::new();
         };
         (0..attrs.length())

@@ -114,20 +114,29 @@ async fn notes_and_reports_of_a_sandbox_patient() {
     );
     // Both kinds of markup: XHTML (parsed as XML) and HTML as EHRs write it (the browser's
     // parser), each through the allowlist.
-    let bodies = env
-        .browser
-        .execute(
-            "return Array.from(document.querySelectorAll('#notes .attachment .narrative-body')).map(b => b.innerText);",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let bodies: Vec<&str> = bodies
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    // HTML is parsed in the app's parser frame, which loads with the first such note: the
+    // bodies are filled a moment after the cards.
+    let deadline = Instant::now() + support::WAIT;
+    let bodies = loop {
+        let bodies = env
+            .browser
+            .execute(
+                "return Array.from(document.querySelectorAll('#notes .attachment .narrative-body')).map(b => b.innerText);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let bodies: Vec<String> = bodies
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b.as_str().map(str::to_string))
+            .collect();
+        if bodies.len() >= 2 && bodies.iter().all(|b| !b.is_empty()) || Instant::now() > deadline {
+            break bodies;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(bodies.len() >= 2, "{bodies:?}");
     assert!(
         bodies.iter().all(|b| b.contains("Assessment:")),
@@ -274,7 +283,8 @@ async fn a_hostile_patients_notes_render_inert() {
     assert_eq!(report["outside_links"], 0, "{report:#}");
     assert_eq!(
         report["styles"],
-        serde_json::json!(["text-align: center", "text-align: center"]),
+        // Set through the CSSOM (launch.html's policy blocks inline style), read back as text.
+        serde_json::json!(["text-align: center;", "text-align: center;"]),
         "each narrative once, only its layout style kept: {report:#}"
     );
     assert_eq!(report["images"], serde_json::json!([]), "{report:#}");

@@ -23,6 +23,7 @@ async fn serves_the_app_with_its_security_headers() {
     )
     .unwrap();
     std::fs::write(dir.join("app.wasm"), b"\0asm").unwrap();
+    std::fs::write(dir.join("html-parser.html"), "<!doctype html>").unwrap();
     std::fs::write(dir.join("app-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
     let host = sandbox::app_host::AppHost::new(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -64,6 +65,24 @@ async fn serves_the_app_with_its_security_headers() {
         csp.contains("connect-src 'self' http://localhost:9000 https://ehr.example;"),
         "{csp}"
     );
+    // The app's HTML parser frame: framed by the app only, with a policy of its own that
+    // allows the inline attributes it parses and nothing else (no script, no fetch).
+    assert!(csp.contains("frame-src 'self';"), "{csp}");
+    let frame = http
+        .get(format!("http://{addr}/html-parser.html"))
+        .send()
+        .await
+        .unwrap();
+    let frame_csp = frame.headers()["content-security-policy"].to_str().unwrap();
+    assert_eq!(frame_csp, sandbox::app_host::PARSER_FRAME_CSP);
+    for part in [
+        "default-src 'none';",
+        "script-src-attr 'unsafe-inline';",
+        "frame-ancestors 'self';",
+    ] {
+        assert!(frame_csp.contains(part), "{frame_csp}");
+    }
+    assert!(!frame_csp.contains("script-src "), "{frame_csp}");
 
     let wasm = http
         .get(format!("http://{addr}/app.wasm"))

@@ -163,6 +163,8 @@ async fn discovery_and_metadata() {
         r["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );
+    // RFC 9207 §3: every authorization response carries iss (authorize_errors_go_back_...).
+    assert_eq!(r["authorization_response_iss_parameter_supported"], true);
     assert!(r["capabilities"]
         .as_array()
         .unwrap()
@@ -589,6 +591,50 @@ async fn faults_on_demand() {
     let (s, _) = p.authorize(&url).await;
     assert!(s.is_redirection(), "{s}");
     assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+
+    // --hang: the request is never answered; other paths are.
+    let p = start(|c| c.faults.hang = vec!["/fhir/.well-known".into()]).await;
+    let hung = p
+        .http
+        .get(format!("{}/.well-known/smart-configuration", p.fhir))
+        .timeout(std::time::Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(hung.is_err_and(|e| e.is_timeout()));
+    let (s, _) = p.authorize(&p.authorize_url("launch/patient", &[])).await;
+    assert!(s.is_redirection(), "{s}");
+
+    // --omit-callback-iss: iss is still advertised, and left out of the callbacks.
+    let p = start(|c| c.faults.omit_callback_iss = true).await;
+    let (_, loc) = p
+        .authorize(&p.authorize_url("launch/patient patient/*.rs", &[]))
+        .await;
+    assert!(param(&loc, "code").is_some(), "{loc}");
+    assert_eq!(param(&loc, "iss"), None, "{loc}");
+    let no_pkce = p
+        .authorize_url("launch/patient", &[])
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
+    assert_eq!(param(&p.authorize(&no_pkce).await.1, "iss"), None);
+
+    // --id-token-claims: written over the claims, the token still signed by the server's key.
+    let p = start(|c| {
+        c.faults.id_token_claims =
+            serde_json::json!({"aud": ["smart-launch", "other"], "azp": "other"})
+                .as_object()
+                .cloned()
+    })
+    .await;
+    let t = p.login("launch/patient openid fhirUser patient/*.rs").await;
+    let jwt = t["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], serde_json::json!(["smart-launch", "other"]));
+    assert_eq!(claims["azp"], "other");
+    assert!(claims["exp"].is_u64() && claims["iss"] == p.fhir.as_str());
 }
 
 /// Notes and reports: searchable by patient; the discharge letter's PDF is a Binary served as

@@ -578,6 +578,32 @@ mod tests {
         );
     }
 
+    /// RFC 9207 §3's flag: booleans, or booleans written as strings; anything else is refused
+    /// (reading it as `false` would switch the callback's `iss` requirement off).
+    #[test]
+    fn reads_the_iss_parameter_flag() {
+        let with = |v: &str| {
+            let body = format!(
+                r#"{{{GOOD},"code_challenge_methods_supported":["S256"],"authorization_response_iss_parameter_supported":{v}}}"#
+            );
+            process_well_known(&iss(), &ehr(), &json(&body))
+                .map(|c| c.authorization_response_iss_parameter_supported)
+        };
+        assert_eq!(with("true"), Ok(true));
+        assert_eq!(with(r#""TRUE""#), Ok(true));
+        assert_eq!(with("false"), Ok(false));
+        assert_eq!(with(r#""false""#), Ok(false));
+        assert_eq!(with("null"), Ok(false));
+        assert!(matches!(with("1"), Err(DiscoveryError::BadIssFlag(_))));
+        assert!(matches!(
+            with(r#""yes""#),
+            Err(DiscoveryError::BadIssFlag(_))
+        ));
+        let silent = format!(r#"{{{GOOD},"code_challenge_methods_supported":["S256"]}}"#);
+        let c = process_well_known(&iss(), &ehr(), &json(&silent)).unwrap();
+        assert!(!c.authorization_response_iss_parameter_supported);
+    }
+
     #[test]
     fn pkce_methods_must_be_advertised_unless_the_entry_opts_out() {
         let silent = format!("{{{GOOD}}}");
