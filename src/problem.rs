@@ -9,6 +9,7 @@ use crate::smart::callback::CallbackError;
 use crate::smart::config::ConfigError;
 use crate::smart::discovery::DiscoveryError;
 use crate::smart::flow::LaunchError;
+use crate::smart::id_token::IdTokenError;
 use crate::smart::launch::LaunchParamError;
 use crate::smart::token::TokenError;
 
@@ -180,6 +181,13 @@ pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
         LaunchError::Token(TokenError::Network(n)) => p("token", "Sign-in could not be completed", net_message(n), relaunch_action(kind), detail),
         LaunchError::Token(TokenError::Rejected { .. }) => p("token", "Sign-in could not be completed", "The EHR refused to issue a token for this sign-in. Please launch the app again.".into(), relaunch_action(kind), detail),
         LaunchError::Token(_) => p("token", "Sign-in could not be completed", "The EHR's token answer could not be used. Please try again; if it keeps failing, contact an administrator.".into(), relaunch_action(kind), detail),
+        LaunchError::IdToken(IdTokenError::Issuer { got, .. }) => p(
+            "id-token-issuer",
+            "The sign-in could not be verified",
+            format!("The EHR's statement of who you are was issued by {got:?}, which is not the issuer this app expects for this EHR, so this session was not started. If {got:?} really is this EHR's OpenID issuer (some EHRs name their sign-in server, not their FHIR server), an administrator can set \"id_token_issuer\": {got:?} for this EHR in config.json."),
+            relaunch_action(kind),
+            detail,
+        ),
         LaunchError::IdToken(_) => p("id-token", "The sign-in could not be verified", "The EHR's statement of who you are did not pass its checks, so this session was not started.".into(), relaunch_action(kind), detail),
         LaunchError::Crypto(_) | LaunchError::Storage(_) => p("browser", "This browser cannot run the sign-in", "The browser's secure storage or cryptography is unavailable (private mode or a restricted embedded browser?).".into(), Action::ContactAdministrator, detail),
     }
@@ -325,6 +333,24 @@ mod tests {
             };
             assert!(named, "{a:?}: {words}");
         }
+    }
+
+    /// An id_token from another issuer names the setting that admits it.
+    #[test]
+    fn an_unexpected_id_token_issuer_names_the_setting() {
+        let e = LaunchError::IdToken(IdTokenError::Issuer {
+            expected: "https://ehr.example/fhir".into(),
+            got: "https://ehr.example/oauth2".into(),
+        });
+        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        assert_eq!(pr.code, "id-token-issuer");
+        assert!(
+            pr.message
+                .contains("\"id_token_issuer\": \"https://ehr.example/oauth2\""),
+            "{}",
+            pr.message
+        );
+        assert_eq!(pr.action.code(), "launch-again");
     }
 
     #[test]

@@ -47,7 +47,16 @@ impl Signer {
 
     /// A compact JWS (RFC 7515) over `claims`.
     pub fn sign(&self, claims: &Value) -> String {
-        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
+        self.sign_as(Some(&self.kid), claims)
+    }
+
+    /// The same, with `kid` as the header's key id (`None`: no `kid`, as the SMART launcher
+    /// signs; another spelling of this key's id, as some EHRs write it).
+    pub fn sign_as(&self, kid: Option<&str>, claims: &Value) -> String {
+        let mut header = json!({ "alg": "RS256", "typ": "JWT" });
+        if let Some(kid) = kid {
+            header["kid"] = json!(kid);
+        }
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),

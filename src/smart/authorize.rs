@@ -44,12 +44,23 @@ pub struct PendingAuthorization {
     pub scope: String,
     pub kind: LaunchKind,
     pub smart: SmartConfiguration,
+    /// The EHR entry's `id_token_issuer`, when it sets one: what the id_token's `iss` must be.
+    #[serde(default)]
+    pub id_token_issuer: Option<String>,
     pub created_ms: u64,
 }
 
 pub const PENDING_PREFIX: &str = "smart-launch.pending.";
 
 impl PendingAuthorization {
+    /// The issuer the id_token must name: the entry's `id_token_issuer`, else the `issuer` of
+    /// the SMART configuration (the FHIR base when it gives none).
+    pub fn expected_id_token_issuer(&self) -> &str {
+        self.id_token_issuer
+            .as_deref()
+            .unwrap_or(&self.smart.issuer)
+    }
+
     pub fn storage_key(state: &str) -> String {
         format!("{PENDING_PREFIX}{state}")
     }
@@ -143,6 +154,7 @@ pub fn authorize(
                 LaunchKind::Standalone
             },
             smart: smart.clone(),
+            id_token_issuer: ehr.id_token_issuer.clone(),
             created_ms: now_ms,
         },
     }
@@ -165,6 +177,7 @@ mod tests {
             extra_origins: vec![],
             require_pkce_advertised: true,
             standalone_patient: true,
+            id_token_issuer: None,
         }
     }
 

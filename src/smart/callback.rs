@@ -70,7 +70,11 @@ pub fn validate(
     match &params.iss {
         Some(iss) => {
             let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-            if !same(iss, expected) && !same(iss, &pending.issuer) {
+            let named = |b: &Option<String>| b.as_deref().is_some_and(|b| same(iss, b));
+            if !same(iss, expected)
+                && !same(iss, &pending.issuer)
+                && !named(&pending.id_token_issuer)
+            {
                 return Err(CallbackError::WrongIssuer {
                     expected: expected.clone(),
                     got: iss.clone(),
@@ -118,6 +122,7 @@ mod tests {
             extra_origins: vec![],
             require_pkce_advertised: true,
             standalone_patient: true,
+            id_token_issuer: None,
         };
         let smart = SmartConfiguration {
             issuer: "http://localhost:9000/fhir".into(),
@@ -209,6 +214,12 @@ mod tests {
         let p = pending();
         let mut cb = params("c", &p.state);
         cb.iss = Some("http://localhost:9000/fhir/".into());
+        assert!(validate(cb, Some(p), 2000).is_ok());
+        // The entry's id_token_issuer names the EHR's sign-in server: accepted as `iss` too.
+        let mut p = pending();
+        p.id_token_issuer = Some("http://localhost:9000/oauth2".into());
+        let mut cb = params("c", &p.state);
+        cb.iss = Some("http://localhost:9000/oauth2".into());
         assert!(validate(cb, Some(p), 2000).is_ok());
     }
 

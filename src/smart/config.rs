@@ -100,6 +100,11 @@ pub struct EhrConfig {
     /// the app still sends S256 there. Default: true.
     #[serde(default = "yes", deserialize_with = "flag")]
     pub require_pkce_advertised: bool,
+    /// The issuer this EHR's id_tokens name, when it is neither the `issuer` of its SMART
+    /// configuration nor its FHIR base (Epic's OpenID issuer is its `…/oauth2` path). Only this
+    /// value is then accepted as the id_token's `iss` (and as a callback's RFC 9207 `iss`).
+    #[serde(default)]
+    pub id_token_issuer: Option<String>,
 }
 
 /// `true` when absent or `null`: the default of every flag.
@@ -148,6 +153,8 @@ pub enum ConfigError {
     BadRedirect { id: String, uri: String },
     #[error("EHR {id:?}: extra_origins entry {origin:?} is not an origin (write it as https://host[:port], without a path)")]
     BadOrigin { id: String, origin: String },
+    #[error("EHR {id:?}: id_token_issuer {value:?} is not an absolute http(s) URL")]
+    BadIdTokenIssuer { id: String, value: String },
     #[error("EHR {0:?}: client_id is empty")]
     NoClient(String),
     #[error("the configuration lists no enabled EHR")]
@@ -181,6 +188,14 @@ impl Ehrs {
                     return Err(ConfigError::BadRedirect {
                         id: ehr.id.clone(),
                         uri: uri.clone(),
+                    });
+                }
+            }
+            if let Some(value) = &ehr.id_token_issuer {
+                if HttpUrl::parse(value).is_err() {
+                    return Err(ConfigError::BadIdTokenIssuer {
+                        id: ehr.id.clone(),
+                        value: value.clone(),
                     });
                 }
             }
@@ -336,6 +351,28 @@ mod tests {
         assert!(!ehr.standalone_patient && ehr.enabled);
         assert_eq!(ehr.extra_origins, ["https://auth.e"]);
         assert_eq!(ehr.redirect_uri, None);
+    }
+
+    #[test]
+    fn an_id_token_issuer_must_be_a_url() {
+        let entry = |v: &str| {
+            format!(
+                r#"{{"ehrs":[{{"id":"a","name":"A","iss":"https://e.example/f","client_id":"c","scopes":"","id_token_issuer":{v}}}]}}"#
+            )
+        };
+        let e = Ehrs::parse(&entry(r#""https://e.example/oauth2""#)).unwrap();
+        assert_eq!(
+            e.by_id("a").unwrap().1.id_token_issuer.as_deref(),
+            Some("https://e.example/oauth2")
+        );
+        assert!(matches!(
+            Ehrs::parse(&entry(r#""oauth2""#)),
+            Err(ConfigError::BadIdTokenIssuer { .. })
+        ));
+        assert!(matches!(
+            Ehrs::parse(&entry("7")),
+            Err(ConfigError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -253,7 +253,7 @@ async fn check_id_token<P: Platform>(
     let decoded = id_token::decode(token)?;
     id_token::check_claims(
         &decoded,
-        &pending.smart.issuer,
+        pending.expected_id_token_issuer(),
         &pending.client_id,
         p.now_ms() / 1000,
     )?;
@@ -273,15 +273,25 @@ async fn check_id_token<P: Platform>(
     }
     let jwks: Value = serde_json::from_str(&res.body)
         .map_err(|_| IdTokenError::Unverifiable("the JWKS is not JSON".into()))?;
-    let key = id_token::select_key(&jwks, decoded.kid.as_deref())?;
-    let ok = p
-        .verify_rs256(key, decoded.signing_input.as_bytes(), &decoded.signature)
-        .await
-        .map_err(|e| IdTokenError::Unverifiable(e.to_string()))?;
-    if !ok {
-        return Err(IdTokenError::BadSignature);
+    // One key when the token names it; without a `kid`, each RSA key until one verifies. A key
+    // the browser cannot use is passed over; when no key could be used at all, the token
+    // cannot be checked (the launch goes on without a user), which is not a bad signature.
+    let mut unusable = None;
+    let mut refused = false;
+    for key in id_token::candidate_keys(&jwks, decoded.kid.as_deref())? {
+        match p
+            .verify_rs256(key, decoded.signing_input.as_bytes(), &decoded.signature)
+            .await
+        {
+            Ok(true) => return Ok(decoded.fhir_user().map(str::to_string)),
+            Ok(false) => refused = true,
+            Err(e) => unusable = Some(e),
+        }
     }
-    Ok(decoded.fhir_user().map(str::to_string))
+    match unusable {
+        Some(e) if !refused => Err(IdTokenError::Unverifiable(e.to_string())),
+        _ => Err(IdTokenError::BadSignature),
+    }
 }
 
 /// The session this tab already has (a reload), if it can still be used.

@@ -358,6 +358,101 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     assert!(resume(&p).is_none());
 }
 
+/// EHR-QUIRKS (Epic): the id_token names the sign-in server (`…/oauth2`), not the FHIR base,
+/// and discovery does not say so. Refused as it stands; admitted by the entry's
+/// `id_token_issuer`, which then is the only issuer accepted.
+#[test]
+fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let now_s = probe.now.get() / 1000;
+    let mut claims = good_claims(now_s);
+    claims["iss"] = json!("http://localhost:9000/oauth2");
+    let body = token_body(&probe, Some(claims));
+    let with_setting = Ehrs::parse(
+        r#"{"ehrs":[{"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs online_access","id_token_issuer":"http://localhost:9000/oauth2"}]}"#,
+    )
+    .unwrap();
+    let p = server(body.clone());
+    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
+    assert!(
+        matches!(e, LaunchError::IdToken(IdTokenError::Issuer { ref got, .. }) if got == "http://localhost:9000/oauth2"),
+        "{e:?}"
+    );
+    let p = server(body);
+    let url = block_on(begin(
+        &p,
+        &with_setting,
+        Target::Ehr("sandbox"),
+        None,
+        REDIRECT,
+    ))
+    .unwrap();
+    let s = block_on(complete(&p, callback_from(&url, "C"))).unwrap();
+    assert!(s.fhir_user.is_some());
+    // With the setting, a token naming the FHIR base is the one refused.
+    let p = server(token_body(&probe, None));
+    let url = block_on(begin(
+        &p,
+        &with_setting,
+        Target::Ehr("sandbox"),
+        None,
+        REDIRECT,
+    ))
+    .unwrap();
+    assert!(matches!(
+        block_on(complete(&p, callback_from(&url, "C"))),
+        Err(LaunchError::IdToken(IdTokenError::Issuer { .. }))
+    ));
+}
+
+/// A token without `kid` (the SMART launcher's) is checked against each RSA key of the JWKS:
+/// a decoy key first (another RSA key, an EC key) does not stop the right one from verifying,
+/// and a JWKS with only decoys refuses the signature.
+#[test]
+fn a_token_without_kid_is_tried_against_each_rsa_key() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let now_s = probe.now.get() / 1000;
+    let signer = sandbox::keys::Signer::shared();
+    let unnamed = signer.sign_as(None, &good_claims(now_s));
+    let real = signer.jwks()["keys"][0].clone();
+    let mut decoy = real.clone();
+    decoy["n"] = json!(format!("A{}", &real["n"].as_str().unwrap()[1..]));
+    decoy["kid"] = json!("decoy");
+    let ec = json!({"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"});
+    for (keys, verifies) in [
+        (json!([ec, decoy, real]), true),
+        (json!([ec, decoy]), false),
+    ] {
+        let jwks = json!({ "keys": keys }).to_string();
+        let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
+        body["id_token"] = json!(unnamed);
+        let body = body.to_string();
+        let p = Scripted::new(move |req| {
+            if req.url.ends_with("/.well-known/smart-configuration") {
+                well_known()
+            } else if req.url.ends_with("/auth/token") {
+                json(200, &body)
+            } else {
+                json(200, &jwks)
+            }
+        });
+        let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+        let r = block_on(complete(&p, callback_from(&url, "C")));
+        if verifies {
+            assert_eq!(
+                r.unwrap().fhir_user.as_deref(),
+                Some("http://localhost:9000/fhir/Practitioner/dr-adams")
+            );
+        } else {
+            assert_eq!(
+                r.unwrap_err(),
+                LaunchError::IdToken(IdTokenError::BadSignature)
+            );
+        }
+    }
+}
+
 /// The keys travel with the token request; when they cannot be had (the JWKS down, or
 /// answering an error), the server cannot vouch for the user: the launch goes on without one,
 /// and a failed token request still fails as itself.

@@ -163,21 +163,46 @@ pub fn check_claims(
     }
 }
 
-/// The RSA signing key for `kid` in a JWKS document; without a `kid`, the only RSA key.
-pub fn select_key<'a>(jwks: &'a Value, kid: Option<&str>) -> Result<&'a Value, IdTokenError> {
+/// The RSA signing keys that may have signed a token with header `kid`, from a JWKS document:
+/// the key with that `kid` (compared as written, then without base64 padding, which Epic's
+/// padded ids may lose on one side); without a `kid` (the SMART launcher's tokens), every RSA
+/// key, to be tried in turn. Keys of other types (Oracle Health's JWKS mixes EC keys in, without
+/// `alg` or `use`), for encryption, or for another algorithm are never candidates.
+pub fn candidate_keys<'a>(
+    jwks: &'a Value,
+    kid: Option<&str>,
+) -> Result<Vec<&'a Value>, IdTokenError> {
     let keys: Vec<&Value> = jwks["keys"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|k| k["kty"] == "RSA" && k["use"].as_str().is_none_or(|u| u == "sig"))
+        .filter(|k| k["alg"].as_str().is_none_or(|a| a == "RS256"))
         .filter(|k| k["n"].is_string() && k["e"].is_string())
         .collect();
-    let found = match kid {
-        Some(kid) => keys.into_iter().find(|k| k["kid"] == kid),
-        None if keys.len() == 1 => keys.into_iter().next(),
-        None => None,
+    let found: Vec<&Value> = match kid {
+        Some(kid) => {
+            let exact: Vec<&Value> = keys.iter().copied().filter(|k| k["kid"] == kid).collect();
+            if exact.is_empty() {
+                let bare = kid.trim_end_matches('=');
+                keys.into_iter()
+                    .filter(|k| {
+                        k["kid"]
+                            .as_str()
+                            .is_some_and(|x| x.trim_end_matches('=') == bare)
+                    })
+                    .collect()
+            } else {
+                exact
+            }
+        }
+        None => keys,
     };
-    found.ok_or_else(|| IdTokenError::NoKey(kid.map(str::to_string)))
+    if found.is_empty() {
+        Err(IdTokenError::NoKey(kid.map(str::to_string)))
+    } else {
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
@@ -328,16 +353,55 @@ mod tests {
     #[test]
     fn selects_the_key_by_kid() {
         let jwks = serde_json::json!({"keys":[{"kty":"RSA","kid":"a","n":"x","e":"AQAB"},{"kty":"EC","kid":"b"},{"kty":"RSA","kid":"c","n":"y","e":"AQAB","use":"enc"}]});
-        assert_eq!(select_key(&jwks, Some("a")).unwrap()["n"], "x");
+        let n_of = |keys: Vec<&Value>| keys.iter().map(|k| k["n"].clone()).collect::<Vec<_>>();
+        assert_eq!(n_of(candidate_keys(&jwks, Some("a")).unwrap()), vec!["x"]);
         assert_eq!(
-            select_key(&jwks, Some("b")),
+            candidate_keys(&jwks, Some("b")),
             Err(IdTokenError::NoKey(Some("b".into())))
         );
         assert_eq!(
-            select_key(&jwks, Some("c")),
+            candidate_keys(&jwks, Some("c")),
             Err(IdTokenError::NoKey(Some("c".into())))
         );
-        assert_eq!(select_key(&jwks, None).unwrap()["kid"], "a");
-        assert!(select_key(&serde_json::json!([]), None).is_err());
+        assert_eq!(n_of(candidate_keys(&jwks, None).unwrap()), vec!["x"]);
+        assert!(candidate_keys(&serde_json::json!([]), None).is_err());
+    }
+
+    /// EHR-QUIRKS: no `kid` with several keys (each tried), a padded base64 `kid` (Epic), a JWKS
+    /// mixing EC and RSA keys without `alg` or `use` (Oracle Health); keys for another algorithm
+    /// are never tried.
+    #[test]
+    fn finds_the_keys_real_ehrs_publish() {
+        let jwks = serde_json::json!({"keys":[
+            {"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"1700000000"},
+            {"kty":"RSA","n":"one","e":"AQAB","kid":"1700000001"},
+            {"kty":"RSA","n":"two","e":"AQAB","kid":"q83vEjRWeJ==","alg":"RS256"},
+            {"kty":"RSA","n":"three","e":"AQAB","kid":"ps","alg":"PS256"}
+        ]});
+        let n_of = |keys: Vec<&Value>| keys.iter().map(|k| k["n"].clone()).collect::<Vec<_>>();
+        assert_eq!(
+            n_of(candidate_keys(&jwks, None).unwrap()),
+            vec!["one", "two"]
+        );
+        assert_eq!(
+            n_of(candidate_keys(&jwks, Some("q83vEjRWeJ==")).unwrap()),
+            vec!["two"]
+        );
+        assert_eq!(
+            n_of(candidate_keys(&jwks, Some("q83vEjRWeJ")).unwrap()),
+            vec!["two"]
+        );
+        assert_eq!(
+            n_of(candidate_keys(&jwks, Some("1700000001")).unwrap()),
+            vec!["one"]
+        );
+        assert!(
+            candidate_keys(&jwks, Some("1700000000")).is_err(),
+            "an EC key"
+        );
+        assert!(
+            candidate_keys(&jwks, Some("ps")).is_err(),
+            "another algorithm"
+        );
     }
 }

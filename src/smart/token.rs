@@ -147,6 +147,7 @@ struct TokenResponseBody {
     encounter: Option<String>,
     #[serde(rename = "fhirContext", default)]
     fhir_context: Option<Vec<Map<String, Value>>>,
+    #[serde(default, deserialize_with = "flag")]
     need_patient_banner: Option<bool>,
     smart_style_url: Option<String>,
     intent: Option<String>,
@@ -162,16 +163,35 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 /// `expires_in` in seconds: a non-negative number; a fractional lifetime is rounded down,
-/// never later than the server meant.
+/// never later than the server meant. Some servers write it as a string of digits ("3600",
+/// seen in the wild: EHR-QUIRKS "Any"): read as the number it spells.
 fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
-        return Ok(None);
+    let n = match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n,
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<serde_json::Number>()
+            .map_err(|_| D::Error::custom("not a number"))?,
+        Some(_) => return Err(D::Error::custom("not a number")),
     };
     match (n.as_u64(), n.as_f64()) {
         (Some(u), _) => Ok(Some(u)),
         // Numbers keep their text (serde_json's arbitrary_precision): 1e400 reads as infinite.
         (None, Some(f)) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
         _ => Err(D::Error::custom("negative")),
+    }
+}
+
+/// A boolean, or a boolean written as a string (`"false"`: Epic's `need_patient_banner`,
+/// EHR-QUIRKS). Anything else is refused.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(D::Error::custom("not a boolean")),
     }
 }
 
@@ -314,7 +334,9 @@ mod tests {
             r#"{"access_token":42,"token_type":"Bearer"}"#,
             r#"{"access_token":"a","token_type":"mac"}"#,
             r#"{"access_token":"a"}"#,
-            r#"{"access_token":"a","token_type":"Bearer","expires_in":"3600"}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":"an hour"}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":"-5"}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":true}"#,
             r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#,
             r#"{"access_token":"a","token_type":"Bearer","expires_in":1e400}"#,
             r#"{"access_token":"a","token_type":"Bearer","patient":"../Patient/x"}"#,
@@ -331,6 +353,40 @@ mod tests {
                 ),
                 "{bad}"
             );
+        }
+    }
+
+    /// What real EHRs send that is harmless is read (EHR-QUIRKS: Epic's token response with
+    /// `need_patient_banner` as the string "false", `token_type` "bearer" and fields of its own;
+    /// `expires_in` as a string of digits).
+    #[test]
+    fn reads_the_shapes_real_ehrs_send() {
+        let epic = r#"{"access_token":"at","token_type":"bearer","expires_in":"3600","scope":"Patient.read Patient.search ","state":"abc","patient":"erXuFYUfucBZaryVksYEcMg3","__epic.dstu2.patient":"T1wI5bk8n1YVgvWk9D05BmRV0Pi3ECImNSK8DKyKltsMB","appointment":"eVa-Ad1SCIenVq8CUQVxfKwGtHtXH8vWfH-fNYQHZz7E3","encounter":"eGmO0h.1.rjFcD9wxRqJE6TkWvzh0dKc3","location":"e4W4rmGe9QzuGm2Dy4NBqVc0KDe6yGEd",
+            "loginDepartment":"e8TXhpEpSfTM4Iwv0vqvLnQ3","need_patient_banner":"false","smart_style_url":"https://ehr.example/style.json"}"#;
+        let t = process_token_response(&res(200, epic)).unwrap();
+        assert_eq!(t.expires_in, Some(3600));
+        assert_eq!(t.context.need_patient_banner, Some(false));
+        assert_eq!(
+            t.context.patient.as_deref(),
+            Some("erXuFYUfucBZaryVksYEcMg3")
+        );
+        assert_eq!(t.scope.as_deref(), Some("Patient.read Patient.search "));
+        for (banner, expected) in [
+            (r#""TRUE""#, Some(true)),
+            ("true", Some(true)),
+            ("null", None),
+        ] {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","need_patient_banner":{banner}}}"#
+            );
+            let t = process_token_response(&res(200, &body)).unwrap();
+            assert_eq!(t.context.need_patient_banner, expected, "{banner}");
+        }
+        for (lifetime, expected) in [(r#"" 570 ""#, 570), (r#""1200.9""#, 1200), ("570", 570)] {
+            let body =
+                format!(r#"{{"access_token":"a","token_type":"Bearer","expires_in":{lifetime}}}"#);
+            let t = process_token_response(&res(200, &body)).unwrap();
+            assert_eq!(t.expires_in, Some(expected), "{lifetime}");
         }
     }
 
