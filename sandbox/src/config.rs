@@ -104,6 +104,8 @@ pub struct Config {
     pub big_observations: usize,
     /// Print one line per request to stderr.
     pub log_requests: bool,
+    /// Which EHR's ways the sandbox imitates (`--profile`, [`crate::profile`]).
+    pub profile: crate::profile::Profile,
 }
 
 pub const DEFAULT_CLIENT_ID: &str = "smart-launch";
@@ -130,6 +132,7 @@ impl Default for Config {
             seed: 42,
             big_observations: 10_000,
             log_requests: true,
+            profile: crate::profile::Profile::Spec,
         }
     }
 }
@@ -148,6 +151,8 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --client SPEC            register another client (repeatable):
                            id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET
                            (scopes and secret optional; a secret makes it confidential)
+  --profile NAME           behave as an EHR does: spec (the specification, default),
+                           epic, launcher (see sandbox/src/profile.rs)
   --smart-v1-only          no .well-known/smart-configuration; metadata only
   --auto-approve           no login, patient picker or approval pages
   --auto-patient ID        patient chosen by auto-approve in a standalone launch
@@ -254,6 +259,7 @@ pub fn from_args_and_env(
             "client-id",
             "redirect-uri",
             "client",
+            "profile",
             "smart-v1-only",
             "auto-approve",
             "auto-patient",
@@ -321,6 +327,9 @@ pub fn from_args_and_env(
         .filter_map(|(_, v)| v.as_deref())
     {
         c.clients.push(parse_client(spec)?);
+    }
+    if let Some(p) = get("profile") {
+        c.profile = crate::profile::Profile::parse(&p)?;
     }
     c.smart_v1_only = flag("smart-v1-only");
     c.auto_approve = flag("auto-approve");
@@ -478,6 +487,11 @@ mod tests {
             Some(serde_json::json!(["smart-launch", "other"]))
         );
         assert!(parse(&["--hang", "fhir"]).is_err());
+        assert_eq!(
+            parse(&["--profile", "epic"]).unwrap().profile,
+            crate::profile::Profile::Epic
+        );
+        assert!(parse(&["--profile", "nope"]).is_err());
         assert!(parse(&["--id-token-claims", "[1]"]).is_err());
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();

@@ -41,6 +41,11 @@ impl Signer {
         }
     }
 
+    /// The key's id (an RFC 7638 thumbprint, base64url without padding).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     pub fn jwks(&self) -> Value {
         json!({ "keys": [self.jwk] })
     }

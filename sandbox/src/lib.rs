@@ -23,6 +23,7 @@ pub mod keys;
 pub mod middleware;
 pub mod notes;
 pub mod oauth;
+pub mod profile;
 pub mod scopes;
 pub mod state;
 
@@ -67,8 +68,12 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
             get(oauth::approve_page).post(oauth::approve_submit),
         )
         .route("/auth/token", post(oauth::token))
+        // Where profiles put them (`profile::Profile::auth_path`, `jwks_path`).
+        .route("/oauth2/authorize", get(oauth::authorize))
+        .route("/oauth2/token", post(oauth::token))
         .route("/auth/revoke", post(oauth::revoke))
         .route("/jwks", get(oauth::jwks))
+        .route("/keys", get(oauth::jwks))
         .route("/smart-style.json", get(oauth::smart_style))
         .route("/_admin/faults", get(get_faults).post(set_faults))
         .route("/_admin/stats", get(stats))

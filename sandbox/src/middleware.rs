@@ -21,11 +21,11 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
     let start = Instant::now();
     let counters = &sb.stats;
     counters.requests.fetch_add(1, Ordering::Relaxed);
-    if path == "/auth/token" {
+    if is_token(&path) {
         counters.token_requests.fetch_add(1, Ordering::Relaxed);
     } else if path == "/auth/revoke" {
         counters.revocation_requests.fetch_add(1, Ordering::Relaxed);
-    } else if path == "/auth/authorize" {
+    } else if is_authorize(&path) {
         counters.authorize_requests.fetch_add(1, Ordering::Relaxed);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -50,12 +50,25 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
     res
 }
 
+/// The token endpoint, where the profiles put it.
+fn is_token(path: &str) -> bool {
+    path == "/auth/token" || path == "/oauth2/token"
+}
+
+fn is_authorize(path: &str) -> bool {
+    path == "/auth/authorize" || path == "/oauth2/authorize"
+}
+
+fn is_jwks(path: &str) -> bool {
+    path == "/jwks" || path == "/keys"
+}
+
 /// Paths browser apps call across origins: discovery, token, revocation, FHIR, JWKS, style.
 fn is_api(path: &str) -> bool {
     path.starts_with("/fhir")
-        || path == "/auth/token"
+        || is_token(path)
         || path == "/auth/revoke"
-        || path == "/jwks"
+        || is_jwks(path)
         || path == "/smart-style.json"
 }
 
@@ -75,7 +88,7 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
         .map(str::to_string);
     let public = path.ends_with("/.well-known/smart-configuration")
         || path == "/fhir/metadata"
-        || path == "/jwks"
+        || is_jwks(&path)
         || path == "/smart-style.json";
     let allowed = match &origin {
         _ if public => Some("*".to_string()),
@@ -133,7 +146,7 @@ pub async fn faults(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) ->
         // `--hang`: the request is read and never answered, until the client gives up.
         std::future::pending::<()>().await;
     }
-    if req.uri().path() == "/auth/authorize" {
+    if is_authorize(req.uri().path()) {
         let ms = sb.faults().authorize_latency_ms;
         if ms > 0 {
             tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -47,10 +47,8 @@ pub const CAPABILITIES: &[&str] = &[
 
 fn endpoints(sb: &Sandbox) -> (String, String) {
     let base = &sb.config.public_url;
-    (
-        format!("{base}/auth/authorize"),
-        format!("{base}/auth/token"),
-    )
+    let at = sb.config.profile.auth_path();
+    (format!("{base}{at}/authorize"), format!("{base}{at}/token"))
 }
 
 /// `GET /fhir/.well-known/smart-configuration` (SMART App Launch 2.2 §"Conformance").
@@ -79,7 +77,7 @@ pub async fn smart_configuration(State(sb): S) -> Response {
     }
     let mut body = json!({
         "issuer": sb.fhir_base,
-        "jwks_uri": format!("{}/jwks", sb.config.public_url),
+        "jwks_uri": format!("{}{}", sb.config.public_url, sb.config.profile.jwks_path()),
         "authorization_endpoint": authorize,
         "token_endpoint": token,
         "revocation_endpoint": format!("{}/auth/revoke", sb.config.public_url),
@@ -150,7 +148,7 @@ pub async fn metadata(State(sb): S) -> Response {
 }
 
 pub async fn jwks(State(sb): S) -> Response {
-    Json(sb.signer().jwks()).into_response()
+    Json(sb.config.profile.jwks(sb.signer().jwks())).into_response()
 }
 
 /// The style document `smart_style_url` points at (SMART App Launch 2.2 §"Styling").
@@ -897,8 +895,10 @@ fn refresh_grant(
         }
         context.scopes = asked;
     }
-    if let Some(e) = store.refresh.get_mut(token) {
-        e.rotated = true;
+    if sb.config.profile.rotates_refresh_tokens() {
+        if let Some(e) = store.refresh.get_mut(token) {
+            e.rotated = true;
+        }
     }
     drop(store);
     Ok(issue_tokens(sb, grant_id, &context, false))
@@ -921,8 +921,10 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
     if let Some(e) = &ctx.encounter {
         body["encounter"] = json!(e);
     }
-    let offline = scopes::has(&ctx.scopes, &Scope::OfflineAccess)
-        || scopes::has(&ctx.scopes, &Scope::OnlineAccess);
+    let public = sb.client(&ctx.client_id).is_none_or(|c| c.secret.is_none());
+    let offline = (scopes::has(&ctx.scopes, &Scope::OfflineAccess)
+        || scopes::has(&ctx.scopes, &Scope::OnlineAccess))
+        && (!public || sb.config.profile.refreshes_public_clients());
     let mut store = sb.store();
     store.access.insert(
         access,
@@ -952,22 +954,24 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
+            let profile = sb.config.profile;
             let mut claims = json!({
-                "iss": sb.fhir_base,
+                "iss": profile.id_token_issuer(&sb.config.public_url, &sb.fhir_base),
                 "sub": user.reference().replace('/', "-"),
                 "aud": ctx.client_id,
                 "iat": now,
-                "exp": now + lifetime.as_secs().max(300),
+                "exp": now + profile.id_token_lifetime(lifetime.as_secs()),
             });
             if fhir_user {
-                claims["fhirUser"] = json!(format!("{}/{}", sb.fhir_base, user.reference()));
+                claims["fhirUser"] = json!(profile.fhir_user(&sb.fhir_base, &user.reference()));
             }
             if let Some(over) = sb.faults().id_token_claims {
                 for (k, v) in over {
                     claims[k] = v;
                 }
             }
-            let mut jwt = sb.signer().sign(&claims);
+            let signer = sb.signer();
+            let mut jwt = signer.sign_as(profile.key_id(signer.kid()).as_deref(), &claims);
             if sb.faults().bad_id_token_signature {
                 // The 256-byte signature's last base64url character carries two bits (A, Q, g
                 // or w): another of those changes the last byte, so the token still decodes
@@ -979,6 +983,9 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
             body["id_token"] = json!(jwt);
         }
     }
+    sb.config
+        .profile
+        .shape_token_response(&mut body, &ctx.scopes);
     body
 }
 

@@ -10,6 +10,10 @@ use crate::smart::token::{LaunchContext, TokenResponse};
 
 pub const SESSION_KEY: &str = "smart-launch.session";
 
+/// How long before a session that cannot be refreshed ends the app says so (
+/// [`Session::ends_soon`]): time to finish a thought and launch again.
+pub const ENDING_NOTICE_MS: u64 = 5 * 60_000;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Session {
     pub ehr_id: String,
@@ -94,6 +98,15 @@ impl Session {
         self.refresh_token.is_some()
     }
 
+    /// How long is left of a session that will end (no refresh token: Epic gives none to a
+    /// public client) once that is within [`ENDING_NOTICE_MS`]: the app says so, with the time,
+    /// and offers a new launch before it ends. `None` while the session can go on.
+    pub fn ends_soon(&self, now_ms: u64) -> Option<u64> {
+        let exp = self.expires_at_ms.filter(|_| !self.can_refresh())?;
+        let left = exp.saturating_sub(now_ms);
+        (left <= ENDING_NOTICE_MS).then_some(left)
+    }
+
     pub fn granted(&self) -> impl Iterator<Item = &str> {
         self.granted_scope.split_whitespace()
     }
@@ -163,6 +176,28 @@ mod tests {
         })).unwrap())
         .unwrap();
         Session::new(&pending, token(body), None, now)
+    }
+
+    #[test]
+    fn a_session_without_refresh_announces_its_end() {
+        let s = session(
+            0,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":3600}"#,
+        );
+        assert_eq!(s.ends_soon(3_600_000 - ENDING_NOTICE_MS - 1), None);
+        assert_eq!(
+            s.ends_soon(3_600_000 - ENDING_NOTICE_MS),
+            Some(ENDING_NOTICE_MS)
+        );
+        assert_eq!(s.ends_soon(3_599_000), Some(1_000));
+        assert_eq!(s.ends_soon(3_700_000), Some(0));
+        let refreshable = session(
+            0,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}"#,
+        );
+        assert_eq!(refreshable.ends_soon(3_599_000), None);
+        let open = session(0, r#"{"access_token":"a","token_type":"Bearer"}"#);
+        assert_eq!(open.ends_soon(u64::MAX), None);
     }
 
     #[test]

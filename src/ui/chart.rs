@@ -14,7 +14,7 @@ use super::lists::{
     ENCOUNTERS, MEDICATIONS, PROBLEMS,
 };
 use super::section::{collect, load, Gate, Load, Section};
-use super::session::SessionPanel;
+use super::session::{AccessEnding, SessionPanel};
 use super::{
     labs::Labs, notes::Notes, search::PatientSearch, still_showing, vitals::Vitals, Ctx, Retry,
 };
@@ -135,6 +135,7 @@ pub fn Chart(
     view! {
         <p class="status" id="status" role="status" hidden=verified>"Completing sign-in…"</p>
         <div class="chart" hidden=move || !verified.get()>
+            <AccessEnding ctx=ctx client=client.get_value() now=now/>
             {move || match selected.get() {
                 Some(id) => view! {
                     <PatientChart ctx=ctx client=client.get_value() patient=id first=first.clone() now=now user=user

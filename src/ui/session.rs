@@ -4,10 +4,11 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::Ctx;
+use super::{Ctx, LaunchTarget};
 use crate::chart::scopes::not_granted;
 use crate::chart::time::{date_time, zone_label};
 use crate::fhir::FhirClient;
+use crate::smart::authorize::LaunchKind;
 use crate::web::Browser;
 
 fn countdown(ms: i64) -> String {
@@ -19,6 +20,47 @@ fn countdown(ms: i64) -> String {
         format!("{} h {:02} min", s / 3600, (s / 60) % 60)
     } else {
         format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+/// The session that will end without a refresh (the EHR gave no refresh token): said with its
+/// time once [`crate::smart::session::ENDING_NOTICE_MS`] away, with the next step: launch
+/// again (from the EHR, or at once for a standalone sign-in).
+#[component]
+pub fn AccessEnding(ctx: Ctx, client: FhirClient<Browser>, now: RwSignal<u64>) -> impl IntoView {
+    let (ehr_id, kind) = client.with_session(|s| (s.ehr_id.clone(), s.kind));
+    let client = StoredValue::new_local(client);
+    move || {
+        let n = now.get();
+        let (left, at) = client.with_value(|c| {
+            c.with_session(|s| {
+                s.ends_soon(n)
+                    .map(|left| (left, s.expires_at_ms.unwrap_or(n)))
+            })
+        })?;
+        let when = format!(
+            "Your access to this record ends at {} ({}, {}). This EHR does not renew it.",
+            date_time(at as i64),
+            if left == 0 {
+                "now".to_string()
+            } else {
+                format!("in {}", countdown(left as i64))
+            },
+            zone_label(n as i64)
+        );
+        let ehr_id = ehr_id.clone();
+        Some(view! {
+            <div class="notice access-ending" role="status" id="access-ending">
+                <p>{when}</p>
+                {match kind {
+                    LaunchKind::Ehr => view! { <p id="access-next">"Next step: launch again from your EHR before then to go on."</p> }.into_any(),
+                    LaunchKind::Standalone => view! {
+                        <p id="access-next">"Next step: launch again to go on."</p>
+                        <button id="launch-again" on:click=move |_| ctx.launch(LaunchTarget::Ehr(ehr_id.clone()))>"Launch again"</button>
+                    }.into_any(),
+                }}
+            </div>
+        })
     }
 }
 

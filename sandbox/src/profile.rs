@@ -1,0 +1,211 @@
+//! EHR profiles (`--profile NAME`): the sandbox behaving as a real EHR does where it bends the
+//! SMART App Launch specification, so the app meets those ways before a clinician does. `spec`
+//! (the default) follows the specification closely. Each behaviour below names its source in
+//! the project's EHR quirks list (the EHRs' developer documentation, their live discovery
+//! documents, the SMART launcher's source).
+//!
+//! Built so far: `epic` and `launcher`. Oracle Health, Veradigm, athenahealth and MEDITECH are
+//! still to come (a second loopback origin for their authorization servers, throttled
+//! refreshes, FHIR 401s without CORS headers, well-known at the host root).
+
+use serde_json::{json, Value};
+
+use crate::scopes::{self, Scope};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// The specification as written.
+    #[default]
+    Spec,
+    /// Epic (fhir.epic.com, "OAuth 2.0" and its tutorial):
+    /// - the authorization server on another path: `/oauth2/authorize`, `/oauth2/token`;
+    /// - the token response: `token_type` "bearer", `need_patient_banner` as a string, fields of
+    ///   its own (`__epic.dstu2.patient`, `location`, `loginDepartment`, `state`), the granted
+    ///   scope per resource without prefix, in mixed case, with a trailing space
+    ///   (`Patient.read Patient.search `);
+    /// - no refresh token for a public client;
+    /// - id_tokens whose `iss` is the sign-in server (`…/oauth2`), with a padded base64 `kid`
+    ///   and a five-minute `exp`.
+    ///
+    /// Not imitated: Hyperspace sharing sessionStorage between tabs (a browser's behaviour, not a
+    /// server's), per-client endpoints behind `Epic-Client-ID`, and XML `metadata` (the app
+    /// always asks for JSON).
+    Epic,
+    /// The SMART reference launcher (smart-launcher-v2, backend/): id_tokens without `kid`, the
+    /// JWKS at `/keys`, `fhirUser` relative to the FHIR base, the scope echoed as requested,
+    /// and refresh tokens that stay valid after use (no rotation).
+    Launcher,
+}
+
+impl Profile {
+    pub const NAMES: &'static [&'static str] = &["spec", "epic", "launcher"];
+
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "spec" => Ok(Self::Spec),
+            "epic" => Ok(Self::Epic),
+            "launcher" => Ok(Self::Launcher),
+            other => Err(format!(
+                "unknown --profile {other:?} (built: {}; oracle, veradigm, athena and meditech are to come)",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+
+    /// Where the authorize and token endpoints lie (below the sandbox's origin).
+    pub fn auth_path(self) -> &'static str {
+        match self {
+            Self::Epic => "/oauth2",
+            Self::Spec | Self::Launcher => "/auth",
+        }
+    }
+
+    /// Where the JWKS lies (below the sandbox's origin).
+    pub fn jwks_path(self) -> &'static str {
+        match self {
+            Self::Launcher => "/keys",
+            Self::Spec | Self::Epic => "/jwks",
+        }
+    }
+
+    /// The issuer id_tokens name, for a sandbox whose FHIR base is `fhir_base` at `origin`.
+    pub fn id_token_issuer(self, origin: &str, fhir_base: &str) -> String {
+        match self {
+            Self::Epic => format!("{origin}/oauth2"),
+            Self::Spec | Self::Launcher => fhir_base.to_string(),
+        }
+    }
+
+    /// The `kid` id_tokens carry for the signer's key `kid`; the JWKS publishes the same.
+    pub fn key_id(self, kid: &str) -> Option<String> {
+        match self {
+            Self::Spec => Some(kid.to_string()),
+            // Base64 of a SHA-256 with its padding (44 characters).
+            Self::Epic => Some(format!("{kid}=")),
+            Self::Launcher => None,
+        }
+    }
+
+    /// How long an id_token is valid, for an access token of `lifetime_s`.
+    pub fn id_token_lifetime(self, lifetime_s: u64) -> u64 {
+        match self {
+            Self::Epic => 300,
+            Self::Spec | Self::Launcher => lifetime_s.max(300),
+        }
+    }
+
+    /// `fhirUser` for the user's `reference` (`Practitioner/x`).
+    pub fn fhir_user(self, fhir_base: &str, reference: &str) -> String {
+        match self {
+            Self::Launcher => reference.to_string(),
+            Self::Spec | Self::Epic => format!("{fhir_base}/{reference}"),
+        }
+    }
+
+    /// Whether a public client gets a refresh token when it asked for `online_access` or
+    /// `offline_access`.
+    pub fn refreshes_public_clients(self) -> bool {
+        !matches!(self, Self::Epic)
+    }
+
+    /// Whether a used refresh token is replaced (and its reuse refused, RFC 9700 §4.14.2).
+    pub fn rotates_refresh_tokens(self) -> bool {
+        !matches!(self, Self::Launcher)
+    }
+
+    /// The JWKS as this EHR publishes the signer's `jwks`.
+    pub fn jwks(self, jwks: Value) -> Value {
+        let mut out = jwks;
+        if let Some(keys) = out["keys"].as_array_mut() {
+            for k in keys {
+                match k["kid"].as_str().map(|kid| self.key_id(kid)) {
+                    Some(Some(kid)) => k["kid"] = json!(kid),
+                    Some(None) => {
+                        if let Some(o) = k.as_object_mut() {
+                            o.remove("kid");
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// The token response as this EHR shapes it (the values the spec profile computed).
+    pub fn shape_token_response(self, body: &mut Value, granted: &[String]) {
+        if self != Self::Epic {
+            return;
+        }
+        body["token_type"] = json!("bearer");
+        if let Some(b) = body["need_patient_banner"].as_bool() {
+            body["need_patient_banner"] = json!(b.to_string());
+        }
+        body["scope"] = json!(epic_scope(granted));
+        if let Some(p) = body["patient"].as_str().map(str::to_string) {
+            body["__epic.dstu2.patient"] = json!(format!("T{p}"));
+        }
+        body["location"] = json!("e4W4rmGe9QzuGm2Dy4NBqVc0KDe6yGEd");
+        body["loginDepartment"] = json!("e8TXhpEpSfTM4Iwv0vqvLnQ3");
+    }
+}
+
+/// The granted scope as Epic writes it: the context scopes as requested, each clinical scope as
+/// `Type.read Type.search` (every type a wildcard covers), `Read` capitalised on every other
+/// type, and a trailing space.
+fn epic_scope(granted: &[String]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut n = 0;
+    for s in granted {
+        match scopes::parse(s) {
+            Some(Scope::Resource(r)) if r.read || r.search => {
+                let types: Vec<&str> = if r.resource_type == "*" {
+                    crate::data::RESOURCE_TYPES.to_vec()
+                } else {
+                    vec![r.resource_type.as_str()]
+                };
+                for t in types {
+                    let read = if n % 2 == 0 { "read" } else { "Read" };
+                    n += 1;
+                    for piece in [format!("{t}.{read}"), format!("{t}.search")] {
+                        if !out.contains(&piece) {
+                            out.push(piece);
+                        }
+                    }
+                }
+            }
+            _ => out.push(s.clone()),
+        }
+    }
+    let mut text = out.join(" ");
+    text.push(' ');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_shapes() {
+        assert_eq!(Profile::parse("epic"), Ok(Profile::Epic));
+        assert!(Profile::parse("cerner").is_err());
+        let granted: Vec<String> = ["launch", "openid", "patient/Observation.rs"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut body =
+            json!({"token_type": "Bearer", "need_patient_banner": false, "patient": "p1"});
+        Profile::Epic.shape_token_response(&mut body, &granted);
+        assert_eq!(body["token_type"], "bearer");
+        assert_eq!(body["need_patient_banner"], "false");
+        assert_eq!(body["__epic.dstu2.patient"], "Tp1");
+        assert_eq!(
+            body["scope"],
+            "launch openid Observation.read Observation.search "
+        );
+        let jwks = json!({"keys": [{"kty": "RSA", "kid": "abc", "n": "x", "e": "AQAB"}]});
+        assert_eq!(Profile::Epic.jwks(jwks.clone())["keys"][0]["kid"], "abc=");
+        assert!(Profile::Launcher.jwks(jwks)["keys"][0].get("kid").is_none());
+    }
+}

@@ -1,0 +1,153 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! End to end in headless Chromium against the sandbox's EHR profiles (`sandbox --profile`): the
+//! app launched as each real EHR would launch it — EHR launch and standalone launch reach the
+//! chart, the session is refreshed where the EHR gives a refresh token and its end announced
+//! where it does not, and sign-out works.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use sandbox::profile::Profile;
+use serde_json::Value;
+use support::{start_with, Env};
+
+/// The chart of `patient` is on screen with its problems list loaded (the granted scope as the
+/// EHR spells it lets the sections ask).
+async fn chart_shows(env: &Env, patient: &str) {
+    let name = env.patient_name(patient);
+    env.text_when("#patient-name", |t| t == name).await;
+    env.element("#problems tbody tr, #problems-empty").await;
+}
+
+async fn sign_out(env: &Env) {
+    env.open_tab("session").await;
+    env.click("#sign-out").await;
+    env.element("#picker-title").await;
+    let stored = env.session_storage().await;
+    assert!(stored.get("smart-launch.session").is_none(), "{stored}");
+}
+
+/// The app's configuration entry for an Epic-like sandbox: its id_tokens name `…/oauth2`.
+fn epic_entry(entry: &mut Value) {
+    let oauth2 = entry["iss"].as_str().unwrap().replace("/fhir", "/oauth2");
+    entry["id_token_issuer"] = Value::String(oauth2);
+}
+
+/// Epic: the token response with `need_patient_banner` "false"-style strings, `bearer`, fields
+/// of its own, the scope per resource without prefix; no refresh token for a public client, so
+/// the chart says when access ends and offers a new launch; id_tokens from `…/oauth2` with a
+/// padded `kid`, admitted by the entry's `id_token_issuer`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epic_ehr_and_standalone_launches() {
+    let env = start_with(
+        |c| {
+            c.auto_approve = true;
+            c.profile = Profile::Epic;
+            c.token_lifetime = Duration::from_secs(120);
+        },
+        epic_entry,
+    )
+    .await;
+    env.ehr_launch_auto("patient-01").await;
+    chart_shows(&env, "patient-01").await;
+    let ending = env.text("#access-ending").await;
+    assert!(ending.contains("ends at"), "{ending}");
+    assert!(env.text("#access-next").await.contains("from your EHR"));
+    let stored = env.session_storage().await;
+    let session: Value =
+        serde_json::from_str(stored["smart-launch.session"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        session["refresh_token"],
+        Value::Null,
+        "Epic gives a public client none"
+    );
+    env.open_tab("session").await;
+    // Named from the Practitioner resource of the checked id_token's fhirUser.
+    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
+        .await;
+    sign_out(&env).await;
+
+    // Standalone: the same EHR from the picker; the announced end offers "Launch again", which
+    // signs in anew.
+    env.click("#ehr-sandbox").await;
+    chart_shows(&env, "patient-01").await;
+    let tokens = env.stat("token");
+    env.click("#launch-again").await;
+    chart_shows(&env, "patient-01").await;
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    while env.stat("token") == tokens {
+        assert!(tokio::time::Instant::now() < deadline, "no new sign-in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sign_out(&env).await;
+    env.close().await;
+}
+
+/// Epic without the entry's `id_token_issuer`: the launch stops on a page that names the
+/// setting and the issuer the id_token carried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epic_without_its_setting_names_it() {
+    let env = start_with(
+        |c| {
+            c.auto_approve = true;
+            c.profile = Profile::Epic;
+        },
+        |_| {},
+    )
+    .await;
+    env.ehr_launch_auto("patient-01").await;
+    let code = env
+        .element("#problem")
+        .await
+        .attr("data-code")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(code, "id-token-issuer");
+    let msg = env.text("#problem-message").await;
+    assert!(msg.contains("id_token_issuer"), "{msg}");
+    assert!(msg.contains("/oauth2"), "{msg}");
+    env.close().await;
+}
+
+/// The SMART launcher: id_tokens without `kid`, the JWKS at `/keys`, `fhirUser` relative, refresh
+/// tokens that stay valid: the user is named, the token refreshed ahead of expiry, sign-out works;
+/// a standalone launch reaches the chart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launcher_ehr_and_standalone_launches() {
+    let env = start_with(
+        |c| {
+            c.auto_approve = true;
+            c.profile = Profile::Launcher;
+            c.token_lifetime = Duration::from_secs(10);
+        },
+        |_| {},
+    )
+    .await;
+    env.ehr_launch_auto("patient-02").await;
+    chart_shows(&env, "patient-02").await;
+    env.open_tab("session").await;
+    // Named from the Practitioner resource that the relative fhirUser points at.
+    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    while env.stat("token") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refresh within 25 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(env
+        .browser
+        .find(fantoccini::Locator::Css("#access-ending"))
+        .await
+        .is_err());
+    sign_out(&env).await;
+    env.click("#ehr-sandbox").await;
+    chart_shows(&env, "patient-01").await;
+    sign_out(&env).await;
+    env.close().await;
+}
