@@ -29,6 +29,20 @@ async fn sign_out(env: &Env) {
     assert!(stored.get("smart-launch.session").is_none(), "{stored}");
 }
 
+/// A sandbox with `profile` (auto-approving, tokens living `lifetime`) and the app's entry for it
+/// changed by `entry`.
+async fn with_profile(profile: Profile, lifetime: u64, entry: impl FnOnce(&mut Value)) -> Env {
+    start_with(
+        |c| {
+            c.auto_approve = true;
+            c.profile = profile;
+            c.token_lifetime = Duration::from_secs(lifetime);
+        },
+        entry,
+    )
+    .await
+}
+
 /// The app's configuration entry for an Epic-like sandbox: its id_tokens name `…/oauth2`.
 fn epic_entry(entry: &mut Value) {
     let oauth2 = entry["iss"].as_str().unwrap().replace("/fhir", "/oauth2");
@@ -41,15 +55,7 @@ fn epic_entry(entry: &mut Value) {
 /// padded `kid`, admitted by the entry's `id_token_issuer`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epic_ehr_and_standalone_launches() {
-    let env = start_with(
-        |c| {
-            c.auto_approve = true;
-            c.profile = Profile::Epic;
-            c.token_lifetime = Duration::from_secs(120);
-        },
-        epic_entry,
-    )
-    .await;
+    let env = with_profile(Profile::Epic, 120, epic_entry).await;
     env.ehr_launch_auto("patient-01").await;
     chart_shows(&env, "patient-01").await;
     let ending = env.text("#access-ending").await;
@@ -89,14 +95,7 @@ async fn epic_ehr_and_standalone_launches() {
 /// setting and the issuer the id_token carried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epic_without_its_setting_names_it() {
-    let env = start_with(
-        |c| {
-            c.auto_approve = true;
-            c.profile = Profile::Epic;
-        },
-        |_| {},
-    )
-    .await;
+    let env = with_profile(Profile::Epic, 3600, |_| {}).await;
     env.ehr_launch_auto("patient-01").await;
     let code = env
         .element("#problem")
@@ -117,15 +116,7 @@ async fn epic_without_its_setting_names_it() {
 /// a standalone launch reaches the chart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launcher_ehr_and_standalone_launches() {
-    let env = start_with(
-        |c| {
-            c.auto_approve = true;
-            c.profile = Profile::Launcher;
-            c.token_lifetime = Duration::from_secs(10);
-        },
-        |_| {},
-    )
-    .await;
+    let env = with_profile(Profile::Launcher, 10, |_| {}).await;
     env.ehr_launch_auto("patient-02").await;
     chart_shows(&env, "patient-02").await;
     env.open_tab("session").await;

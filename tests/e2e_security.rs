@@ -281,13 +281,7 @@ async fn discovery_that_never_answers_ends_in_a_page_that_tries_again() {
     assert_eq!(next_step(&env).await, "try-again");
     assert_eq!(env.stat("authorize"), 0);
 
-    env.sandbox
-        .sandbox
-        .faults
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .hang
-        .clear();
+    env.set_faults(|f| f.hang.clear());
     env.click("#retry").await;
     let name = env.patient_name("patient-01");
     env.text_when("#patient-name", |t| t == name).await;
@@ -309,13 +303,7 @@ async fn a_patient_read_that_never_answers_offers_to_try_again() {
     let msg = env.text("#banner-error").await;
     assert!(msg.contains("try again"), "{msg}");
     env.element("#tab-summary").await;
-    env.sandbox
-        .sandbox
-        .faults
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .hang
-        .clear();
+    env.set_faults(|f| f.hang.clear());
     env.click("#banner-retry").await;
     let name = env.patient_name("patient-01");
     env.text_when("#patient-name", |t| t == name).await;
@@ -397,12 +385,7 @@ async fn id_tokens_for_other_parties_or_from_the_future_are_refused() {
         serde_json::json!({"azp": "another-app"}),
         serde_json::json!({"iat": now + 365 * 86_400}),
     ] {
-        env.sandbox
-            .sandbox
-            .faults
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .id_token_claims = claims.as_object().cloned();
+        env.set_faults(|f| f.id_token_claims = claims.as_object().cloned());
         env.ehr_launch_auto("patient-01").await;
         assert_eq!(problem_code(&env).await, "id-token", "{claims}");
         assert_eq!(next_step(&env).await, "launch-again");
@@ -413,12 +396,7 @@ async fn id_tokens_for_other_parties_or_from_the_future_are_refused() {
         let stored = env.session_storage().await;
         assert!(stored.get("smart-launch.session").is_none(), "{stored}");
     }
-    env.sandbox
-        .sandbox
-        .faults
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .id_token_claims = None;
+    env.set_faults(|f| f.id_token_claims = None);
     env.ehr_launch_auto("patient-01").await;
     let name = env.patient_name("patient-01");
     env.text_when("#patient-name", |t| t == name).await;

@@ -372,36 +372,21 @@ fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
         r#"{"ehrs":[{"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs online_access","id_token_issuer":"http://localhost:9000/oauth2"}]}"#,
     )
     .unwrap();
-    let p = server(body.clone());
-    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
-    let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
+    // One sign-in against `ehrs` with `body` as the token response.
+    let launch = |ehrs: &Ehrs, body: String| {
+        let p = server(body);
+        let url = block_on(begin(&p, ehrs, Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+        block_on(complete(&p, callback_from(&url, "C")))
+    };
+    let e = launch(&ehrs(), body.clone()).unwrap_err();
     assert!(
         matches!(e, LaunchError::IdToken(IdTokenError::Issuer { ref got, .. }) if got == "http://localhost:9000/oauth2"),
         "{e:?}"
     );
-    let p = server(body);
-    let url = block_on(begin(
-        &p,
-        &with_setting,
-        Target::Ehr("sandbox"),
-        None,
-        REDIRECT,
-    ))
-    .unwrap();
-    let s = block_on(complete(&p, callback_from(&url, "C"))).unwrap();
-    assert!(s.fhir_user.is_some());
+    assert!(launch(&with_setting, body).unwrap().fhir_user.is_some());
     // With the setting, a token naming the FHIR base is the one refused.
-    let p = server(token_body(&probe, None));
-    let url = block_on(begin(
-        &p,
-        &with_setting,
-        Target::Ehr("sandbox"),
-        None,
-        REDIRECT,
-    ))
-    .unwrap();
     assert!(matches!(
-        block_on(complete(&p, callback_from(&url, "C"))),
+        launch(&with_setting, token_body(&probe, None)),
         Err(LaunchError::IdToken(IdTokenError::Issuer { .. }))
     ));
 }

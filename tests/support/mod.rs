@@ -299,6 +299,18 @@ impl Env {
         &self.sandbox.sandbox.fhir_base
     }
 
+    /// Changes the sandbox's faults while it runs (as `POST /_admin/faults` would).
+    pub fn set_faults(&self, change: impl FnOnce(&mut sandbox::config::Faults)) {
+        change(
+            &mut self
+                .sandbox
+                .sandbox
+                .faults
+                .write()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+    }
+
     pub fn stat(&self, name: &str) -> usize {
         let s = &self.sandbox.sandbox.stats;
         match name {
