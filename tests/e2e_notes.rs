@@ -288,6 +288,10 @@ async fn a_hostile_patients_notes_render_inert() {
         "each narrative once, only its layout style kept: {report:#}"
     );
     assert_eq!(report["images"], serde_json::json!([]), "{report:#}");
+    // A narrative that is not XHTML is repaired by the HTML parser, said so, and kept inert.
+    let text = report["text"].as_str().unwrap_or("");
+    assert!(text.contains("Narrative as sent"), "{text}");
+    assert!(text.contains("repaired"), "{text}");
     assert_eq!(report["requests"], serde_json::json!([]), "{report:#}");
     let text = report["text"].as_str().unwrap();
     for shown in [

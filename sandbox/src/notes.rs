@@ -399,11 +399,19 @@ pub fn hostile_documents(patient: &str, when: &str) -> Vec<Value> {
             "Letter stored elsewhere",
             json!({ "contentType": "application/pdf", "url": format!("{ATTACKER}/letter.pdf"), "title": "Letter" }),
         ),
-        doc(
-            "hostile-not-xml",
-            "HTML that is not XML",
-            json!({ "contentType": "text/html", "data": b64(b"<p>one<br>two<img src=x onerror=\"window.__pwned='tagsoup'\">") }),
-        ),
+        {
+            let mut d = doc(
+                "hostile-not-xml",
+                "HTML that is not XML",
+                json!({ "contentType": "text/html", "data": b64(b"<p>one<br>two<img src=x onerror=\"window.__pwned='tagsoup'\">") }),
+            );
+            // A narrative as EHRs send it, not XHTML: no namespace, unclosed tags, a handler.
+            d["text"] = json!({
+                "status": "generated",
+                "div": "<div><p>Narrative as sent<br>by the EHR<p onclick=\"window.__pwned='narrative'\">unclosed</div>",
+            });
+            d
+        },
         doc(
             "oversize-note",
             "Oversize imported note",

@@ -40,8 +40,19 @@ pub struct Entry {
     /// The Observations a report refers to.
     pub results: Vec<ResultRef>,
     pub attachments: Vec<Attachment>,
-    /// `text.div`, sanitized; `None` when the resource has none.
-    pub narrative: Option<Result<Narrative, NarrativeError>>,
+    /// `text.div`; `None` when the resource has none.
+    pub narrative: Option<NarrativeShown>,
+}
+
+/// A resource's narrative (`text.div`) as the app shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NarrativeShown {
+    /// Well-formed XHTML through the allowlist, or why it is not shown (too large).
+    Sanitized(Result<Narrative, NarrativeError>),
+    /// Markup that is not well-formed XHTML (unclosed tags, no XHTML namespace, a doctype),
+    /// which EHRs do send: repaired by the browser's HTML parser, then the same allowlist
+    /// (`web::sanitize_html`), shown with a notice that it was repaired.
+    Repair(String),
 }
 
 /// One `DiagnosticReport.result`: the Observation's id (to find it among the labs loaded) and
@@ -319,9 +330,19 @@ fn joined_or_unknown(items: Vec<String>) -> String {
     }
 }
 
-fn narrative(r: &Value, base: &FhirBase) -> Option<Result<Narrative, NarrativeError>> {
+fn narrative(r: &Value, base: &FhirBase) -> Option<NarrativeShown> {
     let div = r["text"]["div"].as_str()?;
-    (r["text"]["status"] != "empty").then(|| sanitize(div, base))
+    if r["text"]["status"] == "empty" {
+        return None;
+    }
+    Some(match sanitize(div, base) {
+        // The HTML parser reads what XML cannot (and ignores a doctype's entities); the
+        // allowlist after it is the same. Only what is too large stays refused.
+        Err(NarrativeError::NotXml(_) | NarrativeError::NotXhtml | NarrativeError::Dtd) => {
+            NarrativeShown::Repair(div.to_string())
+        }
+        other => NarrativeShown::Sanitized(other),
+    })
 }
 
 /// The first date given, with its local time when it has one (two notes of one day differ by

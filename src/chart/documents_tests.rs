@@ -69,7 +69,9 @@ fn a_report_keeps_everything_a_clinician_reads() {
         Source::Inline(b"Glucose 8.1 mmol/L".to_vec())
     );
     assert_eq!(e.attachments[0].describe(), "text, 18 bytes");
-    let n = e.narrative.unwrap().unwrap();
+    let Some(NarrativeShown::Sanitized(Ok(n))) = e.narrative else {
+        panic!("a well-formed narrative");
+    };
     assert!(matches!(&n.nodes[0], Node::Element { tag: "p", .. }));
     assert!(!e.ended);
 }
@@ -281,7 +283,9 @@ fn newest_first_and_nothing_dropped() {
 #[test]
 fn a_hostile_narrative_is_sanitized_and_an_empty_one_ignored() {
     let r = json!({"text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=\"x\" onerror=\"alert(1)\"/><a href=\"javascript:alert(1)\">x</a></div>"}});
-    let n = report(&r, &base()).narrative.unwrap().unwrap();
+    let Some(NarrativeShown::Sanitized(Ok(n))) = report(&r, &base()).narrative else {
+        panic!("a well-formed narrative is sanitized as XHTML");
+    };
     assert!(n.removed >= 2);
     assert!(report(
         &json!({"text": {"status": "empty", "div": "<div/>"}}),
@@ -289,9 +293,25 @@ fn a_hostile_narrative_is_sanitized_and_an_empty_one_ignored() {
     )
     .narrative
     .is_none());
+    // What EHRs send that is not XHTML is repaired by the HTML parser; too large stays refused.
+    for div in [
+        "<div>not xhtml</div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>unclosed<br></div>",
+        "<!DOCTYPE div [<!ENTITY e \"x\">]><div xmlns=\"http://www.w3.org/1999/xhtml\">&e;</div>",
+    ] {
+        assert_eq!(
+            document(&json!({"text": {"div": div}}), &base()).narrative,
+            Some(NarrativeShown::Repair(div.to_string())),
+            "{div}"
+        );
+    }
+    let big = format!(
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>",
+        "<p>x</p>".repeat(40_000)
+    );
     assert!(matches!(
-        document(&json!({"text": {"div": "<div>not xhtml</div>"}}), &base()).narrative,
-        Some(Err(NarrativeError::NotXhtml))
+        document(&json!({"text": {"div": big}}), &base()).narrative,
+        Some(NarrativeShown::Sanitized(Err(NarrativeError::TooLarge(_))))
     ));
     assert_eq!(size_text(812), "812 bytes");
     assert_eq!(size_text(14_000), "14 KB");

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::section::{status, Section, SectionSignal};
 use crate::chart::documents::{
-    capitalised, origin_of, show, size_text, Attachment, EntriesBuilder, Entry, Kind, Media, Shown,
-    Source, View,
+    capitalised, origin_of, show, size_text, Attachment, EntriesBuilder, Entry, Kind, Media,
+    NarrativeShown, Shown, Source, View,
 };
 use crate::chart::labs::Labs;
 use crate::fhir::narrative::{Narrative, NarrativeError};
@@ -373,14 +373,21 @@ fn file_name(att: &Attachment) -> String {
 
 #[component]
 fn NarrativeView(
-    narrative: Result<Narrative, NarrativeError>,
+    narrative: NarrativeShown,
     client: FhirClient<Browser>,
     open: bool,
 ) -> impl IntoView {
+    let body = match narrative {
+        NarrativeShown::Sanitized(result) => view! { <NarrativeBody result=result client=client/> }.into_any(),
+        NarrativeShown::Repair(text) => view! {
+            <p class="muted notice narrative-repaired">"This narrative is not well-formed XHTML: the browser's HTML parser repaired it before the same safety checks."</p>
+            <HtmlSourceView text=text client=client/>
+        }.into_any(),
+    };
     view! {
         <details class="narrative" open=open>
             <summary>"Narrative"</summary>
-            <NarrativeBody result=narrative client=client/>
+            {body}
         </details>
     }
 }
