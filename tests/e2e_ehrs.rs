@@ -142,3 +142,56 @@ async fn launcher_ehr_and_standalone_launches() {
     sign_out(&env).await;
     env.close().await;
 }
+
+/// Veradigm: the IdentityServer endpoints under `/authorization/connect`; a refresh token only
+/// for `offline_access`: with the app's usual `online_access` the session's end is announced,
+/// and an entry asking for `offline_access` is refreshed ahead of expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veradigm_launches_and_refresh_only_offline() {
+    let env = with_profile(Profile::Veradigm, 120, |_| {}).await;
+    env.ehr_launch_auto("patient-03").await;
+    chart_shows(&env, "patient-03").await;
+    assert!(env.text("#access-ending").await.contains("ends at"));
+    assert_eq!(env.stat("authorize"), 1);
+    sign_out(&env).await;
+    env.click("#ehr-sandbox").await;
+    chart_shows(&env, "patient-01").await;
+    sign_out(&env).await;
+    env.close().await;
+
+    let env = with_profile(Profile::Veradigm, 10, |entry| {
+        let scopes = entry["scopes"]
+            .as_str()
+            .unwrap()
+            .replace("online_access", "offline_access");
+        entry["scopes"] = Value::String(scopes);
+    })
+    .await;
+    env.ehr_launch_auto("patient-03").await;
+    chart_shows(&env, "patient-03").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    while env.stat("token") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refresh within 25 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    sign_out(&env).await;
+    env.close().await;
+}
+
+/// MEDITECH: the SMART configuration only at the host's root, so the app reads `metadata` (its
+/// `oauth-uris`) after the 404 under the FHIR base; authorize and token under `/oauth`. Both
+/// launches reach the chart; sign-out works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meditech_through_metadata() {
+    let env = with_profile(Profile::Meditech, 3600, |_| {}).await;
+    env.ehr_launch_auto("patient-04").await;
+    chart_shows(&env, "patient-04").await;
+    sign_out(&env).await;
+    env.click("#ehr-sandbox").await;
+    chart_shows(&env, "patient-01").await;
+    sign_out(&env).await;
+    env.close().await;
+}

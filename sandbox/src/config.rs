@@ -152,7 +152,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
                            id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET
                            (scopes and secret optional; a secret makes it confidential)
   --profile NAME           behave as an EHR does: spec (the specification, default),
-                           epic, launcher (see sandbox/src/profile.rs)
+                           epic, veradigm, meditech, launcher (sandbox/src/profile.rs)
   --smart-v1-only          no .well-known/smart-configuration; metadata only
   --auto-approve           no login, patient picker or approval pages
   --auto-patient ID        patient chosen by auto-approve in a standalone launch
@@ -334,7 +334,11 @@ pub fn from_args_and_env(
     c.smart_v1_only = flag("smart-v1-only");
     c.auto_approve = flag("auto-approve");
     c.auto_patient = get("auto-patient");
-    c.token_lifetime = Duration::from_secs(num("token-lifetime", get("token-lifetime"), 3600)?);
+    c.token_lifetime = Duration::from_secs(num(
+        "token-lifetime",
+        get("token-lifetime"),
+        c.profile.default_token_lifetime_s(),
+    )?);
     c.code_lifetime = Duration::from_secs(num("code-lifetime", get("code-lifetime"), 60)?);
     c.faults.latency_ms = num("latency-ms", get("latency-ms"), 0)?;
     c.faults.authorize_latency_ms = num("authorize-latency-ms", get("authorize-latency-ms"), 0)?;

@@ -71,6 +71,14 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
         // Where profiles put them (`profile::Profile::auth_path`, `jwks_path`).
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/token", post(oauth::token))
+        .route("/authorization/connect/authorize", get(oauth::authorize))
+        .route("/authorization/connect/token", post(oauth::token))
+        .route("/oauth/authorize", get(oauth::authorize))
+        .route("/oauth/token", post(oauth::token))
+        .route(
+            "/.well-known/smart-configuration",
+            get(oauth::root_smart_configuration),
+        )
         .route("/auth/revoke", post(oauth::revoke))
         .route("/jwks", get(oauth::jwks))
         .route("/keys", get(oauth::jwks))

@@ -50,13 +50,19 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
     res
 }
 
-/// The token endpoint, where the profiles put it.
+/// Where the profiles put the authorize and token endpoints (`profile::Profile::auth_path`).
+const AUTH_PATHS: &[&str] = &["/auth", "/oauth2", "/oauth", "/authorization/connect"];
+
 fn is_token(path: &str) -> bool {
-    path == "/auth/token" || path == "/oauth2/token"
+    AUTH_PATHS
+        .iter()
+        .any(|a| path.strip_prefix(a) == Some("/token"))
 }
 
 fn is_authorize(path: &str) -> bool {
-    path == "/auth/authorize" || path == "/oauth2/authorize"
+    AUTH_PATHS
+        .iter()
+        .any(|a| path.strip_prefix(a) == Some("/authorize"))
 }
 
 fn is_jwks(path: &str) -> bool {
@@ -66,6 +72,7 @@ fn is_jwks(path: &str) -> bool {
 /// Paths browser apps call across origins: discovery, token, revocation, FHIR, JWKS, style.
 fn is_api(path: &str) -> bool {
     path.starts_with("/fhir")
+        || path == "/.well-known/smart-configuration"
         || is_token(path)
         || path == "/auth/revoke"
         || is_jwks(path)

@@ -51,8 +51,28 @@ fn endpoints(sb: &Sandbox) -> (String, String) {
     (format!("{base}{at}/authorize"), format!("{base}{at}/token"))
 }
 
+/// `GET /.well-known/smart-configuration` at the host's root: only where the profile serves
+/// it there (MEDITECH), instead of under the FHIR base.
+pub async fn root_smart_configuration(state: S) -> Response {
+    if !state.0.config.profile.well_known_at_root() {
+        return crate::fhir::outcome(StatusCode::NOT_FOUND, "not-found", "no such path");
+    }
+    configuration(state).await
+}
+
 /// `GET /fhir/.well-known/smart-configuration` (SMART App Launch 2.2 §"Conformance").
-pub async fn smart_configuration(State(sb): S) -> Response {
+pub async fn smart_configuration(state: S) -> Response {
+    if state.0.config.profile.well_known_at_root() {
+        return crate::fhir::outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "the SMART configuration is at the host's root",
+        );
+    }
+    configuration(state).await
+}
+
+async fn configuration(State(sb): S) -> Response {
     if sb.config.smart_v1_only {
         return crate::fhir::outcome(
             StatusCode::NOT_FOUND,
@@ -922,9 +942,10 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
         body["encounter"] = json!(e);
     }
     let public = sb.client(&ctx.client_id).is_none_or(|c| c.secret.is_none());
+    let profile = sb.config.profile;
     let offline = (scopes::has(&ctx.scopes, &Scope::OfflineAccess)
-        || scopes::has(&ctx.scopes, &Scope::OnlineAccess))
-        && (!public || sb.config.profile.refreshes_public_clients());
+        || (profile.refreshes_online_access() && scopes::has(&ctx.scopes, &Scope::OnlineAccess)))
+        && (!public || profile.refreshes_public_clients());
     let mut store = sb.store();
     store.access.insert(
         access,
@@ -954,7 +975,6 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let profile = sb.config.profile;
             let mut claims = json!({
                 "iss": profile.id_token_issuer(&sb.config.public_url, &sb.fhir_base),
                 "sub": user.reference().replace('/', "-"),

@@ -4,9 +4,10 @@
 //! the project's EHR quirks list (the EHRs' developer documentation, their live discovery
 //! documents, the SMART launcher's source).
 //!
-//! Built so far: `epic` and `launcher`. Oracle Health, Veradigm, athenahealth and MEDITECH are
-//! still to come (a second loopback origin for their authorization servers, throttled
-//! refreshes, FHIR 401s without CORS headers, well-known at the host root).
+//! Built so far: `epic`, `veradigm`, `meditech` and `launcher`. Oracle Health and athenahealth
+//! are still to come: their authorization servers lie on another host (a second loopback
+//! origin), Oracle throttles refreshes and answers FHIR 401s without CORS headers, athena's
+//! JWKS needs `?client_id=`.
 
 use serde_json::{json, Value};
 
@@ -31,6 +32,17 @@ pub enum Profile {
     /// server's), per-client endpoints behind `Epic-Client-ID`, and XML `metadata` (the app
     /// always asks for JSON).
     Epic,
+    /// Veradigm (Allscripts developer program, "Authorization"): the IdentityServer endpoints
+    /// `/authorization/connect/authorize` and `/authorization/connect/token` on the FHIR host,
+    /// access tokens of 1200 s, a refresh token only for `offline_access` (not
+    /// `online_access`), rotated at each use. Not imitated: the inferred 300-character scope
+    /// and 400-character redirect URI limits (IdentityServer defaults, not documented).
+    Veradigm,
+    /// MEDITECH (third-party probes of its Expanse API, lower confidence): the SMART
+    /// configuration only at the host's root (`/.well-known/smart-configuration`), not under
+    /// the FHIR base, so a client asking under the base meets a 404 and reads `metadata`
+    /// (anonymous, with the `oauth-uris` extension); authorize and token under `/oauth`.
+    Meditech,
     /// The SMART reference launcher (smart-launcher-v2, backend/): id_tokens without `kid`, the
     /// JWKS at `/keys`, `fhirUser` relative to the FHIR base, the scope echoed as requested,
     /// and refresh tokens that stay valid after use (no rotation).
@@ -38,15 +50,18 @@ pub enum Profile {
 }
 
 impl Profile {
-    pub const NAMES: &'static [&'static str] = &["spec", "epic", "launcher"];
+    pub const NAMES: &'static [&'static str] =
+        &["spec", "epic", "veradigm", "meditech", "launcher"];
 
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
             "spec" => Ok(Self::Spec),
             "epic" => Ok(Self::Epic),
+            "veradigm" => Ok(Self::Veradigm),
+            "meditech" => Ok(Self::Meditech),
             "launcher" => Ok(Self::Launcher),
             other => Err(format!(
-                "unknown --profile {other:?} (built: {}; oracle, veradigm, athena and meditech are to come)",
+                "unknown --profile {other:?} (built: {}; oracle and athena are to come)",
                 Self::NAMES.join(", ")
             )),
         }
@@ -56,6 +71,8 @@ impl Profile {
     pub fn auth_path(self) -> &'static str {
         match self {
             Self::Epic => "/oauth2",
+            Self::Veradigm => "/authorization/connect",
+            Self::Meditech => "/oauth",
             Self::Spec | Self::Launcher => "/auth",
         }
     }
@@ -64,7 +81,7 @@ impl Profile {
     pub fn jwks_path(self) -> &'static str {
         match self {
             Self::Launcher => "/keys",
-            Self::Spec | Self::Epic => "/jwks",
+            _ => "/jwks",
         }
     }
 
@@ -72,17 +89,17 @@ impl Profile {
     pub fn id_token_issuer(self, origin: &str, fhir_base: &str) -> String {
         match self {
             Self::Epic => format!("{origin}/oauth2"),
-            Self::Spec | Self::Launcher => fhir_base.to_string(),
+            _ => fhir_base.to_string(),
         }
     }
 
     /// The `kid` id_tokens carry for the signer's key `kid`; the JWKS publishes the same.
     pub fn key_id(self, kid: &str) -> Option<String> {
         match self {
-            Self::Spec => Some(kid.to_string()),
             // Base64 of a SHA-256 with its padding (44 characters).
             Self::Epic => Some(format!("{kid}=")),
             Self::Launcher => None,
+            _ => Some(kid.to_string()),
         }
     }
 
@@ -90,7 +107,7 @@ impl Profile {
     pub fn id_token_lifetime(self, lifetime_s: u64) -> u64 {
         match self {
             Self::Epic => 300,
-            Self::Spec | Self::Launcher => lifetime_s.max(300),
+            _ => lifetime_s.max(300),
         }
     }
 
@@ -98,7 +115,7 @@ impl Profile {
     pub fn fhir_user(self, fhir_base: &str, reference: &str) -> String {
         match self {
             Self::Launcher => reference.to_string(),
-            Self::Spec | Self::Epic => format!("{fhir_base}/{reference}"),
+            _ => format!("{fhir_base}/{reference}"),
         }
     }
 
@@ -106,6 +123,25 @@ impl Profile {
     /// `offline_access`.
     pub fn refreshes_public_clients(self) -> bool {
         !matches!(self, Self::Epic)
+    }
+
+    /// Whether `online_access` earns a refresh token (else only `offline_access` does).
+    pub fn refreshes_online_access(self) -> bool {
+        !matches!(self, Self::Veradigm)
+    }
+
+    /// Access token lifetime when `--token-lifetime` does not set one.
+    pub fn default_token_lifetime_s(self) -> u64 {
+        match self {
+            Self::Veradigm => 1200,
+            _ => 3600,
+        }
+    }
+
+    /// Where the SMART configuration is served: under the FHIR base (the specification), or
+    /// only at the host's root.
+    pub fn well_known_at_root(self) -> bool {
+        matches!(self, Self::Meditech)
     }
 
     /// Whether a used refresh token is replaced (and its reuse refused, RFC 9700 §4.14.2).
