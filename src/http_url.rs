@@ -120,6 +120,13 @@ impl HttpUrl {
         HttpUrl(u)
     }
 
+    /// The same URL with `name=value` added to its query (form-encoded).
+    pub fn with_query_pair(&self, name: &str, value: &str) -> HttpUrl {
+        let mut u = self.0.clone();
+        u.query_pairs_mut().append_pair(name, value);
+        HttpUrl(u)
+    }
+
     /// Resolves a reference against this URL (the URL Standard's "basic URL parser" with a
     /// base), as strictly as [`HttpUrl::parse`]: a reference that names another server is
     /// checked as a URL of its own.
@@ -296,6 +303,20 @@ mod tests {
         assert_eq!(j("//%65vil.example/x"), "Invalid");
         assert_eq!(j("//user@e/x"), "Credentials");
         assert_eq!(j("https://user@e/x"), "Credentials");
+    }
+
+    #[test]
+    fn a_query_pair_is_added_encoded() {
+        let u = HttpUrl::parse("https://auth.example/oauth2/v1/keys").unwrap();
+        assert_eq!(
+            u.with_query_pair("client_id", "a b&c").to_string(),
+            "https://auth.example/oauth2/v1/keys?client_id=a+b%26c"
+        );
+        let q = HttpUrl::parse("https://auth.example/keys?x=1").unwrap();
+        assert_eq!(
+            q.with_query_pair("client_id", "c").to_string(),
+            "https://auth.example/keys?x=1&client_id=c"
+        );
     }
 
     #[test]

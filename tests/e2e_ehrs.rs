@@ -195,3 +195,68 @@ async fn meditech_through_metadata() {
     sign_out(&env).await;
     env.close().await;
 }
+
+/// The authorization server's origin the harness put in the entry's `extra_origins`.
+fn auth_origin(entry: &Value) -> String {
+    entry["extra_origins"][0].as_str().unwrap().to_string()
+}
+
+/// Oracle Health: the authorization server on another origin (`extra_origins`), PKCE enforced
+/// but not advertised (`require_pkce_advertised: false`), id_tokens from the tenant's OpenID
+/// issuer with a timestamp `kid`, from a JWKS that mixes EC and RSA keys without `alg`
+/// (`id_token_issuer`); refreshes answered without a new refresh token, the old one kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oracle_with_its_settings() {
+    let env = with_profile(Profile::Oracle, 10, |entry| {
+        entry["require_pkce_advertised"] = Value::Bool(false);
+        let issuer = format!("{}/tenants/t1/oidc/idsps/t1/", auth_origin(entry));
+        entry["id_token_issuer"] = Value::String(issuer);
+    })
+    .await;
+    env.ehr_launch_auto("patient-05").await;
+    chart_shows(&env, "patient-05").await;
+    env.open_tab("session").await;
+    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
+        .await;
+    // Two refreshes with the one refresh token the code exchange gave.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.stat("token") < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no second refresh within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(env
+        .browser
+        .find(fantoccini::Locator::Css("#problem"))
+        .await
+        .is_err());
+    sign_out(&env).await;
+    env.click("#ehr-sandbox").await;
+    chart_shows(&env, "patient-01").await;
+    sign_out(&env).await;
+    env.close().await;
+}
+
+/// athenahealth: the authorization server on another origin, which also issues the id_tokens;
+/// PKCE not advertised; the JWKS only with `?client_id=` (`jwks_client_id`): the user is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn athena_with_its_settings() {
+    let env = with_profile(Profile::Athena, 3600, |entry| {
+        entry["require_pkce_advertised"] = Value::Bool(false);
+        entry["id_token_issuer"] = Value::String(format!("{}/oauth2", auth_origin(entry)));
+        entry["jwks_client_id"] = Value::Bool(true);
+    })
+    .await;
+    env.ehr_launch_auto("patient-06").await;
+    chart_shows(&env, "patient-06").await;
+    env.open_tab("session").await;
+    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
+        .await;
+    sign_out(&env).await;
+    env.click("#ehr-sandbox").await;
+    chart_shows(&env, "patient-01").await;
+    sign_out(&env).await;
+    env.close().await;
+}

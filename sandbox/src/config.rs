@@ -106,6 +106,11 @@ pub struct Config {
     pub log_requests: bool,
     /// Which EHR's ways the sandbox imitates (`--profile`, [`crate::profile`]).
     pub profile: crate::profile::Profile,
+    /// Where a profile whose authorization server lies on another host serves it: another
+    /// port of this address (`--auth-port`; 0: any free port). Its origin is [`Config::auth_url`].
+    pub auth_port: u16,
+    /// The authorization server's origin when it is another (set when the sandbox starts).
+    pub auth_url: Option<String>,
 }
 
 pub const DEFAULT_CLIENT_ID: &str = "smart-launch";
@@ -133,6 +138,8 @@ impl Default for Config {
             big_observations: 10_000,
             log_requests: true,
             profile: crate::profile::Profile::Spec,
+            auth_port: 0,
+            auth_url: None,
         }
     }
 }
@@ -152,7 +159,10 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
                            id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET
                            (scopes and secret optional; a secret makes it confidential)
   --profile NAME           behave as an EHR does: spec (the specification, default),
-                           epic, veradigm, meditech, launcher (sandbox/src/profile.rs)
+                           epic, oracle, veradigm, athena, meditech, launcher
+                           (sandbox/src/profile.rs)
+  --auth-port PORT         port of the authorization server, for profiles that put it on
+                           another host (oracle, athena)            [PORT+1]
   --smart-v1-only          no .well-known/smart-configuration; metadata only
   --auto-approve           no login, patient picker or approval pages
   --auto-patient ID        patient chosen by auto-approve in a standalone launch
@@ -260,6 +270,7 @@ pub fn from_args_and_env(
             "redirect-uri",
             "client",
             "profile",
+            "auth-port",
             "smart-v1-only",
             "auto-approve",
             "auto-patient",
@@ -331,6 +342,7 @@ pub fn from_args_and_env(
     if let Some(p) = get("profile") {
         c.profile = crate::profile::Profile::parse(&p)?;
     }
+    c.auth_port = num("auth-port", get("auth-port"), port.saturating_add(1))?;
     c.smart_v1_only = flag("smart-v1-only");
     c.auto_approve = flag("auto-approve");
     c.auto_patient = get("auto-patient");
@@ -496,6 +508,17 @@ mod tests {
             crate::profile::Profile::Epic
         );
         assert!(parse(&["--profile", "nope"]).is_err());
+        let oracle = parse(&["--profile", "oracle", "--port", "9100"]).unwrap();
+        assert_eq!(
+            (oracle.auth_port, oracle.token_lifetime.as_secs()),
+            (9101, 570)
+        );
+        let v = parse(&["--profile", "veradigm", "--token-lifetime", "60"]).unwrap();
+        assert_eq!(
+            v.token_lifetime.as_secs(),
+            60,
+            "the flag wins over the profile"
+        );
         assert!(parse(&["--id-token-claims", "[1]"]).is_err());
         let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
         let c = from_args_and_env(&[], &env).unwrap();

@@ -76,6 +76,18 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
         .route("/oauth/authorize", get(oauth::authorize))
         .route("/oauth/token", post(oauth::token))
         .route(
+            "/tenants/t1/protocols/oauth2/profiles/smart-v1/authorize",
+            get(oauth::authorize),
+        )
+        .route(
+            "/tenants/t1/protocols/oauth2/profiles/smart-v1/token",
+            post(oauth::token),
+        )
+        .route("/oauth2/v1/authorize", get(oauth::authorize))
+        .route("/oauth2/v1/token", post(oauth::token))
+        .route("/jwk", get(oauth::jwks))
+        .route("/oauth2/v1/keys", get(oauth::jwks))
+        .route(
             "/.well-known/smart-configuration",
             get(oauth::root_smart_configuration),
         )
@@ -221,8 +233,25 @@ pub async fn spawn(mut config: Config) -> std::io::Result<Running> {
     if config.listen.port() == 0 {
         config.public_url = format!("http://localhost:{}", addr.port());
     }
+    // A profile whose authorization server lies on another host: the same server on another
+    // port of this address, which is another origin to the browser.
+    let auth_listener = if config.profile.auth_on_another_origin() {
+        let l = tokio::net::TcpListener::bind((addr.ip(), config.auth_port)).await?;
+        config.auth_url = Some(format!("http://localhost:{}", l.local_addr()?.port()));
+        Some(l)
+    } else {
+        None
+    };
     let sandbox = Arc::new(Sandbox::new(config));
     let app = router(sandbox.clone());
+    if let Some(l) = auth_listener {
+        let auth_app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, auth_app).await {
+                eprintln!("sandbox: authorization server stopped: {e}");
+            }
+        });
+    }
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             eprintln!("sandbox: server stopped: {e}");

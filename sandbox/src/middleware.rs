@@ -51,7 +51,14 @@ pub async fn log(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Re
 }
 
 /// Where the profiles put the authorize and token endpoints (`profile::Profile::auth_path`).
-const AUTH_PATHS: &[&str] = &["/auth", "/oauth2", "/oauth", "/authorization/connect"];
+const AUTH_PATHS: &[&str] = &[
+    "/auth",
+    "/oauth2",
+    "/oauth",
+    "/authorization/connect",
+    "/tenants/t1/protocols/oauth2/profiles/smart-v1",
+    "/oauth2/v1",
+];
 
 fn is_token(path: &str) -> bool {
     AUTH_PATHS
@@ -66,7 +73,7 @@ fn is_authorize(path: &str) -> bool {
 }
 
 fn is_jwks(path: &str) -> bool {
-    path == "/jwks" || path == "/keys"
+    matches!(path, "/jwks" | "/keys" | "/jwk" | "/oauth2/v1/keys")
 }
 
 /// Paths browser apps call across origins: discovery, token, revocation, FHIR, JWKS, style.

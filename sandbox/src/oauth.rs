@@ -45,8 +45,16 @@ pub const CAPABILITIES: &[&str] = &[
     "sso-openid-connect",
 ];
 
+/// The authorization server's origin: the sandbox's own, or another (`Config::auth_url`).
+fn auth_base(sb: &Sandbox) -> &str {
+    sb.config
+        .auth_url
+        .as_deref()
+        .unwrap_or(&sb.config.public_url)
+}
+
 fn endpoints(sb: &Sandbox) -> (String, String) {
-    let base = &sb.config.public_url;
+    let base = auth_base(sb);
     let at = sb.config.profile.auth_path();
     (format!("{base}{at}/authorize"), format!("{base}{at}/token"))
 }
@@ -97,7 +105,7 @@ async fn configuration(State(sb): S) -> Response {
     }
     let mut body = json!({
         "issuer": sb.fhir_base,
-        "jwks_uri": format!("{}{}", sb.config.public_url, sb.config.profile.jwks_path()),
+        "jwks_uri": format!("{}{}", auth_base(&sb), sb.config.profile.jwks_path()),
         "authorization_endpoint": authorize,
         "token_endpoint": token,
         "revocation_endpoint": format!("{}/auth/revoke", sb.config.public_url),
@@ -113,7 +121,10 @@ async fn configuration(State(sb): S) -> Response {
         "authorization_response_iss_parameter_supported": true,
         "capabilities": CAPABILITIES,
     });
-    if faults.omit_pkce_methods {
+    if sb.config.profile.jwks_needs_client_id() {
+        body["grant_types_supported"] = json!(["authorization_code"]);
+    }
+    if faults.omit_pkce_methods || !sb.config.profile.advertises_pkce() {
         if let Some(o) = body.as_object_mut() {
             o.remove("code_challenge_methods_supported");
         }
@@ -167,7 +178,14 @@ pub async fn metadata(State(sb): S) -> Response {
     crate::fhir::fhir_json(StatusCode::OK, body.to_string())
 }
 
-pub async fn jwks(State(sb): S) -> Response {
+pub async fn jwks(State(sb): S, Query(q): Query<HashMap<String, String>>) -> Response {
+    if sb.config.profile.jwks_needs_client_id() && !q.contains_key("client_id") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errorCode": "invalid_client", "errorSummary": "client_id is required"})),
+        )
+            .into_response();
+    }
     Json(sb.config.profile.jwks(sb.signer().jwks())).into_response()
 }
 
@@ -954,7 +972,7 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
             expires: Instant::now() + lifetime,
         },
     );
-    if offline {
+    if offline && (first || profile.refresh_returns_refresh_token()) {
         let refresh = random_token();
         store.refresh.insert(
             refresh.clone(),
@@ -976,7 +994,7 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             let mut claims = json!({
-                "iss": profile.id_token_issuer(&sb.config.public_url, &sb.fhir_base),
+                "iss": profile.id_token_issuer(&sb.config.public_url, auth_base(sb), &sb.fhir_base),
                 "sub": user.reference().replace('/', "-"),
                 "aud": ctx.client_id,
                 "iat": now,

@@ -4,10 +4,14 @@
 //! the project's EHR quirks list (the EHRs' developer documentation, their live discovery
 //! documents, the SMART launcher's source).
 //!
-//! Built so far: `epic`, `veradigm`, `meditech` and `launcher`. Oracle Health and athenahealth
-//! are still to come: their authorization servers lie on another host (a second loopback
-//! origin), Oracle throttles refreshes and answers FHIR 401s without CORS headers, athena's
-//! JWKS needs `?client_id=`.
+//! Where an EHR's authorization server lies on another host (Oracle Health, athenahealth), the
+//! sandbox serves it on a second loopback port: another origin, which the app's configuration
+//! entry must name in `extra_origins`.
+//!
+//! Not imitated (the app's README says what it does about each): Oracle's refresh throttling
+//! (its limit and answer are not documented) and its FHIR 401s without CORS headers (which a
+//! browser reports as a network failure); Epic Hyperspace sharing sessionStorage between tabs
+//! (a browser's behaviour, not a server's).
 
 use serde_json::{json, Value};
 
@@ -32,6 +36,21 @@ pub enum Profile {
     /// server's), per-client endpoints behind `Epic-Client-ID`, and XML `metadata` (the app
     /// always asks for JSON).
     Epic,
+    /// Oracle Health (fhir.cerner.com authorization.md, openid-connect.md; Oracle forums):
+    /// - the authorization server on another host (`{auth}/tenants/{t}/protocols/oauth2/…`);
+    /// - `.well-known` without `code_challenge_methods_supported` (its 2024 documents), though
+    ///   PKCE is enforced;
+    /// - access tokens of 570 s; a refresh keeps the refresh token (none in its answer, the old
+    ///   one stays valid); fields of its own (`user`, `tenant`, `username`);
+    /// - id_tokens with a timestamp `kid`, issued by `{auth}/tenants/{t}/oidc/idsps/{t}/`
+    ///   (trailing slash), from a JWKS that mixes EC and RSA keys without `alg` or `use`.
+    Oracle,
+    /// athenahealth athenaOne (docs.athenahealth.com; client-js issue 174): the authorization
+    /// server on another host (`{auth}/oauth2/v1/authorize`, `/token`), which is also the
+    /// id_token issuer; `.well-known` without `code_challenge_methods_supported` though PKCE is
+    /// enabled, and without `refresh_token` in `grant_types_supported`; the JWKS answers only
+    /// with `?client_id=` (400 without).
+    Athena,
     /// Veradigm (Allscripts developer program, "Authorization"): the IdentityServer endpoints
     /// `/authorization/connect/authorize` and `/authorization/connect/token` on the FHIR host,
     /// access tokens of 1200 s, a refresh token only for `offline_access` (not
@@ -50,18 +69,21 @@ pub enum Profile {
 }
 
 impl Profile {
-    pub const NAMES: &'static [&'static str] =
-        &["spec", "epic", "veradigm", "meditech", "launcher"];
+    pub const NAMES: &'static [&'static str] = &[
+        "spec", "epic", "oracle", "veradigm", "athena", "meditech", "launcher",
+    ];
 
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
             "spec" => Ok(Self::Spec),
             "epic" => Ok(Self::Epic),
+            "oracle" => Ok(Self::Oracle),
+            "athena" => Ok(Self::Athena),
             "veradigm" => Ok(Self::Veradigm),
             "meditech" => Ok(Self::Meditech),
             "launcher" => Ok(Self::Launcher),
             other => Err(format!(
-                "unknown --profile {other:?} (built: {}; oracle and athena are to come)",
+                "unknown --profile {other:?} (one of {})",
                 Self::NAMES.join(", ")
             )),
         }
@@ -71,6 +93,8 @@ impl Profile {
     pub fn auth_path(self) -> &'static str {
         match self {
             Self::Epic => "/oauth2",
+            Self::Oracle => "/tenants/t1/protocols/oauth2/profiles/smart-v1",
+            Self::Athena => "/oauth2/v1",
             Self::Veradigm => "/authorization/connect",
             Self::Meditech => "/oauth",
             Self::Spec | Self::Launcher => "/auth",
@@ -81,16 +105,42 @@ impl Profile {
     pub fn jwks_path(self) -> &'static str {
         match self {
             Self::Launcher => "/keys",
+            Self::Oracle => "/jwk",
+            Self::Athena => "/oauth2/v1/keys",
             _ => "/jwks",
         }
     }
 
-    /// The issuer id_tokens name, for a sandbox whose FHIR base is `fhir_base` at `origin`.
-    pub fn id_token_issuer(self, origin: &str, fhir_base: &str) -> String {
+    /// Whether the authorization server (authorize, token, JWKS) lies on another origin.
+    pub fn auth_on_another_origin(self) -> bool {
+        matches!(self, Self::Oracle | Self::Athena)
+    }
+
+    /// The issuer id_tokens name, for a sandbox whose FHIR base is `fhir_base` at `origin`,
+    /// with its authorization server at `auth` (the same origin, or another).
+    pub fn id_token_issuer(self, origin: &str, auth: &str, fhir_base: &str) -> String {
         match self {
             Self::Epic => format!("{origin}/oauth2"),
+            Self::Oracle => format!("{auth}/tenants/t1/oidc/idsps/t1/"),
+            Self::Athena => format!("{auth}/oauth2"),
             _ => fhir_base.to_string(),
         }
+    }
+
+    /// Whether `.well-known` lists `code_challenge_methods_supported` (PKCE is enforced either
+    /// way).
+    pub fn advertises_pkce(self) -> bool {
+        !matches!(self, Self::Oracle | Self::Athena)
+    }
+
+    /// Whether a refresh answers with a new refresh token.
+    pub fn refresh_returns_refresh_token(self) -> bool {
+        !matches!(self, Self::Oracle)
+    }
+
+    /// Whether the JWKS answers only with `?client_id=`.
+    pub fn jwks_needs_client_id(self) -> bool {
+        matches!(self, Self::Athena)
     }
 
     /// The `kid` id_tokens carry for the signer's key `kid`; the JWKS publishes the same.
@@ -98,6 +148,8 @@ impl Profile {
         match self {
             // Base64 of a SHA-256 with its padding (44 characters).
             Self::Epic => Some(format!("{kid}=")),
+            // A key's creation time.
+            Self::Oracle => Some("1700000000000".into()),
             Self::Launcher => None,
             _ => Some(kid.to_string()),
         }
@@ -134,6 +186,7 @@ impl Profile {
     pub fn default_token_lifetime_s(self) -> u64 {
         match self {
             Self::Veradigm => 1200,
+            Self::Oracle => 570,
             _ => 3600,
         }
     }
@@ -146,14 +199,29 @@ impl Profile {
 
     /// Whether a used refresh token is replaced (and its reuse refused, RFC 9700 §4.14.2).
     pub fn rotates_refresh_tokens(self) -> bool {
-        !matches!(self, Self::Launcher)
+        !matches!(self, Self::Launcher | Self::Oracle)
     }
 
     /// The JWKS as this EHR publishes the signer's `jwks`.
     pub fn jwks(self, jwks: Value) -> Value {
         let mut out = jwks;
+        if self == Self::Oracle {
+            if let Some(keys) = out["keys"].as_array_mut() {
+                for k in keys.iter_mut().filter_map(Value::as_object_mut) {
+                    k.remove("alg");
+                    k.remove("use");
+                }
+                // An EC key first, as Oracle's shared JWKS lists several kinds.
+                keys.insert(
+                    0,
+                    json!({"kty": "EC", "crv": "P-256", "kid": "1699990000000",
+                           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}),
+                );
+            }
+        }
         if let Some(keys) = out["keys"].as_array_mut() {
-            for k in keys {
+            for k in keys.iter_mut().filter(|k| k["kty"] == "RSA") {
                 match k["kid"].as_str().map(|kid| self.key_id(kid)) {
                     Some(Some(kid)) => k["kid"] = json!(kid),
                     Some(None) => {
@@ -170,6 +238,12 @@ impl Profile {
 
     /// The token response as this EHR shapes it (the values the spec profile computed).
     pub fn shape_token_response(self, body: &mut Value, granted: &[String]) {
+        if self == Self::Oracle {
+            body["user"] = json!("12345");
+            body["tenant"] = json!("t1");
+            body["username"] = json!("portal");
+            return;
+        }
         if self != Self::Epic {
             return;
         }
@@ -242,6 +316,14 @@ mod tests {
         );
         let jwks = json!({"keys": [{"kty": "RSA", "kid": "abc", "n": "x", "e": "AQAB"}]});
         assert_eq!(Profile::Epic.jwks(jwks.clone())["keys"][0]["kid"], "abc=");
+        let oracle = Profile::Oracle.jwks(json!({"keys": [{"kty": "RSA", "kid": "abc", "alg": "RS256", "use": "sig", "n": "x", "e": "AQAB"}]}));
+        assert_eq!(oracle["keys"][0]["kty"], "EC");
+        assert_eq!(oracle["keys"][0]["kid"], "1699990000000");
+        assert_eq!(oracle["keys"][1]["kid"], "1700000000000");
+        assert!(oracle["keys"][1].get("alg").is_none() && oracle["keys"][1].get("use").is_none());
+        for name in Profile::NAMES {
+            assert!(Profile::parse(name).is_ok(), "{name}");
+        }
         assert!(Profile::Launcher.jwks(jwks)["keys"][0].get("kid").is_none());
     }
 }

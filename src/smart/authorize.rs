@@ -47,6 +47,9 @@ pub struct PendingAuthorization {
     /// The EHR entry's `id_token_issuer`, when it sets one: what the id_token's `iss` must be.
     #[serde(default)]
     pub id_token_issuer: Option<String>,
+    /// The entry's `jwks_client_id`: the JWKS is asked for with `?client_id=`.
+    #[serde(default)]
+    pub jwks_client_id: bool,
     pub created_ms: u64,
 }
 
@@ -155,6 +158,7 @@ pub fn authorize(
             },
             smart: smart.clone(),
             id_token_issuer: ehr.id_token_issuer.clone(),
+            jwks_client_id: ehr.jwks_client_id,
             created_ms: now_ms,
         },
     }
@@ -178,6 +182,7 @@ mod tests {
             require_pkce_advertised: true,
             standalone_patient: true,
             id_token_issuer: None,
+            jwks_client_id: false,
         }
     }
 

@@ -123,6 +123,7 @@ mod tests {
             require_pkce_advertised: true,
             standalone_patient: true,
             id_token_issuer: None,
+            jwks_client_id: false,
         };
         let smart = SmartConfiguration {
             issuer: "http://localhost:9000/fhir".into(),

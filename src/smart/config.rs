@@ -105,6 +105,10 @@ pub struct EhrConfig {
     /// value is then accepted as the id_token's `iss` (and as a callback's RFC 9207 `iss`).
     #[serde(default)]
     pub id_token_issuer: Option<String>,
+    /// Whether the JWKS is asked for with `?client_id=` (athenahealth answers only then). The
+    /// client id is public; other servers may not expect the parameter. Default: false.
+    #[serde(default)]
+    pub jwks_client_id: bool,
 }
 
 /// `true` when absent or `null`: the default of every flag.
@@ -125,7 +129,9 @@ struct ConfigFile {
 /// The message for a field of an entry that is missing or of the wrong type.
 fn expectation(field: &str) -> &'static str {
     match field {
-        "standalone_patient" | "enabled" | "require_pkce_advertised" => "must be true or false",
+        "standalone_patient" | "enabled" | "require_pkce_advertised" | "jwks_client_id" => {
+            "must be true or false"
+        }
         "extra_origins" => "must be a list of strings",
         _ => "must be a string",
     }

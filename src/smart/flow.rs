@@ -200,13 +200,14 @@ pub async fn exchange<P: Platform>(
     // The JWKS request goes out with the token request (fewer steps in a row, issue 11). It
     // carries nothing of the launch, and its URL was pinned to the issuer at discovery.
     let jwks = async {
-        match &valid.pending.smart.jwks_uri {
-            Some(uri) => Some(
-                p.send(HttpRequest::get(uri.clone(), "application/json"))
-                    .await,
-            ),
-            None => None,
-        }
+        let uri = valid.pending.smart.jwks_uri.as_ref()?;
+        let uri = match crate::http_url::HttpUrl::parse(uri) {
+            Ok(u) if valid.pending.jwks_client_id => u
+                .with_query_pair("client_id", &valid.pending.client_id)
+                .to_string(),
+            _ => uri.clone(),
+        };
+        Some(p.send(HttpRequest::get(uri, "application/json")).await)
     };
     let (res, jwks) = futures::join!(p.send(token::exchange_request(&valid)), jwks);
     let tokens = token::process_token_response(&res.map_err(TokenError::from)?)?;

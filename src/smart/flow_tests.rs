@@ -391,6 +391,43 @@ fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
     ));
 }
 
+/// EHR-QUIRKS (athenahealth): the JWKS answers only with `?client_id=`; the entry's
+/// `jwks_client_id` asks for it so, and the user is named.
+#[test]
+fn the_jwks_is_asked_with_the_client_id_where_the_entry_says_so() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let body = token_body(&probe, None);
+    let p = Scripted::new(move |req| {
+        if req.url.ends_with("/.well-known/smart-configuration") {
+            well_known()
+        } else if req.url.ends_with("/auth/token") {
+            json(200, &body)
+        } else if req.url.ends_with("/jwks?client_id=smart-launch") {
+            json(200, &sandbox::keys::Signer::shared().jwks().to_string())
+        } else {
+            json(400, r#"{"errorCode":"invalid_client"}"#)
+        }
+    });
+    let athena = Ehrs::parse(
+        r#"{"ehrs":[{"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs","jwks_client_id":true}]}"#,
+    )
+    .unwrap();
+    let url = block_on(begin(&p, &athena, Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let s = block_on(complete(&p, callback_from(&url, "C"))).unwrap();
+    assert!(s.fhir_user.is_some());
+    assert!(p
+        .urls()
+        .contains(&"http://localhost:9000/jwks?client_id=smart-launch".to_string()));
+    // Without the setting the JWKS cannot be had: the launch goes on, the user unnamed.
+    let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    assert_eq!(
+        block_on(complete(&p, callback_from(&url, "C")))
+            .unwrap()
+            .fhir_user,
+        None
+    );
+}
+
 /// A token without `kid` (the SMART launcher's) is checked against each RSA key of the JWKS:
 /// a decoy key first (another RSA key, an EC key) does not stop the right one from verifying,
 /// and a JWKS with only decoys refuses the signature.

@@ -185,6 +185,11 @@ async fn start_full(
         "id": "sandbox", "name": "Sandbox EHR", "iss": sandbox.sandbox.fhir_base, "client_id": "smart-launch",
         "scopes": ALL_SCOPES,
     });
+    // An authorization server on another origin (a profile's): named, as an administrator
+    // would, in the entry's extra_origins.
+    if let Some(auth) = &sandbox.sandbox.config.auth_url {
+        entry["extra_origins"] = json!([auth]);
+    }
     app_entry(&mut entry);
     let mut entries = vec![entry];
     if let Some(b) = &second {
