@@ -43,6 +43,19 @@ async fn with_profile(profile: Profile, lifetime: u64, entry: impl FnOnce(&mut V
     .await
 }
 
+/// Waits until the app has made `n` token requests (the code exchange, then refreshes).
+async fn token_requests(env: &Env, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.stat("token") < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} token requests within 30 s, not {n}",
+            env.stat("token")
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// The app's configuration entry for an Epic-like sandbox: its id_tokens name `…/oauth2`.
 fn epic_entry(entry: &mut Value) {
     let oauth2 = entry["iss"].as_str().unwrap().replace("/fhir", "/oauth2");
@@ -123,14 +136,7 @@ async fn launcher_ehr_and_standalone_launches() {
     // Named from the Practitioner resource that the relative fhirUser points at.
     env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
         .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
-    while env.stat("token") < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no refresh within 25 s"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    token_requests(&env, 2).await;
     assert!(env
         .browser
         .find(fantoccini::Locator::Css("#access-ending"))
@@ -169,14 +175,7 @@ async fn veradigm_launches_and_refresh_only_offline() {
     .await;
     env.ehr_launch_auto("patient-03").await;
     chart_shows(&env, "patient-03").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
-    while env.stat("token") < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no refresh within 25 s"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    token_requests(&env, 2).await;
     sign_out(&env).await;
     env.close().await;
 }
@@ -186,9 +185,10 @@ async fn veradigm_launches_and_refresh_only_offline() {
 /// launches reach the chart; sign-out works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meditech_through_metadata() {
-    let env = with_profile(Profile::Meditech, 3600, |_| {}).await;
+    let env = with_profile(Profile::Meditech, 10, |_| {}).await;
     env.ehr_launch_auto("patient-04").await;
     chart_shows(&env, "patient-04").await;
+    token_requests(&env, 2).await;
     sign_out(&env).await;
     env.click("#ehr-sandbox").await;
     chart_shows(&env, "patient-01").await;
@@ -219,14 +219,7 @@ async fn oracle_with_its_settings() {
     env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
         .await;
     // Two refreshes with the one refresh token the code exchange gave.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env.stat("token") < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no second refresh within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    token_requests(&env, 3).await;
     assert!(env
         .browser
         .find(fantoccini::Locator::Css("#problem"))
@@ -243,7 +236,7 @@ async fn oracle_with_its_settings() {
 /// PKCE not advertised; the JWKS only with `?client_id=` (`jwks_client_id`): the user is named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn athena_with_its_settings() {
-    let env = with_profile(Profile::Athena, 3600, |entry| {
+    let env = with_profile(Profile::Athena, 10, |entry| {
         entry["require_pkce_advertised"] = Value::Bool(false);
         entry["id_token_issuer"] = Value::String(format!("{}/oauth2", auth_origin(entry)));
         entry["jwks_client_id"] = Value::Bool(true);
@@ -254,6 +247,7 @@ async fn athena_with_its_settings() {
     env.open_tab("session").await;
     env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
         .await;
+    token_requests(&env, 2).await;
     sign_out(&env).await;
     env.click("#ehr-sandbox").await;
     chart_shows(&env, "patient-01").await;
