@@ -1,8 +1,8 @@
 //! EHR profiles (`--profile NAME`): the sandbox behaving as a real EHR does where it bends the
 //! SMART App Launch specification, so the app meets those ways before a clinician does. `spec`
-//! (the default) follows the specification closely. Each behaviour below names its source in
-//! the project's EHR quirks list (the EHRs' developer documentation, their live discovery
-//! documents, the SMART launcher's source).
+//! (the default) follows the specification closely. Each behaviour below names its source: the
+//! EHRs' developer documentation, their live discovery documents, the SMART launcher's source,
+//! or issues that users of SMART client libraries reported.
 //!
 //! Where an EHR's authorization server lies on another host (Oracle Health, athenahealth), the
 //! sandbox serves it on a second loopback port: another origin, which the app's configuration
@@ -45,7 +45,7 @@ pub enum Profile {
     /// - id_tokens with a timestamp `kid`, issued by `{auth}/tenants/{t}/oidc/idsps/{t}/`
     ///   (trailing slash), from a JWKS that mixes EC and RSA keys without `alg` or `use`.
     Oracle,
-    /// athenahealth athenaOne (docs.athenahealth.com; client-js issue 174): the authorization
+    /// athenahealth athenaOne (docs.athenahealth.com; smart-on-fhir/client-js#174): the authorization
     /// server on another host (`{auth}/oauth2/v1/authorize`, `/token`), which is also the
     /// id_token issuer; `.well-known` without `code_challenge_methods_supported` though PKCE is
     /// enabled, and without `refresh_token` in `grant_types_supported`; the JWKS answers only

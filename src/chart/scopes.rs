@@ -3,7 +3,7 @@
 //!
 //! The granted scope is read as servers write it, not only as the specification spells it:
 //! Epic returns `Patient.read Patient.search ` (no `patient/` prefix, a trailing space) and
-//! mixes `.Read` with `.read` (EHR-QUIRKS). Such spellings are read for what they grant; nothing
+//! mixes `.Read` with `.read` (its OAuth documentation; sandbox/src/profile.rs). Such spellings are read for what they grant; nothing
 //! is read as granting more than its words (a scope whose permission is not a read or a search
 //! grants nothing here).
 
@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(not_granted("a b c", "c a"), vec!["b"]);
     }
 
-    /// EHR-QUIRKS: Epic's unprefixed, mixed-case, space-trailed grants read for what they say,
+    /// Epic's unprefixed, mixed-case, space-trailed grants read for what they say,
     /// and no more.
     #[test]
     fn reads_the_spellings_real_ehrs_grant() {

@@ -358,7 +358,7 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     assert!(resume(&p).is_none());
 }
 
-/// EHR-QUIRKS (Epic): the id_token names the sign-in server (`…/oauth2`), not the FHIR base,
+/// Epic (sandbox/src/profile.rs): the id_token names the sign-in server (`…/oauth2`), not the FHIR base,
 /// and discovery does not say so. Refused as it stands; admitted by the entry's
 /// `id_token_issuer`, which then is the only issuer accepted.
 #[test]
@@ -391,7 +391,7 @@ fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
     ));
 }
 
-/// EHR-QUIRKS (athenahealth): the JWKS answers only with `?client_id=`; the entry's
+/// athenahealth (sandbox/src/profile.rs): the JWKS answers only with `?client_id=`; the entry's
 /// `jwks_client_id` asks for it so, and the user is named.
 #[test]
 fn the_jwks_is_asked_with_the_client_id_where_the_entry_says_so() {

@@ -367,7 +367,7 @@ mod tests {
         assert!(candidate_keys(&serde_json::json!([]), None).is_err());
     }
 
-    /// EHR-QUIRKS: no `kid` with several keys (each tried), a padded base64 `kid` (Epic), a JWKS
+    /// What real EHRs publish (sandbox/src/profile.rs): no `kid` with several keys (each tried), a padded base64 `kid` (Epic), a JWKS
     /// mixing EC and RSA keys without `alg` or `use` (Oracle Health); keys for another algorithm
     /// are never tried.
     #[test]

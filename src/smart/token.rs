@@ -164,7 +164,8 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 /// `expires_in` in seconds: a non-negative number; a fractional lifetime is rounded down,
 /// never later than the server meant. Some servers write it as a string of digits ("3600",
-/// seen in the wild: EHR-QUIRKS "Any"): read as the number it spells.
+/// reported to SMART client libraries, smart-on-fhir/client-py#179): read as the number it
+/// spells.
 fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let n = match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => return Ok(None),
@@ -184,7 +185,7 @@ fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
 }
 
 /// A boolean, or a boolean written as a string (`"false"`: Epic's `need_patient_banner`,
-/// EHR-QUIRKS). Anything else is refused.
+/// sandbox/src/profile.rs). Anything else is refused.
 fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
@@ -356,7 +357,7 @@ mod tests {
         }
     }
 
-    /// What real EHRs send that is harmless is read (EHR-QUIRKS: Epic's token response with
+    /// What real EHRs send that is harmless is read (sandbox/src/profile.rs: Epic's token response with
     /// `need_patient_banner` as the string "false", `token_type` "bearer" and fields of its own;
     /// `expires_in` as a string of digits).
     #[test]
