@@ -21,6 +21,23 @@ async fn chart_shows(env: &Env, patient: &str) {
     env.element("#problems tbody tr, #problems-empty").await;
 }
 
+/// The session tab names the signed-in user (read from the resource of the checked id_token's
+/// `fhirUser`), not their address.
+async fn user_named(env: &Env) {
+    env.open_tab("session").await;
+    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
+        .await;
+}
+
+/// Sign-out, then a standalone launch at the same EHR from the picker (auto-approved: the
+/// sandbox's default patient), then sign-out again.
+async fn sign_out_then_standalone(env: &Env) {
+    sign_out(env).await;
+    env.click("#ehr-sandbox").await;
+    chart_shows(env, "patient-01").await;
+    sign_out(env).await;
+}
+
 async fn sign_out(env: &Env) {
     env.open_tab("session").await;
     env.click("#sign-out").await;
@@ -82,10 +99,7 @@ async fn epic_ehr_and_standalone_launches() {
         Value::Null,
         "Epic gives a public client none"
     );
-    env.open_tab("session").await;
-    // Named from the Practitioner resource of the checked id_token's fhirUser.
-    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
-        .await;
+    user_named(&env).await;
     sign_out(&env).await;
 
     // Standalone: the same EHR from the picker; the announced end offers "Launch again", which
@@ -132,20 +146,14 @@ async fn launcher_ehr_and_standalone_launches() {
     let env = with_profile(Profile::Launcher, 10, |_| {}).await;
     env.ehr_launch_auto("patient-02").await;
     chart_shows(&env, "patient-02").await;
-    env.open_tab("session").await;
-    // Named from the Practitioner resource that the relative fhirUser points at.
-    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
-        .await;
+    user_named(&env).await;
     token_requests(&env, 2).await;
     assert!(env
         .browser
         .find(fantoccini::Locator::Css("#access-ending"))
         .await
         .is_err());
-    sign_out(&env).await;
-    env.click("#ehr-sandbox").await;
-    chart_shows(&env, "patient-01").await;
-    sign_out(&env).await;
+    sign_out_then_standalone(&env).await;
     env.close().await;
 }
 
@@ -159,10 +167,7 @@ async fn veradigm_launches_and_refresh_only_offline() {
     chart_shows(&env, "patient-03").await;
     assert!(env.text("#access-ending").await.contains("ends at"));
     assert_eq!(env.stat("authorize"), 1);
-    sign_out(&env).await;
-    env.click("#ehr-sandbox").await;
-    chart_shows(&env, "patient-01").await;
-    sign_out(&env).await;
+    sign_out_then_standalone(&env).await;
     env.close().await;
 
     let env = with_profile(Profile::Veradigm, 10, |entry| {
@@ -189,10 +194,7 @@ async fn meditech_through_metadata() {
     env.ehr_launch_auto("patient-04").await;
     chart_shows(&env, "patient-04").await;
     token_requests(&env, 2).await;
-    sign_out(&env).await;
-    env.click("#ehr-sandbox").await;
-    chart_shows(&env, "patient-01").await;
-    sign_out(&env).await;
+    sign_out_then_standalone(&env).await;
     env.close().await;
 }
 
@@ -215,9 +217,7 @@ async fn oracle_with_its_settings() {
     .await;
     env.ehr_launch_auto("patient-05").await;
     chart_shows(&env, "patient-05").await;
-    env.open_tab("session").await;
-    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
-        .await;
+    user_named(&env).await;
     // Two refreshes with the one refresh token the code exchange gave.
     token_requests(&env, 3).await;
     assert!(env
@@ -225,10 +225,7 @@ async fn oracle_with_its_settings() {
         .find(fantoccini::Locator::Css("#problem"))
         .await
         .is_err());
-    sign_out(&env).await;
-    env.click("#ehr-sandbox").await;
-    chart_shows(&env, "patient-01").await;
-    sign_out(&env).await;
+    sign_out_then_standalone(&env).await;
     env.close().await;
 }
 
@@ -244,13 +241,8 @@ async fn athena_with_its_settings() {
     .await;
     env.ehr_launch_auto("patient-06").await;
     chart_shows(&env, "patient-06").await;
-    env.open_tab("session").await;
-    env.text_when("#user", |t| !t.is_empty() && !t.contains('/'))
-        .await;
+    user_named(&env).await;
     token_requests(&env, 2).await;
-    sign_out(&env).await;
-    env.click("#ehr-sandbox").await;
-    chart_shows(&env, "patient-01").await;
-    sign_out(&env).await;
+    sign_out_then_standalone(&env).await;
     env.close().await;
 }
