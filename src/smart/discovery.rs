@@ -88,10 +88,6 @@ pub enum DiscoveryError {
     NoS256(Vec<String>),
     #[error("the server's SMART configuration does not list code_challenge_methods_supported, which SMART App Launch 2 requires; this app needs it to know PKCE S256 is supported")]
     PkceNotAdvertised,
-    #[error(
-        "the server's authorization_response_iss_parameter_supported is {0}, not true or false"
-    )]
-    BadIssFlag(String),
     #[error("SMART discovery failed. .well-known: {well_known}; metadata: {metadata}")]
     Both {
         well_known: Box<DiscoveryError>,
@@ -107,13 +103,13 @@ pub fn well_known_request(iss: &Issuer) -> HttpRequest {
     .within(DISCOVERY_DEADLINE_MS)
 }
 
+fn metadata_url(iss: &Issuer) -> String {
+    format!("{}/metadata", iss.as_str())
+}
+
 /// The fallback, with what is left of discovery's deadline.
 pub fn metadata_request(iss: &Issuer, remaining_ms: u32) -> HttpRequest {
-    HttpRequest::get(
-        format!("{}/metadata", iss.as_str()),
-        "application/fhir+json",
-    )
-    .within(remaining_ms)
+    HttpRequest::get(metadata_url(iss), "application/fhir+json").within(remaining_ms)
 }
 
 /// Whether a failed `.well-known` answer means "no SMART document here", so that a SMART v1
@@ -248,20 +244,10 @@ struct WellKnownBody {
     #[serde(default)]
     capabilities: Vec<String>,
     code_challenge_methods_supported: Option<Vec<String>>,
-    authorization_response_iss_parameter_supported: Option<Value>,
-}
-
-/// RFC 9207 §3's flag, as JSON `true`/`false` or, from a server that writes its booleans as
-/// strings, `"true"`/`"false"`. Anything else is refused: guessing `false` would switch the
-/// check off.
-fn iss_flag(v: Option<Value>) -> Result<bool, DiscoveryError> {
-    match v {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        Some(other) => Err(DiscoveryError::BadIssFlag(other.to_string())),
-    }
+    /// RFC 9207 §3's flag, also as a string; any other value is refused (`BadField`):
+    /// guessing `false` would switch the callback's `iss` requirement off.
+    #[serde(default, deserialize_with = "fields::lenient_bool")]
+    authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 /// Checks a `.well-known/smart-configuration` answer from the server of `ehr`.
@@ -294,9 +280,9 @@ pub fn process_well_known(
         )?,
         capabilities: body.capabilities,
         code_challenge_methods_supported: body.code_challenge_methods_supported,
-        authorization_response_iss_parameter_supported: iss_flag(
-            body.authorization_response_iss_parameter_supported,
-        )?,
+        authorization_response_iss_parameter_supported: body
+            .authorization_response_iss_parameter_supported
+            .unwrap_or(false),
         source: Source::WellKnown,
     };
     require_s256(&config.code_challenge_methods_supported, ehr)?;
@@ -310,7 +296,7 @@ pub fn process_metadata(
     ehr: &EhrConfig,
     res: &HttpResponse,
 ) -> Result<SmartConfiguration, DiscoveryError> {
-    let url = metadata_request(iss, 0).url;
+    let url = metadata_url(iss);
     let v = json_object(&url, res, "CapabilityStatement")?;
     if v["resourceType"] != "CapabilityStatement" {
         return Err(DiscoveryError::WrongShape {
@@ -594,11 +580,12 @@ mod tests {
         assert_eq!(with("false"), Ok(false));
         assert_eq!(with(r#""false""#), Ok(false));
         assert_eq!(with("null"), Ok(false));
-        assert!(matches!(with("1"), Err(DiscoveryError::BadIssFlag(_))));
-        assert!(matches!(
-            with(r#""yes""#),
-            Err(DiscoveryError::BadIssFlag(_))
-        ));
+        for bad in ["1", r#""yes""#] {
+            assert!(
+                matches!(with(bad), Err(DiscoveryError::BadField { ref field, .. }) if field == "authorization_response_iss_parameter_supported"),
+                "{bad}"
+            );
+        }
         let silent = format!(r#"{{{GOOD},"code_challenge_methods_supported":["S256"]}}"#);
         let c = process_well_known(&iss(), &ehr(), &json(&silent)).unwrap();
         assert!(!c.authorization_response_iss_parameter_supported);

@@ -57,6 +57,21 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, FieldError> {
     })
 }
 
+/// A boolean, or a boolean written as a string (`"false"`, any case), as some EHRs write them
+/// (Epic's `need_patient_banner`); absent or `null` is `None`, anything else is refused. For
+/// `#[serde(default, deserialize_with = "fields::lenient_bool")]` on an `Option<bool>`.
+pub fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    use serde::de::Error as _;
+    use serde::Deserialize as _;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(D::Error::custom("not a boolean")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,7 +147,7 @@ struct TokenResponseBody {
     encounter: Option<String>,
     #[serde(rename = "fhirContext", default)]
     fhir_context: Option<Vec<Map<String, Value>>>,
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "fields::lenient_bool")]
     need_patient_banner: Option<bool>,
     smart_style_url: Option<String>,
     intent: Option<String>,
@@ -181,18 +181,6 @@ fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         // Numbers keep their text (serde_json's arbitrary_precision): 1e400 reads as infinite.
         (None, Some(f)) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
         _ => Err(D::Error::custom("negative")),
-    }
-}
-
-/// A boolean, or a boolean written as a string (`"false"`: Epic's `need_patient_banner`,
-/// sandbox/src/profile.rs). Anything else is refused.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(b)),
-        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(_) => Err(D::Error::custom("not a boolean")),
     }
 }
 
