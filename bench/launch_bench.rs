@@ -214,7 +214,7 @@ impl Mode {
             Mode::Clinic => "clinic",
         }
     }
-    /// Target for the ratio of medians, ours / fhirclient.js (issue 11).
+    /// Target for the ratio of medians, ours / fhirclient.js.
     fn target(self) -> f64 {
         match self {
             Mode::Warm => 0.8,
@@ -764,7 +764,7 @@ async fn main() {
         ));
     }
     md.push_str(&format!(
-        "\nSize is a reported figure, not a gate (issue 10 retired the 80 KB target). smart-launch: {} KB gzip,\n\
+        "\nSize is a reported figure, not a gate (a transfer-size target was retired: the launch's speed is what is measured). smart-launch: {} KB gzip,\n\
          reference: {} KB gzip (library and its small page scripts; a typical fhirclient.js app adds React:\n\
          115.6 KB gzip before app code). What crosses the wire on a launch is in the table above (cold).\n\n",
         kb(ot.1),

@@ -84,7 +84,7 @@ async fn unreachable_servers_are_a_typed_error() {
 
 /// Hostile narratives, sanitized and built into the page: no script runs (each payload would set
 /// `window.pwned`), no request leaves (each would fetch from evil.example), nothing executable
-/// is in the DOM (issue 13).
+/// is in the DOM.
 #[wasm_bindgen_test]
 async fn hostile_narratives_render_inert() {
     use smart_launch::fhir::{narrative, FhirBase};
@@ -190,7 +190,7 @@ async fn hostile_narratives_render_inert() {
 }
 
 /// Note text in a charset other than UTF-8 is decoded by the browser (WHATWG labels: ISO-8859-1
-/// is read as windows-1252, as browsers do); an unknown label is `None` (issue 13).
+/// is read as windows-1252, as browsers do); an unknown label is `None`.
 #[wasm_bindgen_test]
 fn text_in_other_charsets_is_decoded_by_the_browser() {
     use smart_launch::web::decode_text;

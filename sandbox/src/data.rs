@@ -1152,7 +1152,7 @@ mod tests {
     }
 
     /// Every kind the app charts is generated: respiratory rate in every set, pain scores in
-    /// some, beside the others (issue 12).
+    /// some, beside the others, so that every chart the app draws has data.
     #[test]
     fn vital_signs_of_every_kind() {
         let (d, _) = generate(7, 100);

@@ -1,7 +1,7 @@
 //! One stable sort for every list the chart orders.
 //!
 //! `slice::sort_by` is generic: each element type and comparison gets its own copy of the
-//! sorting code, ~3.5 KB of wasm apiece (issue 5, transfer size). Here the sorting itself
+//! sorting code, ~3.5 KB of wasm apiece, which every launch downloads. Here the sorting itself
 //! works on indices through a `dyn` comparison, so one copy serves all callers; only the
 //! cheap permutation step is generic.
 

@@ -197,7 +197,7 @@ pub async fn exchange<P: Platform>(
 ) -> Result<(Session, IdCheck), LaunchError> {
     let pending = take_pending(p, params.state.as_deref());
     let valid = callback::validate(params, pending, p.now_ms())?;
-    // The JWKS request goes out with the token request (fewer steps in a row, issue 11). It
+    // The JWKS request goes out with the token request (one step less before the user's name). It
     // carries nothing of the launch, and its URL was pinned to the issuer at discovery.
     let jwks = async {
         let uri = valid.pending.smart.jwks_uri.as_ref()?;

@@ -517,7 +517,7 @@ fn keys_that_cannot_be_had_leave_the_user_unnamed() {
     ));
 }
 
-/// The overlapped callback (issue 11): the exchange gives a session to read with and stores
+/// The overlapped callback: the exchange gives a session to read with and stores
 /// nothing; the session is mirrored only once the check has passed, with its user; a failed
 /// check ends the client before anything is stored.
 #[test]
@@ -722,7 +722,7 @@ fn a_refused_refresh_ends_the_session_without_a_loop() {
 }
 
 /// The banner's read goes before the searches that start with it: searches (every page) are
-/// sent at low priority, reads at the normal one (issue 11, fewer steps in a row).
+/// sent at low priority, reads at the normal one (fewer steps in a row).
 #[test]
 fn searches_go_at_low_priority_and_reads_at_normal() {
     let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
