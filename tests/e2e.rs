@@ -115,7 +115,7 @@ async fn standalone_launch_with_patient_picker() {
 }
 
 /// A patient signs in through the portal: the user is the patient in context, so the app reads
-/// that Patient once (issue 11) and names the user from it.
+/// that Patient once and names the user from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patient_user_is_read_once() {
     let env = start(|_| {}).await;
@@ -143,7 +143,7 @@ async fn a_patient_user_is_read_once() {
     env.close().await;
 }
 
-/// The callback's requests go in the order the patient's name needs them (issue 11): the JWKS is
+/// The callback's requests go in the order the patient's name needs them: the JWKS is
 /// asked for together with the token (not after it), and the patient's read is the first FHIR
 /// request, ahead of the chart's searches. Orders, read from the page's Resource Timing, not
 /// durations.
@@ -205,7 +205,7 @@ async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
 }
 
 /// The sandbox's launch page (what a new user sees first) fits its width whatever the patient's
-/// name (issue 12): no sideways scrolling with the long-name patient chosen.
+/// name: no sideways scrolling with the long-name patient chosen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_launch_page_fits_its_width() {
     let env = start(|_| {}).await;

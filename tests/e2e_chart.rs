@@ -58,7 +58,7 @@ async fn each_section_shows_the_sandbox_record() {
         .await;
     let age = env.text("#patient-birth").await;
     assert!(age.contains(" y (") || age.contains(" mo ("), "{age}");
-    // Identifiers (issue 12): the MRN shown though the SSN comes first in the record, the SSN
+    // Identifiers: the MRN shown though the SSN comes first in the record, the SSN
     // masked, labels short (never the system's URI).
     let banner = env.text("#banner").await;
     let record = &env.record("Patient", &patient)[0];
@@ -104,8 +104,8 @@ async fn each_section_shows_the_sandbox_record() {
     );
 
     env.open_tab("vitals").await;
-    // Every vital-sign Observation of the record is charted, each kind with all its readings
-    // (issue 12): nothing of the category is left out, nothing goes to "other".
+    // Every vital-sign Observation of the record is charted, each kind with all its readings:
+    // nothing of the category is left out, nothing goes to "other".
     let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
     for o in env.record("Observation", &patient) {
         if o["category"][0]["coding"][0]["code"] != "vital-signs" {
@@ -297,7 +297,7 @@ async fn ten_thousand_observations_render_their_charts() {
 }
 
 /// A section whose search fails says so in its place, offers "Try again", and loads when the
-/// server recovers; the rest of the chart is unaffected (issue 12).
+/// server recovers; the rest of the chart is unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_section_offers_try_again() {
     let env = start(|c| {

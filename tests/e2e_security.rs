@@ -206,7 +206,7 @@ async fn a_dead_session_is_ended_once() {
 }
 
 /// An id_token whose signature does not verify stops the launch even though the chart's first
-/// reads went out while it was checked (issue 11): the problem page only, nothing of the chart
+/// reads went out while it was checked: the problem page only, nothing of the chart
 /// on screen, no session stored, no request after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_id_token_signature_shows_nothing_of_the_chart() {

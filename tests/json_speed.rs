@@ -2,7 +2,7 @@
 //! record's pages (ten Bundles of 1,000 Observations, the sandbox's page size) into
 //! `serde_json::Value`, two ways: serde_json parsing the text in wasm, and the browser's
 //! `JSON.parse` followed by serde-wasm-bindgen. `scripts/bench.sh` runs it in release mode and
-//! copies the printed figures into BENCHMARKS.md; issue 10 chose the JSON path on them.
+//! copies the printed figures into BENCHMARKS.md; the JSON path was chosen on them.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used)]
 
