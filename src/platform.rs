@@ -149,4 +149,10 @@ pub trait Platform {
     fn save(&self, key: &str, value: &str) -> Result<(), StorageError>;
     fn remove(&self, key: &str);
     fn keys(&self) -> Vec<String>;
+
+    /// This tab's name (`window.name`): kept by the tab across reloads and navigations, never
+    /// shared with another tab, so it tells tabs apart where their storage is shared
+    /// ([`crate::smart::store`]). Empty when the tab has none.
+    fn tab_name(&self) -> String;
+    fn set_tab_name(&self, name: &str);
 }

@@ -33,6 +33,8 @@ pub struct Scripted {
     counter: Cell<u8>,
     /// How long each answer takes on the fake clock (`now` moves on by this much per request).
     pub latency_ms: Cell<u64>,
+    /// `window.name`.
+    pub tab: RefCell<String>,
 }
 
 pub fn json(status: u16, body: &str) -> Result<HttpResponse, NetError> {
@@ -56,6 +58,7 @@ impl Scripted {
             handler: RefCell::new(Box::new(handler)),
             counter: Cell::new(1),
             latency_ms: Cell::new(0),
+            tab: RefCell::new(String::new()),
         }
     }
 
@@ -155,5 +158,13 @@ impl Platform for Scripted {
 
     fn keys(&self) -> Vec<String> {
         self.storage.borrow().keys().cloned().collect()
+    }
+
+    fn tab_name(&self) -> String {
+        self.tab.borrow().clone()
+    }
+
+    fn set_tab_name(&self, name: &str) {
+        *self.tab.borrow_mut() = name.to_string();
     }
 }

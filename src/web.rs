@@ -184,6 +184,18 @@ impl Platform for Browser {
         let n = s.length().unwrap_or(0);
         (0..n).filter_map(|i| s.key(i).ok().flatten()).collect()
     }
+
+    fn tab_name(&self) -> String {
+        web_sys::window()
+            .and_then(|w| w.name().ok())
+            .unwrap_or_default()
+    }
+
+    fn set_tab_name(&self, name: &str) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_name(name);
+        }
+    }
 }
 
 /// The page's query string, with its `?`.

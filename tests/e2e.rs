@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::atomic::Ordering;
 
-use support::{counting_server, start};
+use support::{counting_server, start, stored_session};
 
 /// (a) EHR launch from the sandbox's launch page ends with the patient's name in the banner;
 /// (c) a reload keeps the session without a new authorize.
@@ -49,7 +49,7 @@ async fn ehr_launch_then_reload_keeps_the_session() {
     // Tokens live in this tab's sessionStorage only.
     assert_eq!(env.local_storage_len().await, 0);
     let stored = env.session_storage().await;
-    assert!(stored.get("smart-launch.session").is_some(), "{stored}");
+    assert!(stored_session(&stored).is_some(), "{stored}");
 
     b.refresh().await.unwrap();
     assert_eq!(
@@ -61,8 +61,7 @@ async fn ehr_launch_then_reload_keeps_the_session() {
 
     // Sign-out clears the screen and the storage, and has the server revoke the tokens
     // (RFC 7009): the grant ends, its access token is no longer accepted.
-    let stored: serde_json::Value =
-        serde_json::from_str(stored["smart-launch.session"].as_str().unwrap()).unwrap();
+    let stored: serde_json::Value = stored_session(&stored).unwrap();
     let access = stored["access_token"].as_str().unwrap().to_string();
     let live = |token: &str| env.sandbox.sandbox.store().access.contains_key(token);
     assert!(live(&access));
@@ -336,10 +335,7 @@ async fn token_is_refreshed_before_it_expires() {
     env.ehr_launch("patient-02").await;
     let name = env.patient_name("patient-02");
     env.text_when("#patient-name", |t| t == name).await;
-    let first = env.session_storage().await["smart-launch.session"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let before = env.stored_session().await.unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(25);
     while env.stat("token") < 2 {
         assert!(
@@ -348,13 +344,7 @@ async fn token_is_refreshed_before_it_expires() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    let session: serde_json::Value = serde_json::from_str(
-        env.session_storage().await["smart-launch.session"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
-    let before: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let session = env.stored_session().await.unwrap();
     assert_ne!(session["access_token"], before["access_token"]);
     assert_ne!(session["refresh_token"], before["refresh_token"], "rotated");
     env.browser.refresh().await.unwrap();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sandbox::profile::Profile;
 use serde_json::Value;
-use support::{start_with, Env};
+use support::{start_with, stored_session, Env};
 
 /// The chart of `patient` is on screen with its problems list loaded (the granted scope as the
 /// EHR spells it lets the sections ask).
@@ -43,7 +43,7 @@ async fn sign_out(env: &Env) {
     env.click("#sign-out").await;
     env.element("#picker-title").await;
     let stored = env.session_storage().await;
-    assert!(stored.get("smart-launch.session").is_none(), "{stored}");
+    assert!(stored_session(&stored).is_none(), "{stored}");
 }
 
 /// A sandbox with `profile` (auto-approving, tokens living `lifetime`) and the app's entry for it
@@ -92,8 +92,7 @@ async fn epic_ehr_and_standalone_launches() {
     assert!(ending.contains("ends at"), "{ending}");
     assert!(env.text("#access-next").await.contains("from your EHR"));
     let stored = env.session_storage().await;
-    let session: Value =
-        serde_json::from_str(stored["smart-launch.session"].as_str().unwrap()).unwrap();
+    let session: Value = stored_session(&stored).unwrap();
     assert_eq!(
         session["refresh_token"],
         Value::Null,
@@ -115,6 +114,58 @@ async fn epic_ehr_and_standalone_launches() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     sign_out(&env).await;
+    env.close().await;
+}
+
+/// Epic Hyperspace shares one sessionStorage between the app's tabs. Imitated in one browser
+/// tab: after a launch of patient-01, the tab forgets its name (as a second, unnamed Hyperspace
+/// tab has none) and launches patient-02 with the same storage. Each tab then resumes its own
+/// patient: the first one, named again, reloads onto patient-01, without a new sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epic_hyperspace_tabs_sharing_storage_keep_their_patients() {
+    let env = with_profile(Profile::Epic, 3600, epic_entry).await;
+    let name = |env: &Env| {
+        let b = env.browser.clone();
+        async move { b.execute("return window.name;", vec![]).await.unwrap() }
+    };
+    env.ehr_launch_auto("patient-01").await;
+    chart_shows(&env, "patient-01").await;
+    let first_tab = name(&env).await;
+    assert_ne!(
+        first_tab,
+        Value::String(String::new()),
+        "the launch names its tab"
+    );
+
+    env.browser
+        .execute("window.name = '';", vec![])
+        .await
+        .unwrap();
+    env.ehr_launch_auto("patient-02").await;
+    chart_shows(&env, "patient-02").await;
+    let sessions = env
+        .session_storage()
+        .await
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("smart-launch.session."))
+        .count();
+    assert_eq!(sessions, 2, "one session per tab");
+    env.browser.refresh().await.unwrap();
+    chart_shows(&env, "patient-02").await;
+
+    env.browser
+        .execute("window.name = arguments[0];", vec![first_tab])
+        .await
+        .unwrap();
+    env.browser.refresh().await.unwrap();
+    chart_shows(&env, "patient-01").await;
+    assert_eq!(
+        env.stat("token"),
+        2,
+        "each tab resumed without a new sign-in"
+    );
     env.close().await;
 }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::Value;
 use support::{
-    code_from, counting_server, start, start_hosted, start_two, start_with, Env, Hosting,
+    code_from, counting_server, start, start_hosted, start_two, start_with, stored_session, Env,
+    Hosting,
 };
 
 const PENDING_PREFIX: &str = "smart-launch.pending.";
@@ -199,7 +200,7 @@ async fn a_dead_session_is_ended_once() {
     assert_eq!(problems.len(), 1);
     let stored = env.session_storage().await;
     assert!(
-        stored.get("smart-launch.session").is_none(),
+        stored_session(&stored).is_none(),
         "tokens dropped from storage: {stored}"
     );
     env.close().await;
@@ -226,7 +227,7 @@ async fn a_bad_id_token_signature_shows_nothing_of_the_chart() {
     }
     let stored = env.session_storage().await;
     assert!(
-        stored.get("smart-launch.session").is_none(),
+        stored_session(&stored).is_none(),
         "no session stored: {stored}"
     );
     env.close().await;
@@ -352,7 +353,7 @@ async fn a_callback_without_the_advertised_iss_is_refused() {
         assert_eq!(env.browser.current_url().await.unwrap().query(), None);
         assert!(pending_sign_ins(&env).await.is_empty());
         let stored = env.session_storage().await;
-        assert!(stored.get("smart-launch.session").is_none(), "{stored}");
+        assert!(stored_session(&stored).is_none(), "{stored}");
     }
     assert_eq!(env.stat("token"), 0, "the first EHR's token endpoint");
     assert_eq!(second_tokens(), 0, "the second EHR's token endpoint");
@@ -394,7 +395,7 @@ async fn id_tokens_for_other_parties_or_from_the_future_are_refused() {
             assert!(found.is_empty(), "{claims}: {sel} is on the page");
         }
         let stored = env.session_storage().await;
-        assert!(stored.get("smart-launch.session").is_none(), "{stored}");
+        assert!(stored_session(&stored).is_none(), "{stored}");
     }
     env.set_faults(|f| f.id_token_claims = None);
     env.ehr_launch_auto("patient-01").await;

@@ -16,7 +16,8 @@ use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_bytes, process_response, Fetched, FhirError};
 use crate::platform::{HttpRequest, HttpResponse, Platform, Priority, StorageError};
 use crate::smart::secret::AccessToken;
-use crate::smart::session::{RefreshMismatch, Session, SESSION_KEY};
+use crate::smart::session::{RefreshMismatch, Session};
+use crate::smart::store;
 use crate::smart::token::{
     process_token_response, refresh_request, revocation_request, TokenError,
 };
@@ -82,7 +83,7 @@ impl<P: Platform> Inner<P> {
             s.refresh_token = None;
             s.id_token = None;
         }
-        self.platform.remove(SESSION_KEY);
+        store::forget_session(&*self.platform);
     }
 }
 
@@ -168,12 +169,9 @@ impl<P: Platform + 'static> FhirClient<P> {
     /// The id_token check has passed (`flow::verify`): the session gets its user and is
     /// mirrored to this tab's storage (for a reload), not before.
     pub fn confirm(&self, fhir_user: Option<String>) -> Result<(), StorageError> {
-        let json = {
-            let mut s = self.inner.session.borrow_mut();
-            s.fhir_user = fhir_user;
-            s.to_json()
-        };
-        self.inner.platform.save(SESSION_KEY, &json)
+        let mut s = self.inner.session.borrow_mut();
+        s.fhir_user = fhir_user;
+        store::save_session(&*self.inner.platform, &s)
     }
 
     /// Ends the session now (e.g. its id_token check failed): tokens dropped, nothing more sent.
@@ -282,9 +280,8 @@ impl<P: Platform + 'static> FhirClient<P> {
             Err(_) => {}
             Ok(()) => {
                 inner.generation.set(inner.generation.get() + 1);
-                let json = inner.session.borrow().to_json();
                 // The in-memory session stays right even if the mirror cannot be written.
-                let _ = inner.platform.save(SESSION_KEY, &json);
+                let _ = store::save_session(&*inner.platform, &inner.session.borrow());
             }
         }
         outcome

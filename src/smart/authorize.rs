@@ -50,6 +50,10 @@ pub struct PendingAuthorization {
     /// The entry's `jwks_client_id`: the JWKS is asked for with `?client_id=`.
     #[serde(default)]
     pub jwks_client_id: bool,
+    /// The tab's name when the launch started ([`crate::smart::store`]): the callback gives it
+    /// back to the tab if the browser dropped it on the way through the EHR's pages.
+    #[serde(default)]
+    pub tab_name: String,
     pub created_ms: u64,
 }
 
@@ -159,6 +163,7 @@ pub fn authorize(
             smart: smart.clone(),
             id_token_issuer: ehr.id_token_issuer.clone(),
             jwks_client_id: ehr.jwks_client_id,
+            tab_name: String::new(),
             created_ms: now_ms,
         },
     }

@@ -13,7 +13,8 @@ use crate::smart::discovery::{self, DiscoveryError, SmartConfiguration};
 use crate::smart::id_token::{self, IdTokenError};
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::IdToken;
-use crate::smart::session::{Session, SESSION_KEY};
+use crate::smart::session::Session;
+use crate::smart::store;
 use crate::smart::token::{self, TokenError};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -137,9 +138,11 @@ pub async fn begin<P: Platform>(
     // Refused here, before the authorize redirect, if an endpoint lies off the EHR's origins.
     let smart = discover(p, issuer, ehr).await?;
     let entropy = entropy(p)?;
+    let tab_name = store::assign_tab(p)?;
     let now = p.now_ms();
     sweep_pending(p, now);
-    let req = authorize(ehr, issuer, &smart, launch, redirect_uri, &entropy, now);
+    let mut req = authorize(ehr, issuer, &smart, launch, redirect_uri, &entropy, now);
+    req.pending.tab_name = tab_name;
     p.save(
         &PendingAuthorization::storage_key(&req.pending.state),
         &req.pending.to_json_text(),
@@ -197,6 +200,7 @@ pub async fn exchange<P: Platform>(
 ) -> Result<(Session, IdCheck), LaunchError> {
     let pending = take_pending(p, params.state.as_deref());
     let valid = callback::validate(params, pending, p.now_ms())?;
+    store::restore_tab(p, &valid.pending.tab_name);
     // The JWKS request goes out with the token request (one step less before the user's name). It
     // carries nothing of the launch, and its URL was pinned to the issuer at discovery.
     let jwks = async {
@@ -240,7 +244,7 @@ pub async fn verify<P: Platform>(p: &P, check: &IdCheck) -> Result<Option<String
 pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Session, LaunchError> {
     let (mut session, check) = exchange(p, params).await?;
     session.fhir_user = verify(p, &check).await?;
-    p.save(SESSION_KEY, &session.to_json())?;
+    store::save_session(p, &session)?;
     Ok(session)
 }
 
@@ -297,22 +301,29 @@ async fn check_id_token<P: Platform>(
 
 /// The session this tab already has (a reload), if it can still be used.
 pub fn resume<P: Platform>(p: &P) -> Option<Session> {
-    let s = Session::from_json(&p.load(SESSION_KEY)?);
-    if s.is_none() {
-        p.remove(SESSION_KEY);
-    }
-    s
+    store::load_session(p)
 }
 
-/// Sign-out: forget the session and every pending sign-in of this tab.
+/// Sign-out: forget this tab's session and the sign-ins it started (and any abandoned ones).
+/// Other tabs that share this storage (Epic Hyperspace) keep theirs.
 pub fn sign_out<P: Platform>(p: &P) {
-    p.remove(SESSION_KEY);
+    store::forget_session(p);
+    let tab = p.tab_name();
+    let now = p.now_ms();
     for key in p
         .keys()
         .into_iter()
-        .filter(|k| k.starts_with("smart-launch."))
+        .filter(|k| k.starts_with(PENDING_PREFIX))
     {
-        p.remove(&key);
+        let ours = p
+            .load(&key)
+            .and_then(|v| PendingAuthorization::from_json_text(&v))
+            .is_none_or(|pending| {
+                pending.tab_name == tab || pending.tab_name.is_empty() || pending.is_expired(now)
+            });
+        if ours {
+            p.remove(&key);
+        }
     }
 }
 

@@ -790,6 +790,66 @@ fn the_token_never_leaves_the_fhir_base() {
         .all(|u| u.starts_with("http://localhost:9000/fhir/")));
 }
 
+/// Epic Hyperspace shares one sessionStorage between the app's tabs: two launches in two tabs
+/// keep two sessions, a reload in each resumes its own patient, the callback restores a tab name
+/// the browser dropped on the way, and signing out in one tab leaves the other signed in.
+#[test]
+fn tabs_sharing_one_storage_resume_their_own_patients() {
+    let now_s = 1_700_000_000;
+    let p = Scripted::new(move |req| {
+        if req.url.ends_with("/.well-known/smart-configuration") {
+            well_known()
+        } else if req.url.ends_with("/auth/token") {
+            let patient = if req.body.as_deref().unwrap_or("").contains("code=CODE-A") {
+                "patient-a"
+            } else {
+                "patient-b"
+            };
+            let mut body = json!({"access_token":"AT","token_type":"Bearer","expires_in":3600,"scope":"launch openid fhirUser patient/*.rs","patient":patient});
+            body["id_token"] = json!(id_token(good_claims(now_s)));
+            json(200, &body.to_string())
+        } else if req.url.ends_with("/jwks") {
+            json(200, &sandbox::keys::Signer::shared().jwks().to_string())
+        } else {
+            json(404, "{}")
+        }
+    });
+    let start = || block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let url_a = start();
+    let tab_a = p.tab_name();
+    assert!(!tab_a.is_empty(), "the launch names its tab");
+    p.set_tab_name(""); // a second tab, unnamed
+    let url_b = start();
+    let tab_b = p.tab_name();
+    assert_ne!(tab_a, tab_b);
+
+    p.set_tab_name(&tab_a);
+    block_on(complete(&p, callback_from(&url_a, "CODE-A"))).unwrap();
+    p.set_tab_name(""); // tab b, its name cleared on the way through the EHR's pages
+    block_on(complete(&p, callback_from(&url_b, "CODE-B"))).unwrap();
+    assert_eq!(p.tab_name(), tab_b, "restored from its pending sign-in");
+
+    let patient = || resume(&p).and_then(|s| s.context.patient);
+    assert_eq!(patient().as_deref(), Some("patient-b"));
+    p.set_tab_name(&tab_a);
+    assert_eq!(patient().as_deref(), Some("patient-a"));
+
+    let url_a2 = start(); // tab a starts another sign-in, then tab b signs out
+    p.set_tab_name(&tab_b);
+    sign_out(&p);
+    assert_eq!(patient(), None);
+    p.set_tab_name(&tab_a);
+    assert_eq!(
+        patient().as_deref(),
+        Some("patient-a"),
+        "tab a is still signed in"
+    );
+    let state = |url: &str| callback_from(url, "C").state.unwrap();
+    assert!(p
+        .load(&PendingAuthorization::storage_key(&state(&url_a2)))
+        .is_some());
+}
+
 #[test]
 fn sign_out_clears_everything() {
     let probe = Scripted::new(|_| json(500, ""));
@@ -931,7 +991,8 @@ fn a_401_after_the_refresh_ends_the_session_once_for_every_caller() {
         },
         AT1,
     );
-    p.save(SESSION_KEY, &client.with_session(Session::to_json))
+    client
+        .with_session(|s| store::save_session(&*p, s))
         .unwrap();
     let (a, b, c) = block_on(futures::future::join3(
         client.read("Patient", "patient-01"),
@@ -949,7 +1010,7 @@ fn a_401_after_the_refresh_ends_the_session_once_for_every_caller() {
         assert!(s.access_token.expose().is_empty());
         assert!(s.refresh_token.is_none());
     });
-    assert_eq!(p.load(SESSION_KEY), None, "dropped from storage");
+    assert!(!store::has_session(&*p), "dropped from storage");
     // No further request with the token, and no further refresh.
     assert_eq!(
         block_on(client.read("Patient", "patient-01")),
@@ -965,13 +1026,14 @@ fn a_401_without_a_refresh_token_ends_the_session() {
         |_| json(401, ""),
         r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600}"#,
     );
-    p.save(SESSION_KEY, &client.with_session(Session::to_json))
+    client
+        .with_session(|s| store::save_session(&*p, s))
         .unwrap();
     assert_eq!(
         block_on(client.read("Patient", "x")),
         Err(FhirError::SessionExpired)
     );
-    assert_eq!(p.load(SESSION_KEY), None);
+    assert!(!store::has_session(&*p));
     assert_eq!(
         block_on(client.read("Patient", "x")),
         Err(FhirError::SessionExpired)

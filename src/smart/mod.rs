@@ -11,7 +11,7 @@
 //! 8. [`session`]: the launched session and refresh timing
 //! 9. [`flow`]: the steps in sequence over a [`crate::platform::Platform`]
 //!
-//! [`fields`] reads the JSON records above with serde and names the field at fault in errors;
+//! [`store`] is the one owner of this tab's stored session; [`fields`] reads the JSON records above with serde and names the field at fault in errors;
 //! [`secret`] holds the redacted secret types.
 
 pub mod authorize;
@@ -26,4 +26,5 @@ pub mod pkce;
 pub mod scopes;
 pub mod secret;
 pub mod session;
+pub mod store;
 pub mod token;

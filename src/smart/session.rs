@@ -8,8 +8,6 @@ use crate::smart::authorize::{LaunchKind, PendingAuthorization};
 use crate::smart::secret::{AccessToken, IdToken, RefreshToken};
 use crate::smart::token::{LaunchContext, TokenResponse};
 
-pub const SESSION_KEY: &str = "smart-launch.session";
-
 /// How long before a session that cannot be refreshed ends the app says so (
 /// [`Session::ends_soon`]): time to finish a thought and launch again.
 pub const ENDING_NOTICE_MS: u64 = 5 * 60_000;
@@ -149,7 +147,7 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::platform::HttpResponse;
     use crate::smart::token::process_token_response;

@@ -27,11 +27,8 @@ use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpRequest, Platform};
 use crate::problem::{fhir_problem, launch_problem};
-use crate::smart::flow;
+use crate::smart::{flow, store};
 use crate::web::{self, Browser};
-
-/// The patient chosen by search, kept for a reload of this tab.
-const SELECTED_KEY: &str = "smart-launch.selected-patient";
 
 #[component]
 pub fn Chart(
@@ -54,7 +51,7 @@ pub fn Chart(
     let selected = RwSignal::new(
         context_patient
             .clone()
-            .or_else(|| Browser.load(SELECTED_KEY)),
+            .or_else(|| store::selected_patient(&Browser)),
     );
     let now = RwSignal::new(Browser.now_ms());
     let user = RwSignal::new(None::<String>);
@@ -128,7 +125,8 @@ pub fn Chart(
 
     let client = StoredValue::new_local(client);
     let pick = move |id: String| {
-        let _ = Browser.save(SELECTED_KEY, &id);
+        // Kept for a reload of this tab; the chart opens on it even if it cannot be kept.
+        let _ = store::select_patient(&Browser, &id);
         selected.set(Some(id));
     };
     let can_change = context_patient.is_none();
@@ -140,7 +138,7 @@ pub fn Chart(
                 Some(id) => view! {
                     <PatientChart ctx=ctx client=client.get_value() patient=id first=first.clone() now=now user=user
                         user_is_patient=user_is_patient verified=verified
-                        on_change=move || { Browser.remove(SELECTED_KEY); selected.set(None); } can_change=can_change/>
+                        on_change=move || { store::clear_selected_patient(&Browser); selected.set(None); } can_change=can_change/>
                 }.into_any(),
                 None => view! {
                     {Effect::new(move || {

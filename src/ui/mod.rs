@@ -368,7 +368,7 @@ pub(crate) fn still_showing(ctx: Ctx, client: &FhirClient<Browser>) -> bool {
     ctx.screen.with_untracked(|s| match s {
         Screen::Chart(c, ..) => {
             c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
-                && Browser.load(crate::smart::session::SESSION_KEY).is_some()
+                && crate::smart::store::has_session(&Browser)
         }
         _ => false,
     })

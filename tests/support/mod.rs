@@ -494,6 +494,11 @@ impl Env {
             .unwrap_or(Value::Null)
     }
 
+    /// The session this tab stored (its key ends with the tab's id), parsed.
+    pub async fn stored_session(&self) -> Option<Value> {
+        stored_session(&self.session_storage().await)
+    }
+
     pub async fn local_storage_len(&self) -> u64 {
         self.browser
             .execute("return window.localStorage.length;", vec![])
@@ -666,4 +671,13 @@ pub async fn code_from(ehr: &sandbox::Running, redirect_uri: &str) -> String {
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| panic!("no code in {location}"))
+}
+
+/// The session entry in a copy of sessionStorage (the app keys it by the tab's id), parsed.
+pub fn stored_session(stored: &Value) -> Option<Value> {
+    let (_, v) = stored
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.starts_with("smart-launch.session."))?;
+    serde_json::from_str(v.as_str()?).ok()
 }
