@@ -19,7 +19,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::fhir::{FhirClient, FhirError};
-use crate::platform::Platform;
 use crate::problem::{config_problem, fhir_problem, launch_problem, params_problem, Problem};
 use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
