@@ -47,6 +47,9 @@ pub struct Faults {
     pub bad_id_token_signature: bool,
     /// Searches of this resource type answer 500 (one section of a chart failing alone).
     pub fail_searches: Option<String>,
+    /// Reads and searches of this resource type answer 403, though the scope covers it (the
+    /// user's role may not see it): the EHR's own 403 shape under `--profile`.
+    pub forbid: Option<String>,
     /// Requests whose path starts with one of these never get an answer (a server that hangs),
     /// e.g. `/fhir/.well-known/smart-configuration` or `/fhir/Patient/patient-01`.
     pub hang: Vec<String>,
@@ -181,6 +184,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --fhir-unauthorized      FHIR answers 401 to every request (a dead session)
   --bad-id-token-signature id_tokens carry a signature that does not verify
   --fail-searches TYPE     searches of TYPE (e.g. Condition) answer 500
+  --forbid TYPE            reads and searches of TYPE answer 403 though the scope covers it
   --hang PATH              requests whose path starts with PATH never answer (repeatable),
                            e.g. /fhir/.well-known/smart-configuration or /fhir/Patient/
   --omit-callback-iss      authorization responses without iss, though it is advertised
@@ -288,6 +292,7 @@ pub fn from_args_and_env(
             "fhir-unauthorized",
             "bad-id-token-signature",
             "fail-searches",
+            "forbid",
             "hang",
             "omit-callback-iss",
             "id-token-claims",
@@ -378,6 +383,7 @@ pub fn from_args_and_env(
     c.faults.fhir_unauthorized = flag("fhir-unauthorized");
     c.faults.bad_id_token_signature = flag("bad-id-token-signature");
     c.faults.fail_searches = get("fail-searches");
+    c.faults.forbid = get("forbid");
     c.faults.hang = get_all("hang");
     if let Some(bad) = c.faults.hang.iter().find(|p| !p.starts_with('/')) {
         return Err(format!("--hang: {bad:?} is not a path (it starts with /)"));
@@ -469,6 +475,8 @@ mod tests {
             "--bad-id-token-signature",
             "--fail-searches",
             "Condition",
+            "--forbid",
+            "AllergyIntolerance",
             "--latency-ms",
             "30",
             "--authorize-latency-ms",
@@ -486,6 +494,7 @@ mod tests {
         assert!(c.faults.omit_pkce_methods && c.faults.fhir_unauthorized);
         assert!(c.faults.bad_id_token_signature);
         assert_eq!(c.faults.fail_searches.as_deref(), Some("Condition"));
+        assert_eq!(c.faults.forbid.as_deref(), Some("AllergyIntolerance"));
         assert!(parse(&["--foreign-token-endpoint", "nope"]).is_err());
         let c = parse(&[
             "--hang",

@@ -880,7 +880,7 @@ impl Generator {
             // One discharge letter as a PDF on the FHIR server.
             let when = civil::date_time((TODAY_DAYS - 20) * 86_400 + 11 * 3600);
             let clinician = self.practitioners[0].name.clone();
-            let (doc, binary, figure) = notes::discharge_summary(
+            let (doc, binary, figure, rtf) = notes::discharge_summary(
                 "discharge-1",
                 "discharge-1-pdf",
                 &id,
@@ -891,6 +891,7 @@ impl Generator {
             self.add_json(doc, Some(&id), Some(&when));
             self.add_json(binary, Some(&id), None);
             self.add_json(figure, Some(&id), None);
+            self.add_json(rtf, Some(&id), None);
         }
     }
 

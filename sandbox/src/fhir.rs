@@ -239,6 +239,13 @@ fn admit(
     interaction: Interaction,
 ) -> Result<(&'static str, Option<String>), Response> {
     let ctx = authenticate(sb, headers)?;
+    if sb.faults().forbid.as_deref() == Some(rtype) {
+        return Err(outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!("The user's role may not see {rtype} (sandbox --forbid)"),
+        ));
+    }
     let Some(known) = RESOURCE_TYPES.iter().copied().find(|k| *k == rtype) else {
         return Err(outcome(
             StatusCode::NOT_FOUND,
@@ -255,23 +262,36 @@ fn admit(
     Ok((known, granted))
 }
 
-/// A Binary in its own format unless JSON is asked for first (FHIR R4 §Binary, "Serving
-/// Binary Resources using the RESTful API").
-fn binary_response(r: &Resource, headers: &HeaderMap) -> Option<Response> {
-    use base64::Engine;
-    let accept = headers
+/// The first type an `Accept` header names, without parameters.
+fn first_accepted(headers: &HeaderMap) -> &str {
+    headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let first = accept
+        .unwrap_or("")
         .split(',')
         .next()
         .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
-        .trim();
-    if first.ends_with("json") {
+        .trim()
+}
+
+/// Oracle's rule for a Binary (its R4 Binary documentation): `Accept` must name
+/// `application/fhir+json` or the Binary's own content type.
+fn accepts_binary(r: &Resource, headers: &HeaderMap) -> bool {
+    let first = first_accepted(headers);
+    first == "application/fhir+json"
+        || r.json["contentType"]
+            .as_str()
+            .is_some_and(|ct| ct.eq_ignore_ascii_case(first))
+}
+
+/// A Binary in its own format unless JSON is asked for first (FHIR R4 §Binary, "Serving
+/// Binary Resources using the RESTful API").
+fn binary_response(r: &Resource, headers: &HeaderMap) -> Option<Response> {
+    use base64::Engine;
+    if first_accepted(headers).ends_with("json") {
         return None;
     }
     let content_type = r.json["contentType"].as_str()?;
@@ -318,6 +338,14 @@ pub async fn read(
         }
     }
     if rtype == "Binary" {
+        if sb.config.profile.strict_accept() && !accepts_binary(r, &headers) {
+            return (
+                StatusCode::NOT_ACCEPTABLE,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "Not Acceptable",
+            )
+                .into_response();
+        }
         if let Some(res) = binary_response(r, &headers) {
             return res;
         }

@@ -100,6 +100,10 @@ pub fn router(sb: Arc<Sandbox>) -> Router {
         .fallback(|| async { fhir::outcome(StatusCode::NOT_FOUND, "not-found", "no such path") })
         .layer(axum::middleware::from_fn_with_state(
             sb.clone(),
+            middleware::profile_errors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            sb.clone(),
             middleware::faults,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -124,6 +128,8 @@ struct FaultsUpdate {
     fhir_unauthorized: Option<bool>,
     /// A resource type, or "" for none.
     fail_searches: Option<String>,
+    /// A resource type, or "" for none.
+    forbid: Option<String>,
     /// Path prefixes that never answer; `[]` for none.
     hang: Option<Vec<String>>,
     omit_callback_iss: Option<bool>,
@@ -142,6 +148,7 @@ async fn get_faults(State(sb): State<Arc<Sandbox>>) -> Response {
         "malformed": f.malformed.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>(),
         "fhir_unauthorized": f.fhir_unauthorized,
         "fail_searches": f.fail_searches,
+        "forbid": f.forbid,
         "hang": f.hang,
         "omit_callback_iss": f.omit_callback_iss,
         "id_token_claims": f.id_token_claims,
@@ -192,6 +199,9 @@ async fn set_faults(State(sb): State<Arc<Sandbox>>, Json(u): Json<FaultsUpdate>)
         }
         if let Some(t) = u.fail_searches {
             f.fail_searches = (!t.is_empty()).then_some(t);
+        }
+        if let Some(t) = u.forbid {
+            f.forbid = (!t.is_empty()).then_some(t);
         }
         if let Some(h) = u.hang {
             f.hang = h;

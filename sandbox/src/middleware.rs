@@ -115,7 +115,11 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
     } else {
         next.run(req).await
     };
-    if let Some(o) = allowed {
+    // Oracle's FHIR 401s carry no CORS headers: the browser hides them from the app.
+    let hidden = res.status() == StatusCode::UNAUTHORIZED
+        && path.starts_with("/fhir")
+        && sb.config.profile.hides_fhir_401s();
+    if let Some(o) = allowed.filter(|_| !hidden) {
         let h = res.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&o) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
@@ -141,6 +145,60 @@ pub async fn cors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> R
                 HeaderValue::from_static("600"),
             );
         }
+    }
+    res
+}
+
+/// FHIR as the `--profile` EHR answers it: its 406 to an `Accept` without JSON, and its error
+/// bodies in place of the sandbox's OperationOutcomes ([`crate::profile::Profile::fhir_error`]).
+pub async fn profile_errors(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+    let profile = sb.config.profile;
+    let path = req.uri().path();
+    if !path.starts_with("/fhir") || req.method() == Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // A Binary may also be asked for in its own type (checked where its type is known).
+    if profile.strict_accept() && !path.starts_with("/fhir/Binary/") && !accept.contains("json") {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "Not Acceptable",
+        )
+            .into_response();
+    }
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    if !matches!(status, 401 | 403) {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let diagnostics = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["issue"][0]["diagnostics"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let Some(shape) = profile.fhir_error(status, &diagnostics) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let mut res = Response::from_parts(parts, axum::body::Body::from(shape.body));
+    let h = res.headers_mut();
+    h.remove(header::CONTENT_TYPE);
+    h.remove(header::CONTENT_LENGTH);
+    if let Some(ct) = shape.content_type {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    if let Some(v) = shape
+        .www_authenticate
+        .and_then(|w| HeaderValue::from_str(&w).ok())
+    {
+        h.insert(header::WWW_AUTHENTICATE, v);
     }
     res
 }

@@ -258,9 +258,43 @@ pub fn png(width: u32, height: u32, shade: impl Fn(u32, u32) -> u8) -> Vec<u8> {
     out
 }
 
-/// A discharge summary whose PDF is a Binary on the FHIR server (fetched with the token), and
-/// that Binary; its narrative shows a figure that is a Binary too (an image the app fetches
-/// with the token), returned third.
+/// An RTF document of these paragraphs (RTF 1.9.1: `\par` ends a paragraph; characters
+/// outside ASCII as `\uN?`, with `\`, `{` and `}` escaped).
+pub fn rtf(lines: &[&str]) -> Vec<u8> {
+    let mut out = String::from("{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Arial;}}\\f0\\fs22\n");
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            out.push_str("{\\b ");
+        }
+        for c in line.chars() {
+            match c {
+                '\\' | '{' | '}' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if c.is_ascii() => out.push(c),
+                // RTF's \u takes a signed 16-bit number; one `?` stands in for readers without it.
+                c => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{}?", *u as i16));
+                    }
+                }
+            }
+        }
+        if i == 0 {
+            out.push('}');
+        }
+        out.push_str("\\par\n");
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+/// A discharge summary whose letter is on the FHIR server twice, as a PDF and as RTF (Oracle
+/// Health offers `text/rtf` among a document's types), both Binaries fetched with the token;
+/// its narrative shows a figure that is a Binary too (an image the app fetches with the token).
+/// Returns the DocumentReference, then the PDF, the figure and the RTF Binaries.
 pub fn discharge_summary(
     id: &str,
     binary_id: &str,
@@ -268,8 +302,8 @@ pub fn discharge_summary(
     name: &str,
     when: &str,
     clinician: &str,
-) -> (Value, Value, Value) {
-    let bytes = pdf(&[
+) -> (Value, Value, Value, Value) {
+    let letter = [
         "General Hospital - Discharge summary",
         "",
         &format!("Patient: {name}"),
@@ -278,7 +312,10 @@ pub fn discharge_summary(
         "Medications on discharge: amoxicillin 500 mg three times daily for 5 days.",
         "Follow-up: primary care in 1 week.",
         &format!("Signed: {clinician}"),
-    ]);
+    ];
+    let bytes = pdf(&letter);
+    let rtf_bytes = rtf(&letter);
+    let rtf_id = format!("{binary_id}-rtf");
     let doc = json!({
         "resourceType": "DocumentReference",
         "id": id,
@@ -294,7 +331,19 @@ pub fn discharge_summary(
             "url": format!("Binary/{binary_id}"),
             "size": bytes.len(),
             "title": "Discharge summary (PDF)",
+        } }, { "attachment": {
+            "contentType": "text/rtf",
+            "url": format!("Binary/{rtf_id}"),
+            "size": rtf_bytes.len(),
+            "title": "Discharge summary (RTF)",
         } }],
+    });
+    let rtf_binary = json!({
+        "resourceType": "Binary",
+        "id": rtf_id,
+        "contentType": "text/rtf",
+        "securityContext": { "reference": format!("DocumentReference/{id}") },
+        "data": b64(&rtf_bytes),
     });
     let binary = json!({
         "resourceType": "Binary",
@@ -322,7 +371,7 @@ pub fn discharge_summary(
         "securityContext": { "reference": format!("DocumentReference/{id}") },
         "data": b64(&figure),
     });
-    (doc, binary, figure)
+    (doc, binary, figure, rtf_binary)
 }
 
 /// Markup that has broken healthcare viewers: script, handlers, hostile URLs in every
@@ -433,6 +482,14 @@ pub fn hostile_documents(patient: &str, when: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rtf_escapes_what_rtf_reserves() {
+        let r = String::from_utf8(rtf(&["Title {x}", "Zoë \\ 😀"])).unwrap();
+        assert!(r.starts_with("{\\rtf1") && r.ends_with('}'), "{r}");
+        assert!(r.contains("{\\b Title \\{x\\}}\\par"), "{r}");
+        assert!(r.contains("Zo\\u235? \\\\ \\u-10179?\\u-8704?\\par"), "{r}");
+    }
 
     #[test]
     fn the_pdf_and_png_are_what_they_say() {

@@ -263,8 +263,20 @@ fn is_pkce_value(s: &str, min: usize) -> bool {
 }
 
 /// `GET /auth/authorize`.
-pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>) -> Response {
+pub async fn authorize(
+    State(sb): S,
+    uri: axum::http::Uri,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
     let one = |name: &str| single(&query, name);
+    let (max_query, max_scope, max_redirect) = sb.config.profile.authorize_limits();
+    if max_query.is_some_and(|max| uri.query().unwrap_or("").len() > max) {
+        // IIS refuses the request before the application sees it (404.15).
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "HTTP Error 404.15 - Not Found: the request's query string is too long",
+        );
+    }
     // Client and redirect URI first: until both are known good, errors stay on our own page.
     let client_id = match one("client_id") {
         Ok(Some(c)) => c,
@@ -282,6 +294,9 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
         Ok(None) => return error_page(StatusCode::BAD_REQUEST, "redirect_uri is missing"),
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
+    if max_redirect.is_some_and(|max| redirect_uri.len() > max) {
+        return error_page(StatusCode::BAD_REQUEST, "redirect_uri is too long");
+    }
     if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -328,12 +343,21 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
     }
     let aud = one("aud").ok().flatten().unwrap_or_default();
     if aud.trim_end_matches('/') != sb.fhir_base {
+        if sb.config.profile.aud_error_is_a_page() {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("aud must be this server's FHIR base {}", sb.fhir_base),
+            );
+        }
         return fail(
             "invalid_request",
             &format!("aud must be this server's FHIR base {}", sb.fhir_base),
         );
     }
     let requested_raw = one("scope").ok().flatten().unwrap_or_default();
+    if max_scope.is_some_and(|max| requested_raw.len() > max) {
+        return fail("invalid_scope", "scope is too long");
+    }
     let mut requested = scopes::known_tokens(requested_raw);
     if let Some(allowed) = &client.allowed_scopes {
         requested.retain(|s| allowed.contains(s));
@@ -347,7 +371,8 @@ pub async fn authorize(State(sb): S, Query(query): Query<Vec<(String, String)>>)
     let launch = match one("launch").ok().flatten() {
         Some(l) => {
             // A launch value is single use: the context it names is handed to one authorization.
-            let found = sb.store().launches.remove(l);
+            let id = sb.config.profile.launch_id(l).unwrap_or_default();
+            let found = sb.store().launches.remove(&id);
             match found {
                 Some(ctx) => Some(ctx),
                 None => return fail("invalid_request", "unknown or already used launch value"),
@@ -409,7 +434,7 @@ fn issue_code(sb: &Sandbox, p: PendingAuth, granted: Vec<String>) -> Response {
     };
     let context = GrantContext {
         client_id: p.client_id.clone(),
-        scopes: granted,
+        scopes: sb.config.profile.narrow_grant(granted),
         patient,
         encounter: p.launch.as_ref().and_then(|l| l.encounter.clone()),
         user: p.user.clone(),
@@ -1033,5 +1058,5 @@ pub fn new_launch(sb: &Sandbox, ctx: LaunchContext) -> String {
     let mut store = sb.store();
     store.sweep(Instant::now());
     store.launches.insert(id.clone(), ctx);
-    id
+    sb.config.profile.launch_token(&id)
 }

@@ -236,6 +236,136 @@ impl Profile {
         out
     }
 
+    /// Whether FHIR's 401s go without CORS headers (Oracle: smart-on-fhir/client-js#83, #97),
+    /// so that a browser reports them as a network failure, not as a 401.
+    pub fn hides_fhir_401s(self) -> bool {
+        matches!(self, Self::Oracle)
+    }
+
+    /// Whether FHIR answers 406 to an `Accept` without JSON (Oracle, millennium/r4.md; for a
+    /// Binary, its own content type is accepted too).
+    pub fn strict_accept(self) -> bool {
+        matches!(self, Self::Oracle)
+    }
+
+    /// The resource type the imitated user's role may not read, withheld from the granted scope
+    /// and refused with a 403 (Oracle returns a scope cut down to what the role allows).
+    pub fn withheld_type(self) -> Option<&'static str> {
+        match self {
+            Self::Oracle => Some("AllergyIntolerance"),
+            _ => None,
+        }
+    }
+
+    /// The granted scope as this EHR narrows it: Oracle grants no wildcards (its
+    /// authorization.md), so `patient/*.rs` becomes one scope per type, less the withheld one.
+    pub fn narrow_grant(self, granted: Vec<String>) -> Vec<String> {
+        let Some(withheld) = self.withheld_type() else {
+            return granted;
+        };
+        let mut out = Vec::new();
+        for s in granted {
+            match scopes::parse(&s) {
+                Some(Scope::Resource(r)) => {
+                    let (level, perms) = s.split_once('/').map_or(("patient", ""), |(l, rest)| {
+                        (l, rest.split_once('.').map_or("", |(_, p)| p))
+                    });
+                    let types: Vec<&str> = if r.resource_type == "*" {
+                        crate::data::RESOURCE_TYPES.to_vec()
+                    } else {
+                        vec![r.resource_type.as_str()]
+                    };
+                    for t in types.into_iter().filter(|t| *t != withheld) {
+                        let piece = format!("{level}/{t}.{perms}");
+                        if !out.contains(&piece) {
+                            out.push(piece);
+                        }
+                    }
+                }
+                _ => out.push(s),
+            }
+        }
+        out
+    }
+
+    /// Whether a bad `aud` gets an HTML page at the authorize endpoint instead of an error
+    /// redirect (Epic, "OAuth 2.0": the same as for a bad `redirect_uri`).
+    pub fn aud_error_is_a_page(self) -> bool {
+        matches!(self, Self::Epic)
+    }
+
+    /// Length limits at the authorize endpoint: (whole query, `scope`, `redirect_uri`). Epic
+    /// runs on IIS, whose default `maxQueryString` is 2048 bytes (Epic warns that a long
+    /// `state` with a JWT launch token goes over); Veradigm's IdentityServer refuses a scope over
+    /// 300 characters and a redirect URI over 400 (IdentityServer4's `InputLengthRestrictions`).
+    pub fn authorize_limits(self) -> (Option<usize>, Option<usize>, Option<usize>) {
+        match self {
+            Self::Epic => (Some(2048), None, None),
+            Self::Veradigm => (None, Some(300), Some(400)),
+            _ => (None, None, None),
+        }
+    }
+
+    /// The `launch` value for a launch the sandbox knows as `id`: Epic's are long JWTs (its
+    /// OAuth documentation; smart-on-fhir/client-js#101), here about 900 characters shaped as one.
+    pub fn launch_token(self, id: &str) -> String {
+        use base64::Engine;
+        if self != Self::Epic {
+            return id.to_string();
+        }
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let claims = json!({"launch": id, "iss": "epic", "ctx": "x".repeat(560)});
+        format!(
+            "{}.{}.{}",
+            b64(&json!({"alg": "RS256", "typ": "JWT"})),
+            b64(&claims),
+            "s".repeat(86)
+        )
+    }
+
+    /// The `id` a `launch` value stands for (the inverse of [`Profile::launch_token`]).
+    pub fn launch_id(self, token: &str) -> Option<String> {
+        use base64::Engine;
+        if self != Self::Epic {
+            return Some(token.to_string());
+        }
+        let claims = token.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        v["launch"].as_str().map(str::to_string)
+    }
+
+    /// A FHIR error as this EHR writes it, in place of the OperationOutcome the sandbox made
+    /// (`None`: the OperationOutcome stands).
+    /// - Epic: a 403 with no body, `insufficient_scope` in `WWW-Authenticate` ("OAuth 2.0").
+    /// - Oracle: a 403 whose body is JSON but not FHIR, `{"code":403,"message":…}` (Oracle
+    ///   forums); its 401 is an OperationOutcome (code `login`), as the sandbox's own.
+    /// - The SMART launcher: a 401 in plain text (backend/).
+    pub fn fhir_error(self, status: u16, diagnostics: &str) -> Option<FhirErrorShape> {
+        match (self, status) {
+            (Self::Epic, 403) => Some(FhirErrorShape {
+                content_type: None,
+                body: String::new(),
+                www_authenticate: Some("Bearer error=\"insufficient_scope\"".into()),
+            }),
+            (Self::Oracle, 403) => Some(FhirErrorShape {
+                content_type: Some("application/json"),
+                body: json!({"code": 403, "message": format!("insufficient_scope: {diagnostics}")})
+                    .to_string(),
+                www_authenticate: None,
+            }),
+            (Self::Launcher, 401) => Some(FhirErrorShape {
+                content_type: Some("text/plain"),
+                body: format!("Unauthorized: {diagnostics}"),
+                www_authenticate: None,
+            }),
+            _ => None,
+        }
+    }
+
     /// The token response as this EHR shapes it (the values the spec profile computed).
     pub fn shape_token_response(self, body: &mut Value, granted: &[String]) {
         if self == Self::Oracle {
@@ -258,6 +388,13 @@ impl Profile {
         body["location"] = json!("e4W4rmGe9QzuGm2Dy4NBqVc0KDe6yGEd");
         body["loginDepartment"] = json!("e8TXhpEpSfTM4Iwv0vqvLnQ3");
     }
+}
+
+/// A FHIR error's body and headers as an EHR writes them ([`Profile::fhir_error`]).
+pub struct FhirErrorShape {
+    pub content_type: Option<&'static str>,
+    pub body: String,
+    pub www_authenticate: Option<String>,
 }
 
 /// The granted scope as Epic writes it: the context scopes as requested, each clinical scope as

@@ -141,6 +141,48 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// A file name to save it under: the title's letters and digits, and the extension of its
+    /// type, so that the program that opens it is found (an RTF letter, Oracle Health's
+    /// `text/rtf` or `text/richtext`, opens in a word processor).
+    pub fn file_name(&self) -> String {
+        let stem: String = self
+            .title
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string();
+        let essence = self
+            .content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let ext = match (self.media, essence.as_str()) {
+            (Media::Pdf, _) => ".pdf",
+            (Media::Image("image/png"), _) => ".png",
+            (Media::Image("image/jpeg"), _) => ".jpg",
+            (Media::Image("image/gif"), _) => ".gif",
+            (Media::Image(_), _) => ".webp",
+            (Media::Text, _) => ".txt",
+            (Media::Html, _) => ".html",
+            (Media::Xhtml, _) => ".xhtml",
+            (_, "text/rtf" | "application/rtf" | "text/richtext") => ".rtf",
+            (_, "application/msword") => ".doc",
+            (_, "application/vnd.openxmlformats-officedocument.wordprocessingml.document") => {
+                ".docx"
+            }
+            (_, "application/xml" | "text/xml") => ".xml",
+            (_, "application/dicom") => ".dcm",
+            _ => "",
+        };
+        format!(
+            "{}{ext}",
+            if stem.is_empty() { "attachment" } else { &stem }
+        )
+    }
+
     /// "PDF, 120 KB" — the type and size the list shows.
     pub fn describe(&self) -> String {
         let size = self.size.map(size_text);

@@ -124,6 +124,18 @@ fn a_document_and_its_attachments_by_kind_and_place() {
         "https://tracker.example"
     );
     assert_eq!(a[3].describe(), "application/dicom, 4.8 MB");
+    let names: Vec<String> = a.iter().map(|x| x.file_name()).collect();
+    assert_eq!(
+        names,
+        [
+            "Text-attachment.txt",
+            "Discharge-letter.pdf",
+            "Image-attachment.png",
+            "File-attachment.dcm",
+            "Formatted-text-attachment.html",
+            "Nothing"
+        ]
+    );
     assert_eq!(a[4].source, Source::BadData);
     assert_eq!(
         (a[5].source.clone(), a[5].content_type.as_str()),
@@ -315,4 +327,30 @@ fn a_hostile_narrative_is_sanitized_and_an_empty_one_ignored() {
     ));
     assert_eq!(size_text(812), "812 bytes");
     assert_eq!(size_text(14_000), "14 KB");
+}
+
+/// An RTF letter (Oracle Health's `text/rtf`, `text/richtext`) is offered for download under a
+/// name a word processor opens, not shown.
+#[test]
+fn an_rtf_attachment_is_saved_as_rtf() {
+    for ct in [
+        "text/rtf",
+        "application/rtf",
+        "text/richtext; charset=us-ascii",
+    ] {
+        let d = json!({"resourceType": "DocumentReference", "id": "d", "status": "current",
+            "content": [{"attachment": {"contentType": ct, "url": "Binary/r", "title": "Transfer letter (RTF)"}}]});
+        let att = &document(&d, &base()).attachments[0];
+        assert_eq!(att.media, Media::Other);
+        assert_eq!(att.file_name(), "Transfer-letter--RTF.rtf");
+        let shown = show(att, b"{\\rtf1 x}".to_vec(), &base(), &|_, _| None);
+        assert!(matches!(
+            shown,
+            Shown::File {
+                blob_type: "application/octet-stream",
+                view: None,
+                ..
+            }
+        ));
+    }
 }

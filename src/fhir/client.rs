@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::fhir::base::{FhirBase, Pager};
 use crate::fhir::response::{process_bytes, process_response, Fetched, FhirError};
-use crate::platform::{HttpRequest, HttpResponse, Platform, Priority, StorageError};
+use crate::platform::{HttpRequest, HttpResponse, NetError, Platform, Priority, StorageError};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{RefreshMismatch, Session};
 use crate::smart::store;
@@ -86,6 +86,10 @@ impl<P: Platform> Inner<P> {
         store::forget_session(&*self.platform);
     }
 }
+
+/// How long the check for a 401 hidden by missing CORS headers may take
+/// ([`FhirClient::may_be_a_hidden_401`]): the public SMART configuration, a small document.
+const HIDDEN_401_PROBE_MS: u32 = 10_000;
 
 pub struct FhirClient<P: Platform + 'static> {
     inner: Rc<Inner<P>>,
@@ -369,9 +373,16 @@ impl<P: Platform + 'static> FhirClient<P> {
         } else if expired {
             return Err(self.expired());
         }
-        let (res, sent_with) = self.send_with_token(url, want).await?;
-        if res.status != 401 {
-            return Ok(res);
+        let sent_with = self.inner.generation.get();
+        match self.send_with_token(url, want).await {
+            Ok((res, _)) if res.status != 401 => return Ok(res),
+            Ok(_) => {}
+            Err(FhirError::Network(NetError::Unreachable(what))) => {
+                if !self.may_be_a_hidden_401().await {
+                    return Err(FhirError::Network(NetError::Unreachable(what)));
+                }
+            }
+            Err(e) => return Err(e),
         }
         // One refresh and one retry after a 401 (unless another caller's refresh already
         // replaced the token this request carried), then the session is over.
@@ -391,6 +402,24 @@ impl<P: Platform + 'static> FhirClient<P> {
             return Err(self.expired());
         }
         Ok(res)
+    }
+
+    /// Whether a request with the token that the browser reported as a network failure may
+    /// have been a 401 whose answer carried no CORS headers (Oracle Health's FHIR servers do
+    /// this: smart-on-fhir/client-js#83, #97): the session can be refreshed, and the server
+    /// still answers a request without the token, its SMART configuration (public, and
+    /// CORS-enabled for browser apps, SMART App Launch 2.2 §"Retrieve .well-known"). When the
+    /// server does not answer that either, it is down or out of reach, and no refresh is tried.
+    async fn may_be_a_hidden_401(&self) -> bool {
+        if !self.with_session(Session::can_refresh) {
+            return false;
+        }
+        let url = format!(
+            "{}/.well-known/smart-configuration",
+            self.inner.base.as_str().trim_end_matches('/')
+        );
+        let probe = HttpRequest::get(url, "application/json").within(HIDDEN_401_PROBE_MS);
+        self.inner.platform.send(probe).await.is_ok()
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, FhirError> {

@@ -51,6 +51,49 @@ pub fn outcome_text(v: &Value) -> Option<String> {
     (!texts.is_empty()).then(|| texts.join("; "))
 }
 
+/// What an error answer says, as EHRs write it: an OperationOutcome (FHIR R4 §3.1.0.4); JSON
+/// that is not FHIR, `{"code":403,"message":…}` (Oracle Health); a line of plain text (Oracle's
+/// 403s, the SMART launcher's 401s); or nothing but `WWW-Authenticate` (Epic's empty 403 with
+/// `insufficient_scope`, RFC 6750 §3). An HTML page says nothing worth repeating. Shown as text.
+fn error_detail(res: &HttpResponse, parsed: Option<&Value>) -> Option<String> {
+    const LONGEST: usize = 300;
+    let short = |s: &str| -> Option<String> {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if s.is_empty() {
+            return None;
+        }
+        Some(match s.char_indices().nth(LONGEST) {
+            Some((cut, _)) => format!("{}…", &s[..cut]),
+            None => s,
+        })
+    };
+    let from_body = match parsed {
+        Some(v) if v["resourceType"].is_string() => outcome_text(v),
+        Some(v) => ["message", "error_description", "error", "detail"]
+            .iter()
+            .find_map(|k| v[k].as_str())
+            .and_then(short),
+        None if res.looks_like_html() => None,
+        None => short(&res.body),
+    };
+    from_body.or_else(|| {
+        let challenge = res.www_authenticate.as_deref()?;
+        let param = |name: &str| {
+            challenge.split(',').find_map(|part| {
+                let (k, v) = part
+                    .trim()
+                    .trim_start_matches("Bearer")
+                    .trim()
+                    .split_once('=')?;
+                (k.trim() == name).then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        param("error_description")
+            .or_else(|| param("error"))
+            .and_then(|s| short(&s))
+    })
+}
+
 /// An attachment's content as fetched: its type as the server sent it, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fetched {
@@ -92,7 +135,11 @@ pub fn process_bytes(res: HttpResponse) -> Result<Fetched, FhirError> {
 /// Classifies a response; 401 is left to the caller, which refreshes once before giving up.
 pub fn process_response(res: &HttpResponse) -> Result<Value, FhirError> {
     let parsed: Option<Value> = serde_json::from_str(&res.body).ok();
-    let outcome = parsed.as_ref().and_then(outcome_text);
+    let outcome = if (200..=299).contains(&res.status) {
+        None
+    } else {
+        error_detail(res, parsed.as_ref())
+    };
     match res.status {
         200..=299 => {}
         401 => return Err(FhirError::SessionExpired),
@@ -158,6 +205,74 @@ mod tests {
         );
     }
 
+    /// Error answers as EHRs write them (sandbox/src/profile.rs): what they say reaches the
+    /// user, whatever the shape; an HTML page is not repeated.
+    #[test]
+    fn error_details_in_each_ehrs_shape() {
+        let with =
+            |status: u16, ct: Option<&str>, body: &str, challenge: Option<&str>| HttpResponse {
+                status,
+                content_type: ct.map(str::to_string),
+                www_authenticate: challenge.map(str::to_string),
+                bytes: Vec::new(),
+                body: body.into(),
+            };
+        // Oracle Health: JSON that is not FHIR.
+        let oracle = with(
+            403,
+            Some("application/json"),
+            r#"{"code":403,"message":"insufficient_scope: no   AllergyIntolerance"}"#,
+            None,
+        );
+        assert_eq!(
+            process_response(&oracle),
+            Err(FhirError::Forbidden(Some(
+                "insufficient_scope: no AllergyIntolerance".into()
+            )))
+        );
+        // Epic: no body; the reason in the challenge.
+        let epic = with(403, None, "", Some(r#"Bearer error="insufficient_scope""#));
+        assert_eq!(
+            process_response(&epic),
+            Err(FhirError::Forbidden(Some("insufficient_scope".into())))
+        );
+        let described = with(
+            403,
+            None,
+            "",
+            Some(
+                r#"Bearer realm="x", error="insufficient_scope", error_description="Needs Condition.read""#,
+            ),
+        );
+        assert_eq!(
+            process_response(&described),
+            Err(FhirError::Forbidden(Some("Needs Condition.read".into())))
+        );
+        // Plain text, cut to a readable length; an HTML page says nothing.
+        let long = "x".repeat(400);
+        match process_response(&with(406, Some("text/plain"), &long, None)) {
+            Err(FhirError::Server {
+                status: 406,
+                outcome: Some(t),
+            }) => {
+                assert_eq!(t.chars().count(), 301);
+                assert!(t.ends_with('…'));
+            }
+            other => panic!("{other:?}"),
+        }
+        let page = with(
+            403,
+            Some("text/html"),
+            "<html><body>Forbidden</body></html>",
+            None,
+        );
+        assert_eq!(process_response(&page), Err(FhirError::Forbidden(None)));
+        assert_eq!(
+            process_response(&with(403, None, "  ", None)),
+            Err(FhirError::Forbidden(None))
+        );
+    }
+
     #[test]
     fn bytes_as_sent_or_from_a_binary() {
         let raw = |status: u16, ct: &str, bytes: &[u8]| HttpResponse {
@@ -181,7 +296,7 @@ mod tests {
         );
         assert_eq!(
             process_bytes(raw(403, "text/plain", b"no")),
-            Err(FhirError::Forbidden(None))
+            Err(FhirError::Forbidden(Some("no".into())))
         );
         let no_data = br#"{"resourceType":"Binary","contentType":"image/png"}"#;
         assert!(matches!(

@@ -1020,6 +1020,52 @@ fn a_401_after_the_refresh_ends_the_session_once_for_every_caller() {
     assert_eq!(p.sent.borrow().len(), 7);
 }
 
+/// Oracle Health's FHIR 401s carry no CORS headers, so the browser reports a network failure.
+/// When the server still answers its public SMART configuration, the failure may be such a
+/// 401: one refresh and one retry. When it answers nothing, it is out of reach: no refresh.
+#[test]
+fn a_401_hidden_by_missing_cors_headers_refreshes_once() {
+    let unreachable = || Err(NetError::Unreachable("http://localhost:9000".into()));
+    let (p, client) = launched(
+        move |req| {
+            if req.url.ends_with("/auth/token") {
+                json(200, AT2)
+            } else if req.url.ends_with("/.well-known/smart-configuration") {
+                well_known()
+            } else if req.header("Authorization") == Some("Bearer AT-2") {
+                json(200, PATIENT)
+            } else {
+                unreachable()
+            }
+        },
+        AT1,
+    );
+    assert_eq!(
+        block_on(client.read("Patient", "patient-01")).unwrap()["id"],
+        "patient-01"
+    );
+    assert_eq!(p.count("/auth/token"), 1);
+    assert_eq!(p.count("/.well-known/smart-configuration"), 1);
+    assert!(!client.is_ended());
+
+    // The server out of reach: the probe fails too, the tokens stay as they are.
+    let (p, client) = launched(move |_| unreachable(), AT1);
+    assert!(matches!(
+        block_on(client.read("Patient", "patient-01")),
+        Err(FhirError::Network(NetError::Unreachable(_)))
+    ));
+    assert_eq!(p.count("/auth/token"), 0);
+    assert!(!client.is_ended());
+
+    // Without a refresh token there is nothing to try: no probe either.
+    let (p, client) = launched(
+        move |_| unreachable(),
+        r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600}"#,
+    );
+    assert!(block_on(client.read("Patient", "patient-01")).is_err());
+    assert_eq!(p.urls().len(), 1);
+}
+
 #[test]
 fn a_401_without_a_refresh_token_ends_the_session() {
     let (p, client) = launched(

@@ -323,7 +323,7 @@ fn FileLinks(
         let url = url.clone();
         on_cleanup(move || web::revoke_blob_url(&url));
     }
-    let name = file_name(&att);
+    let name = att.file_name();
     let size = size_text(bytes.len() as u64);
     let download = view! { <a class="button-link download" href=url.clone() download=name>{format!("Download ({size})")}</a> };
     match how {
@@ -345,30 +345,6 @@ fn FileLinks(
         }
         .into_any(),
     }
-}
-
-/// A file name for a download: the title's letters and digits, and an extension by type.
-fn file_name(att: &Attachment) -> String {
-    let stem: String = att
-        .title
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { '-' })
-        .collect::<String>()
-        .trim_matches('-')
-        .to_string();
-    let ext = match att.media {
-        Media::Pdf => ".pdf",
-        Media::Image("image/png") => ".png",
-        Media::Image("image/jpeg") => ".jpg",
-        Media::Image("image/gif") => ".gif",
-        Media::Image(_) => ".webp",
-        Media::Text => ".txt",
-        _ => "",
-    };
-    format!(
-        "{}{ext}",
-        if stem.is_empty() { "attachment" } else { &stem }
-    )
 }
 
 #[component]
