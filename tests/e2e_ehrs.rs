@@ -99,6 +99,11 @@ async fn epic_ehr_and_standalone_launches() {
         "Epic gives a public client none"
     );
     user_named(&env).await;
+    // Epic's 403: no body, the reason in `WWW-Authenticate`.
+    env.set_faults(|f| f.forbid = Some("Condition".into()));
+    env.browser.refresh().await.unwrap();
+    forbidden_says(&env, "problems", "insufficient_scope").await;
+    env.set_faults(|f| f.forbid = None);
     sign_out(&env).await;
 
     // Standalone: the same EHR from the picker; the announced end offers "Launch again", which
@@ -260,12 +265,7 @@ fn auth_origin(entry: &Value) -> String {
 /// (`id_token_issuer`); refreshes answered without a new refresh token, the old one kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oracle_with_its_settings() {
-    let env = with_profile(Profile::Oracle, 10, |entry| {
-        entry["require_pkce_advertised"] = Value::Bool(false);
-        let issuer = format!("{}/tenants/t1/oidc/idsps/t1/", auth_origin(entry));
-        entry["id_token_issuer"] = Value::String(issuer);
-    })
-    .await;
+    let env = with_profile(Profile::Oracle, 10, oracle_entry).await;
     env.ehr_launch_auto("patient-05").await;
     chart_shows(&env, "patient-05").await;
     user_named(&env).await;
@@ -277,6 +277,77 @@ async fn oracle_with_its_settings() {
         .await
         .is_err());
     sign_out_then_standalone(&env).await;
+    env.close().await;
+}
+
+/// The app's configuration entry for an Oracle-like sandbox.
+fn oracle_entry(entry: &mut Value) {
+    entry["require_pkce_advertised"] = Value::Bool(false);
+    let issuer = format!("{}/tenants/t1/oidc/idsps/t1/", auth_origin(entry));
+    entry["id_token_issuer"] = Value::String(issuer);
+}
+
+/// The section `id` shows an error; it contains `words`, and offers no Try again (a 403 stays a
+/// 403).
+async fn forbidden_says(env: &Env, id: &str, words: &str) {
+    let msg = env
+        .text_when(&format!("#{id}-error"), |t| !t.is_empty())
+        .await;
+    assert!(msg.contains(words), "{msg}");
+    assert!(msg.contains("administrator"), "the next step: {msg}");
+    assert!(env
+        .browser
+        .find(fantoccini::Locator::Css(&format!("#{id}-retry")))
+        .await
+        .is_err());
+}
+
+/// Oracle Health as a clinician meets it after the launch:
+/// - the granted scope cut down to the role (no allergies): that section is not asked for;
+/// - an RTF letter, fetched with `Accept` naming its own type (anything else is a 406), offered
+///   to save as `.rtf`;
+/// - a 401 without CORS headers (the server dropped the token): the browser reports a network
+///   failure, and the app refreshes once and carries on;
+/// - a 403 whose body is JSON but not FHIR: its words are shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oracle_as_a_clinician_meets_it() {
+    let env = with_profile(Profile::Oracle, 3600, oracle_entry).await;
+    env.ehr_launch_auto("patient-01").await;
+    chart_shows(&env, "patient-01").await;
+    env.element("#allergies-not-granted").await;
+
+    env.open_tab("notes").await;
+    let card = "#notes article[data-id='discharge-1']";
+    env.element(card).await;
+    let buttons = env
+        .browser
+        .find_all(fantoccini::Locator::Css(&format!(
+            "{card} button.get-attachment"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(buttons.len(), 2, "the PDF and the RTF letter");
+    buttons[1].click().await.unwrap();
+    let link = env.element(&format!("{card} a.download")).await;
+    let name = link.attr("download").await.unwrap().unwrap_or_default();
+    assert_eq!(name, "Discharge-summary--RTF.rtf");
+
+    let session = env.stored_session().await.unwrap();
+    let token = session["access_token"].as_str().unwrap().to_string();
+    assert!(env.sandbox.sandbox.store().access.remove(&token).is_some());
+    let tokens = env.stat("token");
+    env.browser.refresh().await.unwrap();
+    chart_shows(&env, "patient-01").await;
+    assert_eq!(env.stat("token"), tokens + 1, "one refresh");
+    assert!(env
+        .browser
+        .find(fantoccini::Locator::Css("#banner-error"))
+        .await
+        .is_err());
+
+    env.set_faults(|f| f.forbid = Some("Condition".into()));
+    env.browser.refresh().await.unwrap();
+    forbidden_says(&env, "problems", "insufficient_scope").await;
     env.close().await;
 }
 
