@@ -281,7 +281,9 @@ fn first_accepted(headers: &HeaderMap) -> &str {
 /// `application/fhir+json` or the Binary's own content type.
 fn accepts_binary(r: &Resource, headers: &HeaderMap) -> bool {
     let first = first_accepted(headers);
-    first == "application/fhir+json"
+    first.is_empty()
+        || first == "*/*"
+        || first == "application/fhir+json"
         || r.json["contentType"]
             .as_str()
             .is_some_and(|ct| ct.eq_ignore_ascii_case(first))

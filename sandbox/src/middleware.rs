@@ -163,7 +163,12 @@ pub async fn profile_errors(State(sb): State<Arc<Sandbox>>, req: Request, next: 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // A Binary may also be asked for in its own type (checked where its type is known).
-    if profile.strict_accept() && !path.starts_with("/fhir/Binary/") && !accept.contains("json") {
+    let any = accept.is_empty() || accept.contains("*/*");
+    if profile.strict_accept()
+        && !path.starts_with("/fhir/Binary/")
+        && !any
+        && !accept.contains("json")
+    {
         return (
             StatusCode::NOT_ACCEPTABLE,
             [(header::CONTENT_TYPE, "text/plain")],

@@ -315,7 +315,7 @@ pub fn discharge_summary(
     ];
     let bytes = pdf(&letter);
     let rtf_bytes = rtf(&letter);
-    let rtf_id = format!("{binary_id}-rtf");
+    let rtf_id = format!("{id}-rtf");
     let doc = json!({
         "resourceType": "DocumentReference",
         "id": id,

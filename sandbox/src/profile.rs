@@ -9,9 +9,10 @@
 //! entry must name in `extra_origins`.
 //!
 //! Not imitated (the app's README says what it does about each): Oracle's refresh throttling
-//! (its limit and answer are not documented) and its FHIR 401s without CORS headers (which a
-//! browser reports as a network failure); Epic Hyperspace sharing sessionStorage between tabs
-//! (a browser's behaviour, not a server's).
+//! (its limit and answer are not documented); Epic Hyperspace sharing sessionStorage between
+//! tabs (a browser's behaviour, not a server's: the app's end-to-end test imitates it in the
+//! browser); Epic's per-client endpoints behind `Epic-Client-ID` and its XML `metadata` (the
+//! app always asks for JSON).
 
 use serde_json::{json, Value};
 
@@ -30,11 +31,10 @@ pub enum Profile {
     ///   (`Patient.read Patient.search `);
     /// - no refresh token for a public client;
     /// - id_tokens whose `iss` is the sign-in server (`…/oauth2`), with a padded base64 `kid`
-    ///   and a five-minute `exp`.
-    ///
-    /// Not imitated: Hyperspace sharing sessionStorage between tabs (a browser's behaviour, not a
-    /// server's), per-client endpoints behind `Epic-Client-ID`, and XML `metadata` (the app
-    /// always asks for JSON).
+    ///   and a five-minute `exp`;
+    /// - `launch` values that are long JWTs; an authorize query over IIS's 2048 bytes refused
+    ///   with a 404 page; a bad `aud` answered with an HTML page, not an error redirect;
+    /// - FHIR 403s with no body, `insufficient_scope` in `WWW-Authenticate`.
     Epic,
     /// Oracle Health (fhir.cerner.com authorization.md, openid-connect.md; Oracle forums):
     /// - the authorization server on another host (`{auth}/tenants/{t}/protocols/oauth2/…`);
@@ -43,7 +43,13 @@ pub enum Profile {
     /// - access tokens of 570 s; a refresh keeps the refresh token (none in its answer, the old
     ///   one stays valid); fields of its own (`user`, `tenant`, `username`);
     /// - id_tokens with a timestamp `kid`, issued by `{auth}/tenants/{t}/oidc/idsps/{t}/`
-    ///   (trailing slash), from a JWKS that mixes EC and RSA keys without `alg` or `use`.
+    ///   (trailing slash), from a JWKS that mixes EC and RSA keys without `alg` or `use`;
+    /// - the granted scope per type, no wildcards, cut down to the role (no
+    ///   `AllergyIntolerance`), enforced with 403s whose body is JSON but not FHIR
+    ///   (`{"code":403,"message":…}`);
+    /// - FHIR 401s without CORS headers (a browser reports a network failure); 406 to an
+    ///   `Accept` without JSON, and for a Binary an `Accept` that names neither
+    ///   `application/fhir+json` nor its own type.
     Oracle,
     /// athenahealth athenaOne (docs.athenahealth.com; smart-on-fhir/client-js#174): the authorization
     /// server on another host (`{auth}/oauth2/v1/authorize`, `/token`), which is also the
@@ -54,8 +60,9 @@ pub enum Profile {
     /// Veradigm (Allscripts developer program, "Authorization"): the IdentityServer endpoints
     /// `/authorization/connect/authorize` and `/authorization/connect/token` on the FHIR host,
     /// access tokens of 1200 s, a refresh token only for `offline_access` (not
-    /// `online_access`), rotated at each use. Not imitated: the inferred 300-character scope
-    /// and 400-character redirect URI limits (IdentityServer defaults, not documented).
+    /// `online_access`), rotated at each use; IdentityServer4's default limits (inferred, not
+    /// documented by Veradigm): a scope over 300 characters is refused (`invalid_scope`), a
+    /// redirect URI over 400 gets an error page.
     Veradigm,
     /// MEDITECH (third-party probes of its Expanse API, lower confidence): the SMART
     /// configuration only at the host's root (`/.well-known/smart-configuration`), not under
@@ -64,7 +71,7 @@ pub enum Profile {
     Meditech,
     /// The SMART reference launcher (smart-launcher-v2, backend/): id_tokens without `kid`, the
     /// JWKS at `/keys`, `fhirUser` relative to the FHIR base, the scope echoed as requested,
-    /// and refresh tokens that stay valid after use (no rotation).
+    /// refresh tokens that stay valid after use (no rotation), and 401s in plain text.
     Launcher,
 }
 
@@ -462,5 +469,47 @@ mod tests {
             assert!(Profile::parse(name).is_ok(), "{name}");
         }
         assert!(Profile::Launcher.jwks(jwks)["keys"][0].get("kid").is_none());
+    }
+
+    #[test]
+    fn grants_launch_tokens_and_errors() {
+        let granted: Vec<String> = ["launch", "patient/*.read", "patient/Condition.rs"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let narrowed = Profile::Oracle.narrow_grant(granted.clone());
+        assert!(narrowed.contains(&"patient/Observation.read".to_string()));
+        assert!(narrowed.contains(&"patient/Condition.rs".to_string()));
+        assert!(narrowed.contains(&"launch".to_string()));
+        assert!(!narrowed
+            .iter()
+            .any(|s| s.contains('*') || s.contains("AllergyIntolerance")));
+        assert_eq!(Profile::Spec.narrow_grant(granted.clone()), granted);
+
+        let token = Profile::Epic.launch_token("abc");
+        assert!(token.len() > 900, "{}", token.len());
+        assert_eq!(Profile::Epic.launch_id(&token).as_deref(), Some("abc"));
+        assert_eq!(Profile::Epic.launch_id("abc"), None);
+        assert_eq!(Profile::Spec.launch_token("abc"), "abc");
+
+        let epic = Profile::Epic.fhir_error(403, "no").unwrap();
+        assert!(epic.body.is_empty() && epic.content_type.is_none());
+        let oracle = Profile::Oracle.fhir_error(403, "no").unwrap();
+        assert_eq!(
+            oracle.body,
+            r#"{"code":403,"message":"insufficient_scope: no"}"#
+        );
+        assert!(
+            Profile::Oracle.fhir_error(401, "no").is_none(),
+            "an OperationOutcome"
+        );
+        assert_eq!(
+            Profile::Launcher
+                .fhir_error(401, "no")
+                .unwrap()
+                .content_type,
+            Some("text/plain")
+        );
+        assert!(Profile::Spec.fhir_error(403, "no").is_none());
     }
 }

@@ -19,7 +19,10 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXkx";
 struct Peer {
     base: String,
     fhir: String,
+    /// Where authorize and token lie (`--profile` moves them).
+    auth: String,
     http: Client,
+    sandbox: std::sync::Arc<sandbox::state::Sandbox>,
 }
 
 async fn start(tweak: impl FnOnce(&mut Config)) -> Peer {
@@ -33,10 +36,18 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Peer {
     tweak(&mut config);
     let running = sandbox::spawn(config).await.expect("sandbox starts");
     let base = running.sandbox.config.public_url.clone();
+    let config = &running.sandbox.config;
+    let auth = format!(
+        "{}{}",
+        config.auth_url.as_deref().unwrap_or(&base),
+        config.profile.auth_path()
+    );
     Peer {
         fhir: format!("{base}/fhir"),
         base,
+        auth,
         http: Client::builder().redirect(Policy::none()).build().unwrap(),
+        sandbox: running.sandbox.clone(),
     }
 }
 
@@ -60,22 +71,27 @@ fn param(url: &str, name: &str) -> Option<String> {
 }
 
 impl Peer {
+    /// The authorize request; `extra` adds parameters, or replaces those of the same name.
     fn authorize_url(&self, scope: &str, extra: &[(&str, &str)]) -> String {
-        let mut u = url::Url::parse(&format!("{}/auth/authorize", self.base)).unwrap();
-        {
-            let mut q = u.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", "smart-launch")
-                .append_pair("redirect_uri", REDIRECT)
-                .append_pair("scope", scope)
-                .append_pair("state", "s-123")
-                .append_pair("aud", &self.fhir)
-                .append_pair("code_challenge", &challenge(VERIFIER))
-                .append_pair("code_challenge_method", "S256");
-            for (k, v) in extra {
-                q.append_pair(k, v);
+        let verifier_challenge = challenge(VERIFIER);
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", "smart-launch"),
+            ("redirect_uri", REDIRECT),
+            ("scope", scope),
+            ("state", "s-123"),
+            ("aud", &self.fhir),
+            ("code_challenge", &verifier_challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        for (k, v) in extra {
+            match pairs.iter_mut().find(|(name, _)| name == k) {
+                Some(pair) => pair.1 = v,
+                None => pairs.push((k, v)),
             }
         }
+        let mut u = url::Url::parse(&format!("{}/authorize", self.auth)).unwrap();
+        u.query_pairs_mut().extend_pairs(pairs);
         u.to_string()
     }
 
@@ -103,7 +119,7 @@ impl Peer {
     async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
         let r = self
             .http
-            .post(format!("{}/auth/token", self.base))
+            .post(format!("{}/token", self.auth))
             .form(form)
             .send()
             .await
@@ -765,5 +781,162 @@ async fn revocation_ends_the_grant_for_its_own_client_only() {
     assert_eq!(
         revoke("nobody", access.into()).await,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+/// The EHR profiles' answers that a browser app meets after the launch (sandbox/src/profile.rs):
+/// Epic's empty 403 and its limits at the authorize endpoint, Oracle's cut-down grant, 406,
+/// non-FHIR 403 and 401 without CORS headers, the launcher's plain-text 401, Veradigm's scope
+/// length limit.
+#[tokio::test]
+async fn profiles_answer_as_their_ehrs_do() {
+    use sandbox::profile::Profile;
+    let origin = "http://localhost:8000";
+
+    // Epic.
+    let p = start(|c| c.profile = Profile::Epic).await;
+    let (status, loc) = p
+        .authorize(&p.authorize_url(
+            "launch/patient patient/*.rs",
+            &[("aud", "http://elsewhere.example/fhir")],
+        ))
+        .await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (StatusCode::BAD_REQUEST, ""),
+        "a page, not a redirect"
+    );
+    let long_state = "s".repeat(2100);
+    let (status, _) = p
+        .authorize(&p.authorize_url("launch/patient patient/*.rs", &[("state", &long_state)]))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "IIS refuses a query over 2048 bytes"
+    );
+    let launch = sandbox::oauth::new_launch(
+        &p.sandbox,
+        sandbox::state::LaunchContext {
+            user: sandbox::state::User::Practitioner("dr-adams".into()),
+            patient: "patient-01".into(),
+            encounter: None,
+            need_patient_banner: true,
+            created: std::time::Instant::now(),
+        },
+    );
+    assert!(
+        launch.len() > 900 && launch.split('.').count() == 3,
+        "{launch}"
+    );
+    let token = p.login("launch/patient patient/*.rs").await;
+    let at = token["access_token"].as_str().unwrap();
+    p.sandbox.faults.write().unwrap().forbid = Some("Condition".into());
+    let r = p
+        .http
+        .get(format!("{}/Condition?patient=patient-01", p.fhir))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer error=\"insufficient_scope\""
+    );
+    assert_eq!(r.text().await.unwrap(), "");
+
+    // Oracle.
+    let p = start(|c| c.profile = Profile::Oracle).await;
+    let token = p.login("launch/patient patient/*.read").await;
+    let scope = token["scope"].as_str().unwrap();
+    assert!(scope.contains("patient/Condition.read"), "{scope}");
+    assert!(
+        !scope.contains('*') && !scope.contains("AllergyIntolerance"),
+        "{scope}"
+    );
+    let at = token["access_token"].as_str().unwrap();
+    let (status, body) = p.get("AllergyIntolerance?patient=patient-01", at).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("insufficient_scope"),
+        "{body}"
+    );
+    let xml = p
+        .http
+        .get(format!("{}/Patient/patient-01", p.fhir))
+        .bearer_auth(at)
+        .header("Accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml.status(), StatusCode::NOT_ACCEPTABLE);
+    let binary = |accept: &'static str| {
+        p.http
+            .get(format!("{}/Binary/discharge-1-rtf", p.fhir))
+            .bearer_auth(at)
+            .header("Accept", accept)
+            .send()
+    };
+    assert_eq!(
+        binary("application/pdf").await.unwrap().status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
+    let rtf = binary("text/rtf, application/fhir+json;q=0.5")
+        .await
+        .unwrap();
+    assert_eq!(rtf.headers()["content-type"], "text/rtf");
+    assert!(rtf.text().await.unwrap().starts_with("{\\rtf1"));
+    let dead = p
+        .http
+        .get(format!("{}/Patient/patient-01", p.fhir))
+        .bearer_auth("no-such-token")
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dead.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        dead.headers().get("access-control-allow-origin").is_none(),
+        "hidden from the browser"
+    );
+    let fine = p
+        .http
+        .get(format!("{}/Patient/patient-01", p.fhir))
+        .bearer_auth(at)
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.headers()["access-control-allow-origin"], origin);
+
+    // The SMART launcher: a 401 in plain text.
+    let p = start(|c| c.profile = Profile::Launcher).await;
+    let r = p
+        .http
+        .get(format!("{}/Patient/patient-01", p.fhir))
+        .bearer_auth("no-such-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+
+    // Veradigm: IdentityServer's 300-character scope limit, as an error redirect.
+    let p = start(|c| c.profile = Profile::Veradigm).await;
+    let long_scope = (0..40)
+        .map(|i| format!("patient/Type{i}.read"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (status, loc) = p.authorize(&p.authorize_url(&long_scope, &[])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        param(&loc, "error").as_deref(),
+        Some("invalid_scope"),
+        "{loc}"
     );
 }
