@@ -31,6 +31,44 @@ fn options<'a>(items: impl Iterator<Item = (&'a str, String)>, selected: &str) -
     out
 }
 
+const OTHER_PATIENTS_ENCOUNTER: &str = "_other-patients";
+const MISSING_ENCOUNTER: &str = "_missing";
+
+/// The `fhirContext` items ticked on the launch page (SMART App Launch 2.2: objects with a
+/// `reference` and a `role`), for `patient`.
+fn launched_from(sb: &Sandbox, form: &[(String, String)], patient: &str) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let latest = |rtype: &'static str, category: Option<&str>| {
+        sb.data
+            .by_patient
+            .get(&(rtype, patient.to_string()))
+            .and_then(|v| {
+                v.iter()
+                    .rev()
+                    .find(|r| category.is_none_or(|c| r.categories.iter().any(|x| x == c)))
+            })
+            .map(|r| format!("{rtype}/{}", r.id))
+    };
+    form.iter()
+        .filter(|(k, _)| k == "ctx")
+        .filter_map(|(_, v)| match v.as_str() {
+            "note" => {
+                latest("DocumentReference", None).map(|r| json!({"reference": r, "role": "launch"}))
+            }
+            "report" => latest("DiagnosticReport", Some("LAB")).map(|r| json!({"reference": r})),
+            // The sandbox serves no Appointments: the app names it and reads nothing.
+            "appointment" => Some(
+                json!({"reference": format!("Appointment/appt-{patient}"), "type": "Appointment"}),
+            ),
+            "elsewhere" => {
+                Some(json!({"reference": "https://other-ehr.example/fhir/DocumentReference/n-1"}))
+            }
+            "malformed" => Some(json!({"role": "launch"})),
+            _ => None,
+        })
+        .collect()
+}
+
 pub async fn launch_page(State(sb): S, Query(q): Query<HashMap<String, String>>) -> Response {
     let patients = &sb.data.by_type["Patient"];
     let patient = q
@@ -63,15 +101,26 @@ pub async fn launch_page(State(sb): S, Query(q): Query<HashMap<String, String>>)
         .map(|v| v.as_slice())
         .unwrap_or(&[]);
     let encounter_opts = options(
-        std::iter::once(("", "No encounter".to_string())).chain(encounters.iter().rev().map(|e| {
-            let when = e.json["period"]["start"]
-                .as_str()
-                .unwrap_or("")
-                .get(..10)
-                .unwrap_or("");
-            let kind = e.json["type"][0]["text"].as_str().unwrap_or("Encounter");
-            (e.id.as_str(), format!("{when} {kind}"))
-        })),
+        std::iter::once(("", "No encounter".to_string()))
+            .chain([
+                (
+                    OTHER_PATIENTS_ENCOUNTER,
+                    "(test) another patient's encounter: not readable".to_string(),
+                ),
+                (
+                    MISSING_ENCOUNTER,
+                    "(test) an encounter that does not exist".to_string(),
+                ),
+            ])
+            .chain(encounters.iter().rev().map(|e| {
+                let when = e.json["period"]["start"]
+                    .as_str()
+                    .unwrap_or("")
+                    .get(..10)
+                    .unwrap_or("");
+                let kind = e.json["type"][0]["text"].as_str().unwrap_or("Encounter");
+                (e.id.as_str(), format!("{when} {kind}"))
+            })),
         "",
     );
     page(
@@ -87,6 +136,15 @@ pub async fn launch_page(State(sb): S, Query(q): Query<HashMap<String, String>>)
              <input type=\"hidden\" name=\"patient\" value=\"{patient}\">\
              <label>Practitioner <select name=\"practitioner\" id=\"practitioner\">{practitioner_opts}</select></label>\
              <label>Encounter <select name=\"encounter\" id=\"encounter\">{encounter_opts}</select></label>\
+             <fieldset><legend>Launched from (<code>fhirContext</code>)</legend>\
+             <label><input type=\"checkbox\" name=\"ctx\" value=\"note\" id=\"ctx-note\"> the patient's latest note</label>\
+             <label><input type=\"checkbox\" name=\"ctx\" value=\"report\" id=\"ctx-report\"> the latest lab report</label>\
+             <label><input type=\"checkbox\" name=\"ctx\" value=\"appointment\" id=\"ctx-appointment\"> an appointment</label>\
+             <label><input type=\"checkbox\" name=\"ctx\" value=\"elsewhere\" id=\"ctx-elsewhere\"> (test) a note on another server</label>\
+             <label><input type=\"checkbox\" name=\"ctx\" value=\"malformed\" id=\"ctx-malformed\"> (test) an item without a reference</label>\
+             </fieldset>\
+             <label>Intent <input type=\"text\" name=\"intent\" id=\"intent\" list=\"intents\"></label>\
+             <datalist id=\"intents\"><option value=\"summary\"><option value=\"reconcile\"><option value=\"vitals\"><option value=\"labs\"><option value=\"notes\"><option value=\"visit\"></datalist>\
              <label>App launch URL <input type=\"text\" name=\"app_url\" id=\"app-url\" value=\"{app_url}\"></label>\
              <label><input type=\"radio\" name=\"mode\" value=\"window\" checked> In this window</label>\
              <label><input type=\"radio\" name=\"mode\" value=\"iframe\" id=\"mode-iframe\"> Embedded in the EHR (iframe)</label>\
@@ -116,8 +174,22 @@ pub async fn launch(State(sb): S, body: Bytes) -> Response {
     {
         return error_page(StatusCode::BAD_REQUEST, "Choose a known practitioner.");
     }
-    let encounter = Some(get("encounter")).filter(|e| !e.is_empty());
-    if let Some(e) = &encounter {
+    let mut encounter = Some(get("encounter")).filter(|e| !e.is_empty());
+    // The test choices: an encounter of another patient (outside this token's compartment, a
+    // 403) and one that does not exist (a 404).
+    if encounter.as_deref() == Some(OTHER_PATIENTS_ENCOUNTER) {
+        encounter = sb
+            .data
+            .by_type
+            .get("Encounter")
+            .and_then(|all| {
+                all.iter()
+                    .find(|e| e.patient.as_deref() != Some(patient.as_str()))
+            })
+            .map(|e| e.id.clone());
+    } else if encounter.as_deref() == Some(MISSING_ENCOUNTER) {
+        encounter = Some("no-such-encounter".into());
+    } else if let Some(e) = &encounter {
         let ok = sb
             .data
             .by_id
@@ -130,6 +202,8 @@ pub async fn launch(State(sb): S, body: Bytes) -> Response {
             );
         }
     }
+    let fhir_context = launched_from(&sb, &form, &patient);
+    let intent = Some(get("intent").trim().to_string()).filter(|i| !i.is_empty());
     let app_url = match url::Url::parse(&get("app_url")) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
         _ => {
@@ -147,6 +221,8 @@ pub async fn launch(State(sb): S, body: Bytes) -> Response {
             patient,
             encounter,
             need_patient_banner: !embedded,
+            fhir_context,
+            intent,
             created: Instant::now(),
         },
     );

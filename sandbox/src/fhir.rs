@@ -75,6 +75,7 @@ pub fn search_params(resource_type: &str) -> &'static [(&'static str, &'static s
         ],
         "Observation" => &[
             ("_id", "token"),
+            ("encounter", "reference"),
             ("patient", "reference"),
             ("subject", "reference"),
             ("category", "token"),
@@ -111,6 +112,7 @@ pub fn search_params(resource_type: &str) -> &'static [(&'static str, &'static s
         ],
         "DiagnosticReport" => &[
             ("_id", "token"),
+            ("encounter", "reference"),
             ("patient", "reference"),
             ("subject", "reference"),
             ("category", "token"),
@@ -119,6 +121,7 @@ pub fn search_params(resource_type: &str) -> &'static [(&'static str, &'static s
         ],
         "DocumentReference" => &[
             ("_id", "token"),
+            ("encounter", "reference"),
             ("patient", "reference"),
             ("subject", "reference"),
             ("category", "token"),
@@ -478,6 +481,10 @@ fn matches(
         let hit = match name {
             "_id" => r.id == *v,
             "patient" | "subject" => r.patient.as_deref() == Some(reference_id(v)),
+            "encounter" => r.json["encounter"]["reference"]
+                .as_str()
+                .or_else(|| r.json["context"]["encounter"][0]["reference"].as_str())
+                .is_some_and(|e| reference_id(e) == reference_id(v)),
             "category" => r
                 .categories
                 .iter()

@@ -439,6 +439,12 @@ fn issue_code(sb: &Sandbox, p: PendingAuth, granted: Vec<String>) -> Response {
         encounter: p.launch.as_ref().and_then(|l| l.encounter.clone()),
         user: p.user.clone(),
         need_patient_banner: p.launch.as_ref().is_none_or(|l| l.need_patient_banner),
+        fhir_context: p
+            .launch
+            .as_ref()
+            .map(|l| l.fhir_context.clone())
+            .unwrap_or_default(),
+        intent: p.launch.as_ref().and_then(|l| l.intent.clone()),
     };
     let code = random_token();
     sb.store().codes.insert(
@@ -983,6 +989,12 @@ fn issue_tokens(sb: &Sandbox, grant: u64, ctx: &GrantContext, first: bool) -> Va
     }
     if let Some(e) = &ctx.encounter {
         body["encounter"] = json!(e);
+    }
+    if !ctx.fhir_context.is_empty() {
+        body["fhirContext"] = json!(ctx.fhir_context);
+    }
+    if let Some(i) = &ctx.intent {
+        body["intent"] = json!(i);
     }
     let public = sb.client(&ctx.client_id).is_none_or(|c| c.secret.is_none());
     let profile = sb.config.profile;

@@ -36,6 +36,10 @@ pub struct LaunchContext {
     pub encounter: Option<String>,
     /// False when the app runs inside the EHR's frame, which shows its own banner.
     pub need_patient_banner: bool,
+    /// What the launch button sat beside (SMART 2.2 `fhirContext` items), as sent.
+    pub fhir_context: Vec<serde_json::Value>,
+    /// SMART 2.2 `intent`, as typed on the launch page.
+    pub intent: Option<String>,
     pub created: Instant,
 }
 
@@ -62,6 +66,8 @@ pub struct GrantContext {
     pub encounter: Option<String>,
     pub user: Option<User>,
     pub need_patient_banner: bool,
+    pub fhir_context: Vec<serde_json::Value>,
+    pub intent: Option<String>,
 }
 
 #[derive(Debug)]
@@ -224,6 +230,8 @@ impl Sandbox {
             encounter: None,
             user: None,
             need_patient_banner: true,
+            fhir_context: Vec::new(),
+            intent: None,
         });
         let token = random_token();
         store.access.insert(

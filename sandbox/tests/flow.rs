@@ -822,6 +822,8 @@ async fn profiles_answer_as_their_ehrs_do() {
             patient: "patient-01".into(),
             encounter: None,
             need_patient_banner: true,
+            fhir_context: Vec::new(),
+            intent: None,
             created: std::time::Instant::now(),
         },
     );

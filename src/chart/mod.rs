@@ -3,6 +3,7 @@
 //! the components in `ui` only lay these out. Everything here is text for the UI to render as
 //! text.
 
+pub mod context;
 pub mod documents;
 pub mod flags;
 pub mod format;

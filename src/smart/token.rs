@@ -145,12 +145,16 @@ struct TokenResponseBody {
     patient: Option<String>,
     #[serde(default, deserialize_with = "fhir_id")]
     encounter: Option<String>,
+    /// Kept as sent: each item is read, or noted as malformed, by `chart::context`; a malformed
+    /// item never fails the launch.
     #[serde(rename = "fhirContext", default)]
-    fhir_context: Option<Vec<Map<String, Value>>>,
+    fhir_context: Option<Value>,
     #[serde(default, deserialize_with = "fields::lenient_bool")]
     need_patient_banner: Option<bool>,
     smart_style_url: Option<String>,
-    intent: Option<String>,
+    /// An intent that is not text is ignored (the app maps known intents only).
+    #[serde(default)]
+    intent: Option<Value>,
     tenant: Option<String>,
 }
 
@@ -200,7 +204,6 @@ fn expectation(field: &str) -> &'static str {
         "expires_in" => "must be a non-negative number",
         "patient" | "encounter" => "must be a FHIR id",
         "need_patient_banner" => "must be true or false",
-        "fhirContext" => "must be an array of objects",
         _ => "must be a string",
     }
 }
@@ -250,15 +253,15 @@ pub fn process_token_response(res: &HttpResponse) -> Result<TokenResponse, Token
         context: LaunchContext {
             patient: body.patient,
             encounter: body.encounter,
-            fhir_context: body
-                .fhir_context
-                .unwrap_or_default()
-                .into_iter()
-                .map(Value::Object)
-                .collect(),
+            fhir_context: match body.fhir_context {
+                Some(Value::Array(items)) => items,
+                None | Some(Value::Null) => Vec::new(),
+                // Not a list: kept as one item, which the chart notes as malformed.
+                Some(other) => vec![other],
+            },
             need_patient_banner: body.need_patient_banner,
             smart_style_url: body.smart_style_url,
-            intent: body.intent,
+            intent: body.intent.and_then(|v| v.as_str().map(str::to_string)),
             tenant: body.tenant,
         },
     })
@@ -332,7 +335,6 @@ mod tests {
             r#"{"access_token":"a","token_type":"Bearer","patient":7}"#,
             r#"{"access_token":"a","token_type":"Bearer","encounter":"a b"}"#,
             r#"{"access_token":"a","token_type":"Bearer","need_patient_banner":"yes"}"#,
-            r#"{"access_token":"a","token_type":"Bearer","fhirContext":"Appointment/1"}"#,
             r#"{"access_token":"a","token_type":"Bearer","scope":["a"]}"#,
         ] {
             assert!(
@@ -343,6 +345,35 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A launch context the app cannot use is kept for the chart to note, never a failed launch:
+    /// `fhirContext` that is not a list, or whose items are not objects; an intent that is not
+    /// text is ignored.
+    #[test]
+    fn a_malformed_launch_context_does_not_fail_the_launch() {
+        let t = process_token_response(&res(
+            200,
+            r#"{"access_token":"a","token_type":"Bearer","fhirContext":"Appointment/1","intent":7}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            t.context.fhir_context,
+            vec![serde_json::json!("Appointment/1")]
+        );
+        assert_eq!(t.context.intent, None);
+        let t = process_token_response(&res(
+            200,
+            r#"{"access_token":"a","token_type":"Bearer","fhirContext":[{"reference":"Appointment/1"},"x",null]}"#,
+        ))
+        .unwrap();
+        assert_eq!(t.context.fhir_context.len(), 3);
+        let t = process_token_response(&res(
+            200,
+            r#"{"access_token":"a","token_type":"Bearer","fhirContext":null}"#,
+        ))
+        .unwrap();
+        assert!(t.context.fhir_context.is_empty());
     }
 
     /// What real EHRs send that is harmless is read (sandbox/src/profile.rs: Epic's token response with
