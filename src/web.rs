@@ -513,6 +513,25 @@ pub fn focus_heading() {
     let _ = el.focus_with_options(&options);
 }
 
+/// Brings the element with `id` into view and gives it the focus (made focusable for this
+/// without entering the tab order), so that keyboard and screen-reader users land where a
+/// launch opened the chart. `false` when there is no such element (yet).
+pub fn reveal(id: &str) -> bool {
+    let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return false;
+    };
+    if !el.has_attribute("tabindex") {
+        let _ = el.set_attribute("tabindex", "-1");
+    }
+    el.scroll_into_view();
+    let _ = el.focus();
+    true
+}
+
 /// Moves keyboard focus to the element with `id`.
 pub fn focus(id: &str) {
     if let Some(el) = web_sys::window()

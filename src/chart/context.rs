@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use crate::chart::format::{concept, quantity};
+use crate::chart::records::{EncounterRow, UNKNOWN};
 use crate::chart::sort::sort_by_key;
 use crate::chart::time::fhir_date;
 use crate::fhir::base::FhirBase;
@@ -265,6 +266,71 @@ pub fn encounter_of(r: &Value, base: &FhirBase) -> Option<String> {
     }
 }
 
+/// A resource the launch came from, in a line: its type in words, what it is (its code, type or
+/// title) and its date, e.g. "Note: Progress note, 2 Apr 2026 09:30".
+pub fn describe(r: &Value) -> String {
+    let ty = r["resourceType"].as_str().unwrap_or("Resource");
+    let noun = match ty {
+        "DocumentReference" => "Note".to_string(),
+        "DiagnosticReport" => "Report".to_string(),
+        "MedicationRequest" => "Medication".to_string(),
+        "AllergyIntolerance" => "Allergy".to_string(),
+        "Condition" => "Problem".to_string(),
+        other => other.to_string(),
+    };
+    let what = concept(&r["code"])
+        .or_else(|| concept(&r["medicationCodeableConcept"]))
+        .or_else(|| {
+            r["type"]
+                .as_array()
+                .and_then(|t| t.iter().find_map(concept))
+                .or_else(|| concept(&r["type"]))
+        })
+        .or_else(|| r["description"].as_str().map(str::to_string));
+    let when = [
+        &r["effectiveDateTime"],
+        &r["date"],
+        &r["period"]["start"],
+        &r["authoredOn"],
+        &r["onsetDateTime"],
+        &r["recordedDate"],
+        &r["issued"],
+    ]
+    .into_iter()
+    .find_map(|v| v.as_str().and_then(fhir_date))
+    .map(|(d, _)| d);
+    let details: Vec<String> = what.into_iter().chain(when).collect();
+    if details.is_empty() {
+        noun
+    } else {
+        format!("{noun}: {}", details.join(", "))
+    }
+}
+
+/// The visit in a line under the banner: type, start, location, clinicians ("—" parts left
+/// out).
+pub fn visit_summary(e: &EncounterRow) -> String {
+    [&e.kind, &e.date, &e.location, &e.participants]
+        .into_iter()
+        .filter(|s| s.as_str() != UNKNOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Whether a resource read for this launch belongs to `patient`'s record (its `subject` or
+/// `patient` is that Patient): a visit the EHR named that belongs to someone else is not shown
+/// as this patient's.
+pub fn belongs_to(r: &Value, patient: &str, base: &FhirBase) -> bool {
+    let reference = r["subject"]["reference"]
+        .as_str()
+        .or_else(|| r["patient"]["reference"].as_str());
+    match reference.map(|s| resolve_reference(s, Some("Patient"), base)) {
+        Some(Target::Here { id, .. }) => id == patient,
+        _ => false,
+    }
+}
+
 /// One Observation recorded during the visit, as its table shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VisitObservation {
@@ -476,5 +542,37 @@ mod tests {
             ]
         );
         assert_eq!(rows[2].date, "—");
+    }
+
+    #[test]
+    fn a_resource_in_a_line() {
+        let note = json!({"resourceType": "DocumentReference", "type": {"text": "Progress note"}, "date": "2026-04-02"});
+        assert!(
+            describe(&note).starts_with("Note: Progress note, "),
+            "{}",
+            describe(&note)
+        );
+        let visit = json!({"resourceType": "Encounter", "type": [{"text": "Office visit"}]});
+        assert_eq!(describe(&visit), "Encounter: Office visit");
+        assert_eq!(describe(&json!({"resourceType": "Basic"})), "Basic");
+        assert_eq!(describe(&json!({})), "Resource");
+    }
+
+    #[test]
+    fn the_visit_in_a_line_and_whose_it_is() {
+        let e = json!({"resourceType": "Encounter", "id": "e1", "type": [{"text": "Office visit"}],
+            "subject": {"reference": "Patient/p1"},
+            "location": [{"location": {"display": "Clinic A"}}]});
+        let row = &crate::chart::records::encounters(std::slice::from_ref(&e))[0];
+        assert_eq!(visit_summary(row), "Office visit · Clinic A");
+        let b = base();
+        assert!(belongs_to(&e, "p1", &b));
+        assert!(!belongs_to(&e, "p2", &b));
+        assert!(!belongs_to(
+            &json!({"subject": {"reference": "Group/p1"}}),
+            "p1",
+            &b
+        ));
+        assert!(!belongs_to(&json!({}), "p1", &b));
     }
 }

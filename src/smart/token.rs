@@ -4,7 +4,7 @@
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::platform::{HttpRequest, HttpResponse, Method, NetError, Priority};
 use crate::smart::callback::ValidCallback;

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
+use super::context::{entry_kind, read_visit, Navigator, OpenedFrom, VisitLine, VisitPanel};
 use super::lists::{
     allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
     ENCOUNTERS, MEDICATIONS, PROBLEMS,
@@ -18,6 +19,7 @@ use super::session::{AccessEnding, SessionPanel};
 use super::{
     labs::Labs, notes::Notes, search::PatientSearch, still_showing, vitals::Vitals, Ctx, Retry,
 };
+use crate::chart::context::{self as launch_context, visit_observations, Target};
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
 use crate::chart::style::variables;
@@ -251,6 +253,17 @@ const TABS: [(&str, &str); 6] = [
     ("session", "Session"),
 ];
 
+/// With a visit in the launch context: what was recorded during it comes first.
+const TABS_WITH_VISIT: [(&str, &str); 7] = [
+    ("visit", "This visit"),
+    ("summary", "Summary"),
+    ("vitals", "Vital signs"),
+    ("labs", "Labs"),
+    ("notes", "Notes & reports"),
+    ("encounters", "Encounters"),
+    ("session", "Session"),
+];
+
 #[component]
 fn PatientChart(
     ctx: Ctx,
@@ -266,6 +279,24 @@ fn PatientChart(
 ) -> impl IntoView {
     let kind = client.with_session(|s| s.kind);
     let banner_wanted = client.with_session(|s| s.context.need_patient_banner != Some(false));
+    // The launch context applies to the launch's patient only (not to one picked afterwards).
+    let (items, visit_id, intent) = client.with_session(|s| {
+        if s.context.patient.as_deref() != Some(patient.as_str()) {
+            return (Vec::new(), None, None);
+        }
+        let items = launch_context::items(&s.context.fhir_context, client.base());
+        // The visit: the `encounter` the EHR gave, else an Encounter among the items.
+        let visit = s.context.encounter.clone().or_else(|| {
+            items.iter().find_map(|i| match &i.target {
+                Target::Here {
+                    resource_type, id, ..
+                } if resource_type == "Encounter" => Some(id.clone()),
+                _ => None,
+            })
+        });
+        (items, visit, s.context.intent.clone())
+    });
+    let first_view = launch_context::first_view(&items, intent.as_deref(), visit_id.is_some());
     let by_patient = |extra: &[(&'static str, &str)]| {
         let mut p: Vec<(&'static str, String)> =
             vec![("patient", patient.clone()), ("_count", "1000".into())];
@@ -416,27 +447,107 @@ fn PatientChart(
         Some(after_banner.clone()),
         list("DocumentReference", by_patient(&[]), |v| v),
     );
-    let active = RwSignal::new("summary");
+    // The visit the EHR opened: read at once (it is named under the banner), and what was
+    // recorded during it searched with the other tabs'.
+    let visit = visit_id.as_ref().map(|e| {
+        let enc = format!("Encounter/{e}");
+        let observations = load(
+            ctx,
+            c,
+            kind,
+            Some(after_banner.clone()),
+            Load {
+                resource_type: "Observation",
+                params: by_patient(&[("encounter", &enc)]),
+                add: collect,
+                finish: |v: Vec<Value>| visit_observations(&v),
+                mark: None,
+            },
+        );
+        let reports = load(
+            ctx,
+            c,
+            kind,
+            Some(after_banner.clone()),
+            list(
+                "DiagnosticReport",
+                by_patient(&[("encounter", &enc)]),
+                |v| v,
+            ),
+        );
+        let documents = load(
+            ctx,
+            c,
+            kind,
+            Some(after_banner.clone()),
+            list(
+                "DocumentReference",
+                by_patient(&[("encounter", &enc)]),
+                |v| v,
+            ),
+        );
+        (
+            read_visit(ctx, c, e, &patient),
+            observations,
+            reports,
+            documents,
+        )
+    });
+    let tabs: &'static [(&str, &str)] = if visit.is_some() {
+        &TABS_WITH_VISIT
+    } else {
+        &TABS
+    };
+    let active = RwSignal::new(first_view.tab());
+    let nav = Navigator {
+        active,
+        entry: RwSignal::new(None),
+    };
+    // Opened on a note or report: Notes & reports brings it into view once listed; on one
+    // section of the Summary: that section, once the tabs are built.
+    let opened_on = items.iter().find_map(|i| match &i.target {
+        Target::Here {
+            resource_type,
+            id,
+            view: Some(v),
+            ..
+        } if *v == first_view => entry_kind(resource_type).map(|k| (k, id.clone())),
+        _ => None,
+    });
+    if opened_on.is_some() {
+        nav.entry.set(opened_on);
+    } else if let Some(section) = first_view.section() {
+        Effect::new(move || {
+            if rest.get() {
+                spawn_local(async move {
+                    // After the heading has had the focus (see `build_rest`).
+                    web::sleep(0).await;
+                    web::sleep(0).await;
+                    web::reveal(&format!("{section}-title"));
+                });
+            }
+        });
+    }
     let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
-        let i = TABS
+        let i = tabs
             .iter()
             .position(|(id, _)| *id == active.get_untracked())
             .unwrap_or(0);
         let next = match ev.key().as_str() {
-            "ArrowRight" => (i + 1) % TABS.len(),
-            "ArrowLeft" => (i + TABS.len() - 1) % TABS.len(),
+            "ArrowRight" => (i + 1) % tabs.len(),
+            "ArrowLeft" => (i + tabs.len() - 1) % tabs.len(),
             "Home" => 0,
-            "End" => TABS.len() - 1,
+            "End" => tabs.len() - 1,
             _ => return,
         };
         ev.prevent_default();
-        active.set(TABS[next].0);
-        web::focus(&format!("tab-{}", TABS[next].0));
+        active.set(tabs[next].0);
+        web::focus(&format!("tab-{}", tabs[next].0));
     };
     let panel = move |id: &'static str| move || active.get() != id;
     // The title names the patient and the tab.
     Effect::new(move || {
-        let tab = TABS
+        let tab = tabs
             .iter()
             .find(|(id, _)| *id == active.get())
             .map_or("", |(_, label)| label);
@@ -455,16 +566,25 @@ fn PatientChart(
             })}</span></p>
         })}
         {move || rest.get().then(|| view! {
+        {visit.map(|(v, ..)| view! { <VisitLine visit=v nav=nav/> })}
+        {(!items.is_empty()).then(|| view! {
+            <OpenedFrom ctx=ctx items=items.clone() client=client.get_value() nav=nav first=first_view/>
+        })}
         <p class="muted" id="time-zone">{format!("Times are shown in {}.", zone_label(now.get_untracked() as i64))}</p>
         {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
         <div class="tabs" role="tablist" aria-label="Chart sections" on:keydown=on_tab_key>
-            {TABS.iter().map(|(id, label)| view! {
+            {tabs.iter().map(|(id, label)| view! {
                 <button role="tab" id=format!("tab-{id}") aria-controls=format!("panel-{id}")
                     aria-selected=move || (active.get() == *id).to_string()
                     tabindex=move || if active.get() == *id { "0" } else { "-1" }
                     on:click=move |_| active.set(id)>{*label}</button>
             }).collect_view()}
         </div>
+        {visit.map(|(v, observations, reports, documents)| view! {
+            <div role="tabpanel" id="panel-visit" aria-labelledby="tab-visit" hidden=panel("visit")>
+                <VisitPanel visit=v observations=observations reports=reports documents=documents nav=nav client=client.get_value()/>
+            </div>
+        })}
         <div role="tabpanel" id="panel-summary" aria-labelledby="tab-summary" hidden=panel("summary")>
             <ListSection spec=PROBLEMS state=problems/>
             <ListSection spec=MEDICATIONS state=meds/>
@@ -477,10 +597,10 @@ fn PatientChart(
             <Labs state=labs/>
         </div>
         <div role="tabpanel" id="panel-notes" aria-labelledby="tab-notes" hidden=panel("notes")>
-            <Notes reports=reports documents=documents labs=labs client=client.get_value()/>
+            <Notes reports=reports documents=documents labs=labs client=client.get_value() open_on=nav.entry/>
         </div>
         <div role="tabpanel" id="panel-encounters" aria-labelledby="tab-encounters" hidden=panel("encounters")>
-            <ListSection spec=ENCOUNTERS state=encounters/>
+            <ListSection spec=ENCOUNTERS state=encounters current=visit_id.clone()/>
         </div>
         <div role="tabpanel" id="panel-session" aria-labelledby="tab-session" hidden=panel("session")>
             <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>

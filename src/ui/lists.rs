@@ -7,9 +7,10 @@ use leptos::prelude::*;
 use super::section::{status, Section, SectionSignal};
 use crate::chart::records::{AllergyRow, EncounterRow, MedicationRow, ProblemRow};
 
-/// One table row: an optional CSS class and its cells, as text.
+/// One table row: the id of the resource it shows, an optional CSS class and its cells, as text.
 #[derive(Clone)]
 pub struct TableRow {
+    pub id: String,
     pub class: &'static str,
     pub cells: Vec<String>,
 }
@@ -71,6 +72,7 @@ pub const ENCOUNTERS: ListSpec = ListSpec {
 pub fn problem_rows(rows: Vec<ProblemRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
+            id: r.id.clone(),
             class: if r.active { "" } else { "inactive" },
             cells: vec![r.name, r.status, r.onset],
         })
@@ -80,6 +82,7 @@ pub fn problem_rows(rows: Vec<ProblemRow>) -> Vec<TableRow> {
 pub fn medication_rows(rows: Vec<MedicationRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
+            id: r.id.clone(),
             class: if r.ended { "inactive" } else { "" },
             cells: vec![r.name, r.status, r.dosage, r.authored],
         })
@@ -89,6 +92,7 @@ pub fn medication_rows(rows: Vec<MedicationRow>) -> Vec<TableRow> {
 pub fn allergy_rows(rows: Vec<AllergyRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
+            id: r.id.clone(),
             class: if r.criticality == "High" {
                 "critical"
             } else {
@@ -102,6 +106,7 @@ pub fn allergy_rows(rows: Vec<AllergyRow>) -> Vec<TableRow> {
 pub fn encounter_rows(rows: Vec<EncounterRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
+            id: r.id.clone(),
             class: "",
             cells: vec![
                 r.date,
@@ -117,7 +122,13 @@ pub fn encounter_rows(rows: Vec<EncounterRow>) -> Vec<TableRow> {
 }
 
 #[component]
-pub fn ListSection(spec: ListSpec, state: SectionSignal<Vec<TableRow>>) -> impl IntoView {
+pub fn ListSection(
+    spec: ListSpec,
+    state: SectionSignal<Vec<TableRow>>,
+    /// The row of the resource the launch is about (the visit the EHR opened), marked.
+    #[prop(default = None)]
+    current: Option<String>,
+) -> impl IntoView {
     let ListSpec {
         title,
         id,
@@ -139,10 +150,17 @@ pub fn ListSection(spec: ListSpec, state: SectionSignal<Vec<TableRow>>) -> impl 
                     view! {
                         <table class="list" id=id>
                             <thead><tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr></thead>
-                            <tbody>{rows.iter().take(n).map(|r| view! {
-                                <tr class=r.class>{r.cells.iter().enumerate().map(|(i, c)| view! {
-                                    <td class=if dates.contains(&i) { "date" } else { "" } data-label=columns.get(i).copied().unwrap_or("")>{c.clone()}</td>
-                                }).collect_view()}</tr>
+                            <tbody>{rows.iter().take(n).map(|r| {
+                                let is_current = current.as_deref() == Some(r.id.as_str());
+                                let class = if is_current { format!("{} current", r.class) } else { r.class.to_string() };
+                                view! {
+                                    <tr class=class data-id=r.id.clone() aria-current=is_current.then_some("true")>{r.cells.iter().enumerate().map(|(i, c)| view! {
+                                        <td class=if dates.contains(&i) { "date" } else { "" } data-label=columns.get(i).copied().unwrap_or("")>
+                                            {c.clone()}
+                                            {(is_current && i == 0).then(|| view! { " "<span class="badge current-badge">"This visit"</span> })}
+                                        </td>
+                                    }).collect_view()}</tr>
+                                }
                             }).collect_view()}</tbody>
                         </table>
                         {(total > n).then(|| view! {

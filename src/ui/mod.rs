@@ -3,6 +3,7 @@
 //! small component in its own file.
 
 mod chart;
+mod context;
 mod labs;
 mod lists;
 mod notes;

@@ -26,6 +26,8 @@ pub fn Notes(
     documents: SectionSignal<Vec<Value>>,
     labs: SectionSignal<Labs>,
     client: FhirClient<Browser>,
+    /// A note or report to bring into view once it is listed (what the launch came from).
+    open_on: RwSignal<Option<(Kind, String)>>,
 ) -> impl IntoView {
     let shown = RwSignal::new(WINDOW);
     let base = client.base().clone();
@@ -61,6 +63,28 @@ pub fn Notes(
         reports.with(|r| !matches!(r, Section::Loading { .. }))
             && documents.with(|d| !matches!(d, Section::Loading { .. }))
     };
+    Effect::new(move || {
+        let Some((kind, id)) = open_on.get() else {
+            return;
+        };
+        let found = entries.with(|es| {
+            es.iter()
+                .position(|(_, e)| e.kind == kind && e.id == id)
+                .map(|i| (i, es[i].0.clone()))
+        });
+        let Some((i, key)) = found else {
+            return;
+        };
+        if shown.get_untracked() <= i {
+            shown.set(i + 1);
+        }
+        open_on.set(None);
+        let target = entry_element_id(&key);
+        spawn_local(async move {
+            web::sleep(0).await;
+            web::reveal(&target);
+        });
+    });
     view! {
         <section class="card" aria-labelledby="notes-title">
             <h2 id="notes-title">"Notes and reports"</h2>
@@ -126,7 +150,7 @@ fn EntryCard(
     let entry_title = title.clone();
     let labelled_by = heading.clone();
     view! {
-        <article class="note" class:inactive=ended data-id=id aria-labelledby=labelled_by>
+        <article class="note" class:inactive=ended id=entry_element_id(&key) data-id=id aria-labelledby=labelled_by>
             <h3 id=heading>
                 {title}" "<span class="date note-date">{date}</span>
             </h3>
@@ -151,6 +175,11 @@ fn EntryCard(
             {narrative.map(|n| view! { <NarrativeView narrative=n client=client.clone() open=narrative_open/> })}
         </article>
     }
+}
+
+/// The element id of the entry listed under `key`.
+fn entry_element_id(key: &str) -> String {
+    format!("entry-{}", sanitize_id(key))
 }
 
 /// A list key (`Report/{id}/{n}`; FHIR ids are letters, digits, `-` and `.`) as an element id

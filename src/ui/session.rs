@@ -71,17 +71,19 @@ pub fn SessionPanel(
     now: RwSignal<u64>,
     user: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let (ehr_id, base, patient, encounter, requested, granted, kind) = client.with_session(|s| {
-        (
-            s.ehr_id.clone(),
-            s.fhir_base.clone(),
-            s.context.patient.clone(),
-            s.context.encounter.clone(),
-            s.requested_scope.clone(),
-            s.granted_scope.clone(),
-            s.kind,
-        )
-    });
+    let (ehr_id, base, patient, encounter, intent, requested, granted, kind) =
+        client.with_session(|s| {
+            (
+                s.ehr_id.clone(),
+                s.fhir_base.clone(),
+                s.context.patient.clone(),
+                s.context.encounter.clone(),
+                s.context.intent.clone(),
+                s.requested_scope.clone(),
+                s.granted_scope.clone(),
+                s.kind,
+            )
+        });
     let missing: Vec<String> = not_granted(&requested, &granted)
         .into_iter()
         .map(str::to_string)
@@ -178,6 +180,8 @@ pub fn SessionPanel(
                     <dt>"FHIR server"</dt><dd id="fhir-base">{base}</dd>
                     <dt>"Patient in context"</dt><dd id="context-patient">{patient.unwrap_or_else(|| "none".into())}</dd>
                     <dt>"Encounter in context"</dt><dd id="context-encounter">{encounter.unwrap_or_else(|| "none".into())}</dd>
+                    // Kept as the EHR sent it, known to the app or not (`chart::context::intent_view`).
+                    <dt>"Intent"</dt><dd id="context-intent">{intent.unwrap_or_else(|| "none".into())}</dd>
                     <dt>"Scopes granted"</dt>
                     <dd><ul id="scopes" class="scopes">{granted.split_whitespace().map(|s| view! { <li>{s.to_string()}</li> }).collect_view()}</ul></dd>
                     <dt>"Requested, not granted"</dt>
