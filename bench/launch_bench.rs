@@ -312,6 +312,8 @@ impl Bench {
                 patient: patient.into(),
                 encounter: None,
                 need_patient_banner: true,
+                fhir_context: Vec::new(),
+                intent: None,
                 created: Instant::now(),
             },
         );

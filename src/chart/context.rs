@@ -397,7 +397,7 @@ pub fn visit_observations(resources: &[Value]) -> Vec<VisitObservation> {
     rows
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
