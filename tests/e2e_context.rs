@@ -130,6 +130,8 @@ async fn a_launch_from_a_visit_opens_on_the_visit() {
     env.element("#visit-observations").await;
     assert_eq!(env.rows("#visit-observations").await, observations);
     env.screenshot("this-visit").await;
+    let violations = env.axe().await;
+    assert!(violations.is_empty(), "{violations:#?}");
     let item = format!("#visit-notes li[data-id='{note}'] button.open-entry");
     env.click(&item).await;
     assert_eq!(open_tab(&env).await, "tab-notes");
@@ -149,6 +151,8 @@ async fn a_launch_from_a_visit_opens_on_the_visit() {
         1
     );
     env.screenshot("encounters-this-visit").await;
+    let violations = env.axe().await;
+    assert!(violations.is_empty(), "{violations:#?}");
     env.close().await;
 }
 
@@ -221,6 +225,8 @@ async fn fhir_context_items_are_opened_named_or_noted() {
         .await
         .unwrap();
     env.screenshot("opened-from").await;
+    let violations = env.axe().await;
+    assert!(violations.is_empty(), "{violations:#?}");
 
     // The lab report: "Show" opens it where the chart lists it.
     env.click("#context-item-1 button.context-open").await;
