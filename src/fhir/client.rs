@@ -68,6 +68,9 @@ struct Inner<P> {
     ended: Cell<bool>,
     /// Counts access tokens: a 401 for an older one than the current is not the current's.
     generation: Cell<u64>,
+    /// Whether the session may be mirrored to this tab's storage: not before its id_token check
+    /// has passed ([`FhirClient::confirm`]), so a refresh meanwhile stores nothing either.
+    confirmed: Cell<bool>,
 }
 
 impl<P: Platform> Inner<P> {
@@ -147,8 +150,18 @@ struct Want<'a> {
 }
 
 impl<P: Platform + 'static> FhirClient<P> {
-    /// `None` when the session's FHIR base is not a usable URL.
+    /// A client for a session already confirmed (resumed from storage); `None` when the
+    /// session's FHIR base is not a usable URL.
     pub fn new(platform: Rc<P>, session: Session) -> Option<Self> {
+        let client = Self::unconfirmed(platform, session)?;
+        client.inner.confirmed.set(true);
+        Some(client)
+    }
+
+    /// A client for a new session whose id_token check is still running: it may read (the
+    /// chart's first reads go out meanwhile) and refresh, but stores nothing until
+    /// [`FhirClient::confirm`].
+    pub fn unconfirmed(platform: Rc<P>, session: Session) -> Option<Self> {
         let base = FhirBase::new(&session.fhir_base)?;
         Some(Self {
             inner: Rc::new(Inner {
@@ -158,6 +171,7 @@ impl<P: Platform + 'static> FhirClient<P> {
                 refreshing: RefCell::new(None),
                 ended: Cell::new(false),
                 generation: Cell::new(0),
+                confirmed: Cell::new(false),
             }),
         })
     }
@@ -175,6 +189,7 @@ impl<P: Platform + 'static> FhirClient<P> {
     pub fn confirm(&self, fhir_user: Option<String>) -> Result<(), StorageError> {
         let mut s = self.inner.session.borrow_mut();
         s.fhir_user = fhir_user;
+        self.inner.confirmed.set(true);
         store::save_session(&*self.inner.platform, &s)
     }
 
@@ -224,6 +239,25 @@ impl<P: Platform + 'static> FhirClient<P> {
             }
         }
         .boxed_local()
+    }
+
+    /// One beat of the chart's clock: refreshes ahead of expiry when the session can be
+    /// refreshed. `Ok(true)` while the session lives on, `Ok(false)` once it has ended, and the
+    /// refusal when a refresh was refused (the session is then over: the caller asks for a new
+    /// launch). A passing failure is retried at a later beat. Whether the session is stored yet
+    /// does not matter: a new session's id_token check may still be running.
+    pub async fn keep_fresh(&self, now_ms: u64) -> Result<bool, RefreshError> {
+        if self.is_ended() {
+            return Ok(false);
+        }
+        if self.with_session(|s| s.refresh_due(now_ms) && s.can_refresh()) {
+            if let Err(e) = self.refresh().await {
+                if !e.is_transient() {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(!self.is_ended())
     }
 
     /// Whether the session has ended (see the module documentation).
@@ -285,7 +319,9 @@ impl<P: Platform + 'static> FhirClient<P> {
             Ok(()) => {
                 inner.generation.set(inner.generation.get() + 1);
                 // The in-memory session stays right even if the mirror cannot be written.
-                let _ = store::save_session(&*inner.platform, &inner.session.borrow());
+                if inner.confirmed.get() {
+                    let _ = store::save_session(&*inner.platform, &inner.session.borrow());
+                }
             }
         }
         outcome

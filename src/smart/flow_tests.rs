@@ -520,6 +520,45 @@ fn keys_that_cannot_be_had_leave_the_user_unnamed() {
 /// The overlapped callback: the exchange gives a session to read with and stores
 /// nothing; the session is mirrored only once the check has passed, with its user; a failed
 /// check ends the client before anything is stored.
+/// The chart's clock keeps a new session fresh from the start, while its id_token check may
+/// still be running and nothing is stored yet (the clock used to stop for good at its first beat
+/// when the session was not in storage yet, i.e. when the check took longer than a second); the
+/// refresh meanwhile stores nothing either, and the confirmed session is stored with the
+/// refreshed tokens.
+#[test]
+fn a_new_session_is_kept_fresh_before_its_check_and_stored_only_after() {
+    let probe = Scripted::new(|_| json(500, ""));
+    // A one-minute access token: due for refresh while the id_token (five minutes) still holds.
+    let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
+    body["expires_in"] = json!(60);
+    let p = Rc::new(server(body.to_string()));
+    let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
+    let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
+    let due = client.with_session(|s| s.expires_at_ms.unwrap()) - 1_000;
+    p.now.set(due);
+    assert_eq!(block_on(client.keep_fresh(due)), Ok(true));
+    assert_eq!(p.count("/auth/token"), 2, "the exchange, then the refresh");
+    assert!(
+        !crate::smart::store::has_session(&*p),
+        "nothing stored before the check"
+    );
+    let user = block_on(verify(&*p, &check)).unwrap();
+    client.confirm(user).unwrap();
+    assert!(resume(&*p).is_some());
+    // A refused refresh ends it: the clock's caller asks for a new launch.
+    let refused = Rc::new(Scripted::new(|_| json(400, r#"{"error":"invalid_grant"}"#)));
+    let session = client.with_session(|s| Session::from_json(&s.to_json()).unwrap());
+    let dying = FhirClient::new(refused.clone(), session).unwrap();
+    let due = dying.with_session(|s| s.expires_at_ms.unwrap()) - 1_000;
+    assert!(block_on(dying.keep_fresh(due)).is_err());
+    assert_eq!(
+        block_on(dying.keep_fresh(due)),
+        Ok(false),
+        "ended: nothing more to keep"
+    );
+}
+
 #[test]
 fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     let probe = Scripted::new(|_| json(500, ""));
@@ -530,7 +569,7 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     assert!(resume(&*p).is_none(), "nothing stored before the check");
     assert!(p.keys().is_empty(), "the pending sign-in is used up");
     assert_eq!(p.count("/jwks"), 1, "the keys came with the token");
-    let client = FhirClient::new(p.clone(), session).unwrap();
+    let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
     let user = block_on(verify(&*p, &check)).unwrap();
     assert_eq!(p.count("/jwks"), 1, "the check asks for nothing more");
     assert_eq!(
@@ -554,7 +593,7 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     let p = Rc::new(server(body.to_string()));
     let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
-    let client = FhirClient::new(p.clone(), session).unwrap();
+    let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
     let e = block_on(verify(&*p, &check)).unwrap_err();
     assert_eq!(e, LaunchError::IdToken(IdTokenError::BadSignature));
     client.end();

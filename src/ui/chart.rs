@@ -114,12 +114,10 @@ pub fn Chart(
                 }
                 let t = Browser.now_ms();
                 now.set(t);
-                if c.with_session(|s| s.refresh_due(t) && s.can_refresh()) {
-                    if let Err(e) = c.refresh().await {
-                        if !e.is_transient() {
-                            return ctx.session_expired(kind);
-                        }
-                    }
+                match c.keep_fresh(t).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(_) => return ctx.session_expired(kind),
                 }
             }
         });

@@ -166,7 +166,12 @@ impl Ctx {
     /// pass (the chart's first reads go out meanwhile).
     pub fn open_session(&self, session: Session, check: Option<flow::IdCheck>) {
         self.last_ehr.set_value(Some(session.ehr_id.clone()));
-        match FhirClient::new(Rc::new(Browser), session) {
+        let client = match check {
+            // Nothing is stored until the id_token check has passed.
+            Some(_) => FhirClient::unconfirmed(Rc::new(Browser), session),
+            None => FhirClient::new(Rc::new(Browser), session),
+        };
+        match client {
             Some(client) => {
                 // The patient's read leaves before the chart's view is built.
                 let first = client
@@ -363,12 +368,13 @@ fn App(ctx: Ctx) -> impl IntoView {
     }
 }
 
-/// Used by the chart's refresh loop: whether `client` is still the one on screen.
+/// Used by the chart's clock: whether `client`'s chart is still the one on screen. (Not
+/// whether its session is stored: a new session is stored only once its id_token check has
+/// passed, and the clock runs from the start.)
 pub(crate) fn still_showing(ctx: Ctx, client: &FhirClient<Browser>) -> bool {
     ctx.screen.with_untracked(|s| match s {
         Screen::Chart(c, ..) => {
             c.with_session(|a| a.issued_at_ms) == client.with_session(|b| b.issued_at_ms)
-                && crate::smart::store::has_session(&Browser)
         }
         _ => false,
     })
