@@ -233,6 +233,31 @@ async fn narrowed_scopes_show_not_granted() {
     env.close().await;
 }
 
+/// Patient search answers what the form says: a first search whose answer comes late, then a
+/// second whose answer comes at once; the list shows the second search's patients, and still
+/// does after the first's answer has arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_search_does_not_overwrite_a_newer_one() {
+    let env = support::start_practitioner_search().await;
+    env.set_faults(|f| f.slow_queries = vec![("name=Dubois".into(), 1_500)]);
+    let name = env.element("#search-name").await;
+    name.send_keys("Dubois").await.unwrap();
+    env.click("#search-submit").await;
+    name.clear().await.unwrap();
+    name.send_keys("Empty").await.unwrap();
+    env.click("#search-submit").await;
+    env.element("#search-results button[data-id='empty-record']")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let shown = env.text("#search-results").await;
+    assert!(
+        shown.contains("Eve Empty") && !shown.contains("Dubois"),
+        "the older search's answer replaced the newer one's: {shown}"
+    );
+    env.set_faults(|f| f.slow_queries.clear());
+    env.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn practitioner_without_patient_searches_then_opens_the_chart() {
     let env = support::start_practitioner_search().await;

@@ -50,6 +50,9 @@ pub struct Faults {
     /// Reads and searches of this resource type answer 403, though the scope covers it (the
     /// user's role may not see it): the EHR's own 403 shape under `--profile`.
     pub forbid: Option<String>,
+    /// API requests whose query contains the text wait this long before the answer (one
+    /// search slower than the next: answers that arrive out of order).
+    pub slow_queries: Vec<(String, u64)>,
     /// Requests whose path starts with one of these never get an answer (a server that hangs),
     /// e.g. `/fhir/.well-known/smart-configuration` or `/fhir/Patient/patient-01`.
     pub hang: Vec<String>,
@@ -185,6 +188,7 @@ Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBO
   --bad-id-token-signature id_tokens carry a signature that does not verify
   --fail-searches TYPE     searches of TYPE (e.g. Condition) answer 500
   --forbid TYPE            reads and searches of TYPE answer 403 though the scope covers it
+  --slow-query TEXT=MS     requests whose query contains TEXT answer MS later (repeatable)
   --hang PATH              requests whose path starts with PATH never answer (repeatable),
                            e.g. /fhir/.well-known/smart-configuration or /fhir/Patient/
   --omit-callback-iss      authorization responses without iss, though it is advertised
@@ -293,6 +297,7 @@ pub fn from_args_and_env(
             "bad-id-token-signature",
             "fail-searches",
             "forbid",
+            "slow-query",
             "hang",
             "omit-callback-iss",
             "id-token-claims",
@@ -384,6 +389,15 @@ pub fn from_args_and_env(
     c.faults.bad_id_token_signature = flag("bad-id-token-signature");
     c.faults.fail_searches = get("fail-searches");
     c.faults.forbid = get("forbid");
+    for q in get_all("slow-query") {
+        let (text, ms) = q
+            .rsplit_once('=')
+            .ok_or_else(|| format!("--slow-query: {q:?} is not TEXT=MS"))?;
+        c.faults.slow_queries.push((
+            text.to_string(),
+            num("slow-query", Some(ms.to_string()), 0)?,
+        ));
+    }
     c.faults.hang = get_all("hang");
     if let Some(bad) = c.faults.hang.iter().find(|p| !p.starts_with('/')) {
         return Err(format!("--hang: {bad:?} is not a path (it starts with /)"));
@@ -477,6 +491,8 @@ mod tests {
             "Condition",
             "--forbid",
             "AllergyIntolerance",
+            "--slow-query",
+            "name=Smith=1500",
             "--latency-ms",
             "30",
             "--authorize-latency-ms",
@@ -495,6 +511,7 @@ mod tests {
         assert!(c.faults.bad_id_token_signature);
         assert_eq!(c.faults.fail_searches.as_deref(), Some("Condition"));
         assert_eq!(c.faults.forbid.as_deref(), Some("AllergyIntolerance"));
+        assert_eq!(c.faults.slow_queries, [("name=Smith".to_string(), 1500)]);
         assert!(parse(&["--foreign-token-endpoint", "nope"]).is_err());
         let c = parse(&[
             "--hang",

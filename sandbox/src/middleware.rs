@@ -234,6 +234,14 @@ pub async fn faults(State(sb): State<Arc<Sandbox>>, req: Request, next: Next) ->
         return next.run(req).await;
     }
     let f = sb.faults();
+    let query = req.uri().query().unwrap_or("");
+    if let Some((_, ms)) = f
+        .slow_queries
+        .iter()
+        .find(|(t, _)| query.contains(t.as_str()))
+    {
+        tokio::time::sleep(Duration::from_millis(*ms)).await;
+    }
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }

@@ -34,7 +34,12 @@ pub fn PatientSearch(
     let birth = RwSignal::new(String::new());
     let results = RwSignal::new_local(Results::None);
     let client = StoredValue::new_local(client);
+    // Which search is the latest: an older search's answer that comes after a newer one's is
+    // dropped, so the list always answers what the form says.
+    let latest = StoredValue::new(0u64);
     let run = move || {
+        latest.update_value(|n| *n += 1);
+        let this = latest.get_value();
         let (n, b) = (name.get_untracked(), birth.get_untracked());
         let mut params: Vec<(&'static str, String)> = vec![("_count", "50".into())];
         if !n.trim().is_empty() {
@@ -49,6 +54,9 @@ pub fn PatientSearch(
             let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             // One page is enough to choose from; the user narrows the search for more.
             let r = c.search_first("Patient", &p).await;
+            if latest.get_value() != this {
+                return;
+            }
             results.set(match r {
                 Ok(page) => {
                     Results::Found(page.resources.iter().map(summarize).collect(), page.more)
