@@ -55,6 +55,11 @@ fn plain_authority(after_slashes: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// `scheme://host[:port]` of an http(s) URL; `None` when it is not one.
+pub fn origin_of(url: &str) -> Option<String> {
+    HttpUrl::parse(url).ok().map(|u| u.origin())
+}
+
 impl HttpUrl {
     pub fn parse(input: &str) -> Result<HttpUrl, UrlError> {
         plain_characters(input)?;

@@ -31,11 +31,9 @@ fn describe(v: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-/// `scheme://host:port` of a URL, for error messages.
+/// `scheme://host:port` of a URL, for error messages (the URL itself when it has none).
 fn origin_of(url: &str) -> String {
-    crate::http_url::HttpUrl::parse(url)
-        .map(|u| u.origin())
-        .unwrap_or_else(|_| url.to_string())
+    crate::http_url::origin_of(url).unwrap_or_else(|| url.to_string())
 }
 
 /// One [`HttpRequest`] as gloo-net sends it through `fetch`.

@@ -8,6 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::html::escape;
+
 pub const LOINC: &str = "http://loinc.org";
 const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
 const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
@@ -18,10 +20,6 @@ pub const ATTACKER: &str = "https://tracker.invalid";
 
 pub fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
-}
-
-fn escape(s: &str) -> String {
-    html_escape::encode_text(s).into_owned()
 }
 
 /// One result of a lab panel: Observation id, short name, value with unit, flag word.

@@ -13,7 +13,7 @@ use crate::chart::records::{EncounterRow, UNKNOWN};
 use crate::chart::sort::sort_by_key;
 use crate::chart::time::fhir_date;
 use crate::fhir::base::FhirBase;
-use crate::smart::token::is_fhir_id;
+use crate::fhir::is_fhir_id;
 
 /// The chart's views a launch can open on (the tabs, and the Summary's sections).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,6 @@ use crate::chart::sort::sort_by_key;
 use crate::chart::time::{date_time, fhir_date};
 use crate::fhir::narrative::{sanitize, sanitize_document, Narrative, NarrativeError};
 use crate::fhir::FhirBase;
-use crate::http_url::HttpUrl;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -329,9 +328,7 @@ pub fn capitalised(s: &str) -> String {
 
 /// The origin of an outside URL, for "stored at …".
 pub fn origin_of(url: &str) -> String {
-    HttpUrl::parse(url)
-        .map(|u| u.origin())
-        .unwrap_or_else(|_| "an address this app cannot read".into())
+    crate::http_url::origin_of(url).unwrap_or_else(|| "an address this app cannot read".into())
 }
 
 fn displays(r: &Value, keys: &[&str]) -> String {

@@ -10,5 +10,12 @@ pub mod patient;
 pub mod response;
 
 pub use base::{FhirBase, Pager, PagingError};
+
+/// A FHIR logical id (FHIR R4 §2.1.1.7 `id`): 1-64 of `A-Z a-z 0-9 - .`.
+pub fn is_fhir_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
 pub use client::{FhirClient, RefreshError};
 pub use response::{process_response, FhirError};

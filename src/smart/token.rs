@@ -6,6 +6,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::fhir::is_fhir_id;
 use crate::platform::{HttpRequest, HttpResponse, Method, NetError, Priority};
 use crate::smart::callback::ValidCallback;
 use crate::smart::fields;
@@ -119,13 +120,6 @@ pub fn revocation_request(endpoint: &str, client_id: &str, token: &str, hint: &s
             ("client_id", client_id),
         ]),
     )
-}
-
-/// A FHIR logical id (FHIR R4 §2.1.1.7 `id`): 1-64 of `A-Z a-z 0-9 - .`.
-pub fn is_fhir_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// A token response as the server sends it (RFC 6749 §5.1 and SMART's launch context), each
