@@ -450,10 +450,41 @@ impl Env {
         }
     }
 
-    /// The patient's display name as the app computes it, from the sandbox's own record.
+    /// The name a clinician expects for `id`, from the sandbox's own record and worked out here
+    /// (not by the app's code under test): the official name, else the first; its `text`, else
+    /// prefixes, given names, family name and suffixes (FHIR R4 HumanName).
     pub fn patient_name(&self, id: &str) -> String {
         let r = &self.sandbox.sandbox.data.by_id[&("Patient", id.to_string())];
-        smart_launch::fhir::patient::display_name(&r.json)
+        let names = r.json["name"].as_array().cloned().unwrap_or_default();
+        let name = names
+            .iter()
+            .find(|n| n["use"] == "official")
+            .or_else(|| names.first())
+            .cloned()
+            .unwrap_or(Value::Null);
+        if let Some(t) = name["text"].as_str() {
+            return t.trim().to_string();
+        }
+        let words = |k: &str| -> Vec<String> {
+            match &name[k] {
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                _ => Vec::new(),
+            }
+        };
+        let mut parts = words("prefix");
+        parts.extend(words("given"));
+        parts.extend(words("family"));
+        parts.extend(words("suffix"));
+        parts
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// axe-core (npm, tools/node_modules) run on the current page against WCAG 2.1 A and AA:
