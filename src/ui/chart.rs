@@ -430,21 +430,21 @@ fn PatientChart(
             mark: None,
         },
     );
-    // Notes and reports: two searches, one list (ui::notes merges them newest first).
-    let reports = load(
-        ctx,
-        c,
-        kind,
-        Some(after_banner.clone()),
-        list("DiagnosticReport", by_patient(&[]), |v| v),
-    );
-    let documents = load(
-        ctx,
-        c,
-        kind,
-        Some(after_banner.clone()),
-        list("DocumentReference", by_patient(&[]), |v| v),
-    );
+    // Notes and reports: two searches, one list (ui::notes merges them newest first); the
+    // visit's own are the same searches narrowed to it.
+    let notes = |extra: &[(&'static str, &str)]| {
+        let search = |resource_type| {
+            load(
+                ctx,
+                c,
+                kind,
+                Some(after_banner.clone()),
+                list(resource_type, by_patient(extra), |v| v),
+            )
+        };
+        (search("DiagnosticReport"), search("DocumentReference"))
+    };
+    let (reports, documents) = notes(&[]);
     // The visit the EHR opened: read at once (it is named under the banner), and what was
     // recorded during it searched with the other tabs'.
     let visit = visit_id.as_ref().map(|e| {
@@ -462,28 +462,7 @@ fn PatientChart(
                 mark: None,
             },
         );
-        let reports = load(
-            ctx,
-            c,
-            kind,
-            Some(after_banner.clone()),
-            list(
-                "DiagnosticReport",
-                by_patient(&[("encounter", &enc)]),
-                |v| v,
-            ),
-        );
-        let documents = load(
-            ctx,
-            c,
-            kind,
-            Some(after_banner.clone()),
-            list(
-                "DocumentReference",
-                by_patient(&[("encounter", &enc)]),
-                |v| v,
-            ),
-        );
+        let (reports, documents) = notes(&[("encounter", &enc)]);
         (
             read_visit(ctx, c, e, &patient),
             observations,

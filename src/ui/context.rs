@@ -8,12 +8,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
+use super::notes::listed;
 use super::section::{status, Section, SectionSignal};
 use super::Ctx;
 use crate::chart::context::{
     belongs_to, describe, observation_view, visit_summary, Item, Target, View, VisitObservation,
 };
-use crate::chart::documents::{EntriesBuilder, Kind};
+use crate::chart::documents::Kind;
 use crate::chart::records::encounters;
 use crate::fhir::{FhirClient, FhirError};
 use crate::problem::fhir_problem;
@@ -129,20 +130,7 @@ pub fn VisitPanel(
     client: FhirClient<Browser>,
 ) -> impl IntoView {
     let base = client.base().clone();
-    let entries = Memo::new(move |_| {
-        let mut b = EntriesBuilder::default();
-        reports.with(|r| {
-            if let Section::Ready(v) = r {
-                b.add_reports(v, &base)
-            }
-        });
-        documents.with(|d| {
-            if let Section::Ready(v) = d {
-                b.add_documents(v, &base)
-            }
-        });
-        b.finish()
-    });
+    let entries = Memo::new(move |_| listed(reports, documents, &base));
     view! {
         <section class="card" aria-labelledby="visit-title">
             <h2 id="visit-title">"This visit"</h2>

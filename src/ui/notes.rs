@@ -14,7 +14,7 @@ use crate::chart::documents::{
 };
 use crate::chart::labs::Labs;
 use crate::fhir::narrative::{Narrative, NarrativeError};
-use crate::fhir::FhirClient;
+use crate::fhir::{FhirBase, FhirClient};
 use crate::web::{self, Browser};
 
 /// Entries shown at first; "Show more" adds more.
@@ -37,19 +37,8 @@ pub fn Notes(
     // the other search lands, or "Show more" is pressed, the entries on screen stay as they are
     // (their narratives are not built, nor their images fetched, again).
     let entries = Memo::new(move |_| {
-        let mut b = EntriesBuilder::default();
-        reports.with(|r| {
-            if let Section::Ready(v) = r {
-                b.add_reports(v, &base)
-            }
-        });
-        documents.with(|d| {
-            if let Section::Ready(v) = d {
-                b.add_documents(v, &base)
-            }
-        });
         let mut seen = std::collections::HashMap::<String, usize>::new();
-        b.finish()
+        listed(reports, documents, &base)
             .into_iter()
             .map(|e| {
                 let key = format!("{:?}/{}", e.kind, e.id);
@@ -110,6 +99,26 @@ pub fn Notes(
             }}
         </section>
     }
+}
+
+/// Reports and documents in one list, newest first, from whichever searches have finished.
+pub fn listed(
+    reports: SectionSignal<Vec<Value>>,
+    documents: SectionSignal<Vec<Value>>,
+    base: &FhirBase,
+) -> Vec<Entry> {
+    let mut b = EntriesBuilder::default();
+    reports.with(|r| {
+        if let Section::Ready(v) = r {
+            b.add_reports(v, base)
+        }
+    });
+    documents.with(|d| {
+        if let Section::Ready(v) = d {
+            b.add_documents(v, base)
+        }
+    });
+    b.finish()
 }
 
 #[component]
