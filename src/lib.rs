@@ -18,7 +18,7 @@ pub mod ui;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub mod problem;
+pub mod failure;
 
 // The scripted platform uses native-only crates (the sandbox's signer, rsa).
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -1,7 +1,7 @@
 //! What the core needs from its host, as a trait: HTTP, this tab's session storage, the clock,
 //! random bytes, and RS256 signature checks. The browser layer (`web`) implements it with
 //! `fetch`, `sessionStorage`, `Date.now()`, `crypto.getRandomValues` and `crypto.subtle`; native
-//! tests implement it with a scripted peer (STYLE.md principles 1 and 2).
+//! tests implement it with a scripted peer (docs/ARCHITECTURE.md, "Layers").
 
 use std::future::Future;
 

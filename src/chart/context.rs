@@ -275,7 +275,7 @@ pub fn describe(r: &Value) -> String {
         "DiagnosticReport" => "Report".to_string(),
         "MedicationRequest" => "Medication".to_string(),
         "AllergyIntolerance" => "Allergy".to_string(),
-        "Condition" => "Problem".to_string(),
+        "Condition" => "Failure".to_string(),
         other => other.to_string(),
     };
     let what = concept(&r["code"])

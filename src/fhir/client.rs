@@ -1,5 +1,5 @@
 //! The authorized FHIR client (SMART App Launch 2.2 §"Access FHIR API", §"Refresh access token").
-//! It exists only from a [`Session`] made of a checked token response (STYLE.md principle 4),
+//! It exists only from a [`Session`] made of a checked token response (a checked value is a type),
 //! sends the Bearer token only under the FHIR base, refreshes ahead of expiry and once after a
 //! 401 with one refresh in flight shared by every caller, and never refreshes on a 403. The
 //! first definitive 401 (after that refresh, or with no refresh token) or refused refresh ends

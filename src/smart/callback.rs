@@ -1,7 +1,7 @@
 //! The authorization response (RFC 6749 §4.1.2, RFC 9207, SMART App Launch 2.2): checks `state`
 //! against this tab's pending request before anything else, and only then yields an [`AuthCode`].
 //! An `AuthCode` exists only as the output of [`validate`], so no code reaches the token
-//! endpoint unchecked (STYLE.md principle 4).
+//! endpoint unchecked: a checked value is a type of its own.
 
 use crate::smart::authorize::PendingAuthorization;
 use crate::smart::launch::CallbackParams;

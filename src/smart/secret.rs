@@ -1,4 +1,4 @@
-//! Secrets as types (STYLE.md principle 5): access, refresh and id tokens, authorization codes and
+//! Secrets as types (docs/SECURITY.md, "Tokens"): access, refresh and id tokens, authorization codes and
 //! PKCE verifiers print as `[redacted]`, have no `Display`, and are read only through `expose()`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

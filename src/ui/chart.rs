@@ -25,10 +25,10 @@ use crate::chart::records;
 use crate::chart::style::variables;
 use crate::chart::time::{age, zone_label};
 use crate::chart::vitals::VitalsBuilder;
+use crate::failure::{fhir_failure, launch_failure};
 use crate::fhir::patient::{display_name, summarize};
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpRequest, Platform};
-use crate::problem::{fhir_problem, launch_problem};
 use crate::smart::{flow, store};
 use crate::web::{self, Browser};
 
@@ -83,7 +83,7 @@ pub fn Chart(
                         // The reads already sent stop here: their answers are dropped.
                         c.end();
                         flow::sign_out(&Browser);
-                        ctx.problem(launch_problem(&e, Some(kind)));
+                        ctx.fail(launch_failure(&e, Some(kind)));
                     }
                 }
             });
@@ -231,9 +231,9 @@ impl PatientRead {
                             Self::read(ctx, c.clone(), id.clone(), record);
                         })
                     });
-                    let problem = fhir_problem(&e, kind);
+                    let failure = fhir_failure(&e, kind);
                     record.set(Section::Failed(
-                        format!("The patient could not be loaded. {}", problem.message),
+                        format!("The patient could not be loaded. {}", failure.message),
                         again,
                     ))
                 }

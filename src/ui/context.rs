@@ -16,8 +16,8 @@ use crate::chart::context::{
 };
 use crate::chart::documents::Kind;
 use crate::chart::records::encounters;
+use crate::failure::fhir_failure;
 use crate::fhir::{FhirClient, FhirError};
-use crate::problem::fhir_problem;
 use crate::web::{self, Browser};
 
 /// Opens a view of the chart: its tab, then the section, or the note or report, within it.
@@ -83,7 +83,7 @@ pub fn read_visit(
             Err(e) => Section::Failed(
                 format!(
                     "The visit the EHR opened (Encounter/{encounter}) could not be read: {} The rest of the chart is not affected.",
-                    fhir_problem(&e, kind).message
+                    fhir_failure(&e, kind).message
                 ),
                 None,
             ),
@@ -244,7 +244,7 @@ pub fn OpenedFrom(
                                 }
                             }
                         }
-                        read.set(Some(r.map_err(|e| fhir_problem(&e, kind).message)));
+                        read.set(Some(r.map_err(|e| fhir_failure(&e, kind).message)));
                     });
                     let entry = entry_kind(&resource_type).map(|k| (k, rid.clone()));
                     let label = format!("{resource_type}/{rid}");

@@ -30,7 +30,7 @@ pub const PROBLEMS: ListSpec = ListSpec {
     title: "Problems",
     id: "problems",
     what: "problems",
-    columns: &["Problem", "Status", "Onset"],
+    columns: &["Failure", "Status", "Onset"],
     dates: &[2],
 };
 pub const MEDICATIONS: ListSpec = ListSpec {

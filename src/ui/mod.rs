@@ -4,11 +4,11 @@
 
 mod chart;
 mod context;
+mod failure;
 mod labs;
 mod lists;
 mod notes;
 mod picker;
-mod problem;
 mod search;
 mod section;
 mod session;
@@ -19,8 +19,8 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::failure::{config_failure, fhir_failure, launch_failure, params_failure, Failure};
 use crate::fhir::{FhirClient, FhirError};
-use crate::problem::{config_problem, fhir_problem, launch_problem, params_problem, Problem};
 use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
 use crate::smart::flow::{self, Target};
@@ -34,7 +34,7 @@ pub enum Screen {
     Working(String),
     Picker,
     /// A failure, with how to send the failed request again when a retry can work.
-    Problem(Problem, Option<Retry>),
+    Failed(Failure, Option<Retry>),
     /// The chart, with the id_token check still to pass when the session is new (nothing of
     /// the chart is shown until it has).
     Chart(
@@ -81,14 +81,14 @@ impl Ctx {
         self.screen.set(s);
     }
 
-    pub fn problem(&self, p: Problem) {
-        self.show(Screen::Problem(p, None));
+    pub fn fail(&self, p: Failure) {
+        self.show(Screen::Failed(p, None));
     }
 
-    /// A failure whose "Try again" runs `retry` (used when the problem's action is a retry).
-    pub fn problem_retry(&self, p: Problem, retry: Retry) {
-        let retry = (p.action == crate::problem::Action::Retry).then_some(retry);
-        self.show(Screen::Problem(p, retry));
+    /// A failure whose "Try again" runs `retry` (used when the failure's action is a retry).
+    pub fn fail_with_retry(&self, p: Failure, retry: Retry) {
+        let retry = (p.action == crate::failure::Action::Retry).then_some(retry);
+        self.show(Screen::Failed(p, retry));
     }
 
     /// The session has ended (the client has already dropped its tokens): one message, however
@@ -99,7 +99,7 @@ impl Ctx {
             .screen
             .with_untracked(|s| matches!(s, Screen::Chart(..)));
         if on_chart {
-            self.problem(fhir_problem(&FhirError::SessionExpired, kind));
+            self.fail(fhir_failure(&FhirError::SessionExpired, kind));
         }
     }
 
@@ -148,17 +148,17 @@ impl Ctx {
             Ok(url) => {
                 ctx.show(Screen::Working(format!("Signing in at {label}…")));
                 if let Err(e) = web::navigate(&url) {
-                    let p = Problem {
+                    let p = Failure {
                         code: "browser",
                         title: "The browser did not go to the sign-in page".into(),
                         message: "The sign-in page could not be opened.".into(),
-                        action: crate::problem::Action::Retry,
+                        action: crate::failure::Action::Retry,
                         detail: Some(e),
                     };
-                    ctx.problem_retry(p, ctx.relaunch(&target));
+                    ctx.fail_with_retry(p, ctx.relaunch(&target));
                 }
             }
-            Err(e) => ctx.problem_retry(launch_problem(&e, Some(kind)), ctx.relaunch(&target)),
+            Err(e) => ctx.fail_with_retry(launch_failure(&e, Some(kind)), ctx.relaunch(&target)),
         }
     }
 
@@ -181,7 +181,7 @@ impl Ctx {
             }
             None => {
                 flow::sign_out(&Browser);
-                self.problem(config_problem(&ConfigError::Malformed(
+                self.fail(config_failure(&ConfigError::Malformed(
                     "the session's FHIR base is not a URL".into(),
                 )));
             }
@@ -217,7 +217,7 @@ async fn ensure_ehrs(ctx: Ctx) -> Option<Rc<Ehrs>> {
     match read_ehrs(ctx).await {
         Ok(e) => Some(e),
         Err(e) => {
-            ctx.problem(config_problem(&e));
+            ctx.fail(config_failure(&e));
             None
         }
     }
@@ -286,7 +286,7 @@ async fn start(ctx: Ctx) {
     match classify(&query) {
         Err(e) => {
             flow::refuse_visit(&Browser, &query);
-            ctx.problem(params_problem(&e));
+            ctx.fail(params_failure(&e));
         }
         Ok(PageRequest::Callback(params)) => {
             ctx.show(Screen::Working("Completing sign-in…".into()));
@@ -303,7 +303,7 @@ async fn start(ctx: Ctx) {
                     web::mark("token-answered");
                     ctx.open_session(session, Some(check))
                 }
-                Err(e) => ctx.problem(launch_problem(&e, kind)),
+                Err(e) => ctx.fail(launch_failure(&e, kind)),
             }
         }
         Ok(PageRequest::EhrLaunch { iss, launch }) => {
@@ -342,7 +342,7 @@ fn App(ctx: Ctx) -> impl IntoView {
         let title = ctx.screen.with(|s| match s {
             Screen::Working(what) => Some(what.clone()),
             Screen::Picker => Some("Sign in to an EHR".to_string()),
-            Screen::Problem(p, _) => Some(p.title.clone()),
+            Screen::Failed(p, _) => Some(p.title.clone()),
             Screen::Chart(..) => None,
         });
         if let Some(t) = title {
@@ -361,7 +361,7 @@ fn App(ctx: Ctx) -> impl IntoView {
                     <p class="status" id="status" role="status" aria-live="polite">{what}</p>
                 }.into_any(),
                 Screen::Picker => view! { <picker::Picker ctx=ctx/> }.into_any(),
-                Screen::Problem(p, retry) => view! { <problem::ProblemView ctx=ctx problem=p retry=retry/> }.into_any(),
+                Screen::Failed(p, retry) => view! { <failure::FailureView ctx=ctx failure=p retry=retry/> }.into_any(),
                 Screen::Chart(client, check, first) => view! { <chart::Chart ctx=ctx client=client check=check first=first/> }.into_any(),
             }}
         </main>

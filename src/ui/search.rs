@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::chart::scopes::can_search;
+use crate::failure::fhir_failure;
 use crate::fhir::patient::{summarize, PatientSummary};
 use crate::fhir::{FhirClient, FhirError};
-use crate::problem::fhir_problem;
 use crate::web::Browser;
 
 use super::Ctx;
@@ -64,7 +64,7 @@ pub fn PatientSearch(
                 Err(FhirError::SessionExpired) => return ctx.session_expired(kind),
                 Err(e) => {
                     let again = !matches!(e, FhirError::Forbidden(_));
-                    Results::Failed(format!("{} ({e})", fhir_problem(&e, kind).message), again)
+                    Results::Failed(format!("{} ({e})", fhir_failure(&e, kind).message), again)
                 }
             });
         });

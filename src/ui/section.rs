@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::{Ctx, Retry};
 use crate::chart::scopes::can_search;
+use crate::failure::fhir_failure;
 use crate::fhir::{FhirClient, FhirError};
-use crate::problem::fhir_problem;
 use crate::smart::authorize::LaunchKind;
 use crate::web::Browser;
 
@@ -113,7 +113,7 @@ fn run<B: Default + 'static, T: Clone + 'static>(
                     }))
                 };
                 state.set(Section::Failed(
-                    fhir_problem(&e, kind).message + &format!(" ({e})"),
+                    fhir_failure(&e, kind).message + &format!(" ({e})"),
                     // Not permitted stays not permitted: no button that cannot help.
                     (!matches!(e, FhirError::Forbidden(_))).then_some(again),
                 ))

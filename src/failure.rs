@@ -1,5 +1,6 @@
 //! What the user is told when something goes wrong: a title, what happened, what to do, and the
-//! technical detail folded away (STYLE.md principle 6). Pure, so every mapping is tested natively.
+//! technical detail folded away. Named failure, not problem, so that it is never read as a
+//! patient's problems (Conditions). Pure, so every mapping is tested natively.
 //! Everything here is rendered as text.
 
 use crate::fhir::FhirError;
@@ -53,7 +54,7 @@ impl Action {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
+pub struct Failure {
     /// A stable code for tests and support (`refused-issuer`, `relaunch`, ...).
     pub code: &'static str,
     pub title: String,
@@ -71,8 +72,8 @@ fn p(
     message: String,
     action: Action,
     detail: Option<String>,
-) -> Problem {
-    Problem {
+) -> Failure {
+    Failure {
         code,
         title: title.into(),
         message,
@@ -88,7 +89,7 @@ fn relaunch_action(kind: Option<LaunchKind>) -> Action {
     }
 }
 
-pub fn config_problem(e: &ConfigError) -> Problem {
+pub fn config_failure(e: &ConfigError) -> Failure {
     p(
         "config",
         "This app is not set up correctly",
@@ -99,7 +100,7 @@ pub fn config_problem(e: &ConfigError) -> Problem {
     )
 }
 
-pub fn params_problem(e: &LaunchParamError) -> Problem {
+pub fn params_failure(e: &LaunchParamError) -> Failure {
     p("bad-launch", "This launch cannot be used", "The address this app was opened with is not a valid SMART launch. Please launch the app again from your EHR.".into(), Action::RelaunchFromEhr, Some(e.to_string()))
 }
 
@@ -112,7 +113,7 @@ fn net_message(e: &NetError) -> String {
 }
 
 /// `kind` is the launch kind when known (from the pending request or session).
-pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
+pub fn launch_failure(e: &LaunchError, kind: Option<LaunchKind>) -> Failure {
     let detail = Some(e.to_string());
     match e {
         LaunchError::UnknownIssuer(iss) => p(
@@ -193,7 +194,7 @@ pub fn launch_problem(e: &LaunchError, kind: Option<LaunchKind>) -> Problem {
     }
 }
 
-pub fn fhir_problem(e: &FhirError, kind: LaunchKind) -> Problem {
+pub fn fhir_failure(e: &FhirError, kind: LaunchKind) -> Failure {
     let detail = Some(e.to_string());
     match e {
         FhirError::SessionExpired => p(
@@ -241,7 +242,7 @@ mod tests {
 
     #[test]
     fn refused_issuer_names_the_server() {
-        let pr = launch_problem(
+        let pr = launch_failure(
             &LaunchError::UnknownIssuer("https://evil.example/fhir".into()),
             Some(LaunchKind::Ehr),
         );
@@ -254,14 +255,14 @@ mod tests {
     fn state_problems_ask_for_a_relaunch_fitting_the_launch() {
         let e = LaunchError::Callback(CallbackError::UnknownState);
         assert_eq!(
-            launch_problem(&e, Some(LaunchKind::Ehr)).action,
+            launch_failure(&e, Some(LaunchKind::Ehr)).action,
             Action::RelaunchFromEhr
         );
         assert_eq!(
-            launch_problem(&e, Some(LaunchKind::Standalone)).action,
+            launch_failure(&e, Some(LaunchKind::Standalone)).action,
             Action::SignInAgain
         );
-        assert_eq!(launch_problem(&e, None).title, "Please relaunch the app");
+        assert_eq!(launch_failure(&e, None).title, "Please relaunch the app");
     }
 
     #[test]
@@ -270,7 +271,7 @@ mod tests {
             error: "access_denied".into(),
             description: Some("<img src=x onerror=alert(1)>".into()),
         });
-        let pr = launch_problem(&e, Some(LaunchKind::Standalone));
+        let pr = launch_failure(&e, Some(LaunchKind::Standalone));
         assert!(pr.message.contains("<img src=x onerror=alert(1)>"));
     }
 
@@ -282,13 +283,13 @@ mod tests {
             origin: "https://evil.example".into(),
             iss_origin: "https://ehr.example".into(),
         });
-        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        let pr = launch_failure(&e, Some(LaunchKind::Ehr));
         assert_eq!(pr.code, "foreign-endpoint");
         assert!(pr.message.contains("token_endpoint"));
         assert!(pr.message.contains("https://evil.example/token"));
         assert!(pr.message.contains("extra_origins"));
         assert_eq!(pr.action, Action::ContactAdministrator);
-        let pr = launch_problem(
+        let pr = launch_failure(
             &LaunchError::Discovery(DiscoveryError::PkceNotAdvertised),
             None,
         );
@@ -302,7 +303,7 @@ mod tests {
         let e = LaunchError::Discovery(DiscoveryError::Network(NetError::Timeout(
             "https://ehr.example".into(),
         )));
-        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        let pr = launch_failure(&e, Some(LaunchKind::Ehr));
         assert_eq!(pr.code, "discovery-timeout");
         assert!(pr.message.contains("https://ehr.example"), "{}", pr.message);
         assert_eq!(pr.action, Action::Retry);
@@ -310,7 +311,7 @@ mod tests {
         let e = LaunchError::Callback(CallbackError::MissingIssuer {
             expected: "https://ehr.example/fhir".into(),
         });
-        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        let pr = launch_failure(&e, Some(LaunchKind::Ehr));
         assert_eq!(pr.code, "missing-iss");
         assert_eq!(pr.action.code(), "launch-again");
         assert!(pr.message.contains("no token was requested"));
@@ -342,7 +343,7 @@ mod tests {
             expected: "https://ehr.example/fhir".into(),
             got: "https://ehr.example/oauth2".into(),
         });
-        let pr = launch_problem(&e, Some(LaunchKind::Ehr));
+        let pr = launch_failure(&e, Some(LaunchKind::Ehr));
         assert_eq!(pr.code, "id-token-issuer");
         assert!(
             pr.message
@@ -355,7 +356,7 @@ mod tests {
 
     #[test]
     fn session_expiry_depends_on_the_launch() {
-        let ehr = fhir_problem(&FhirError::SessionExpired, LaunchKind::Ehr);
+        let ehr = fhir_failure(&FhirError::SessionExpired, LaunchKind::Ehr);
         assert_eq!(ehr.action, Action::RelaunchFromEhr);
         assert!(
             !ehr.message.contains("EHR") && !ehr.message.contains("again"),
@@ -363,11 +364,11 @@ mod tests {
             ehr.message
         );
         assert_eq!(
-            fhir_problem(&FhirError::SessionExpired, LaunchKind::Standalone).action,
+            fhir_failure(&FhirError::SessionExpired, LaunchKind::Standalone).action,
             Action::SignInAgain
         );
         assert_eq!(
-            fhir_problem(&FhirError::Forbidden(None), LaunchKind::Ehr).code,
+            fhir_failure(&FhirError::Forbidden(None), LaunchKind::Ehr).code,
             "forbidden"
         );
     }

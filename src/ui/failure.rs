@@ -4,12 +4,12 @@
 use leptos::prelude::*;
 
 use super::{Ctx, LaunchTarget, Retry};
-use crate::problem::{Action, Problem};
+use crate::failure::{Action, Failure};
 
 /// `retry` sends the failed request again; without it, "Try again" reloads the page.
 #[component]
-pub fn ProblemView(ctx: Ctx, problem: Problem, retry: Option<Retry>) -> impl IntoView {
-    let next = problem.action;
+pub fn FailureView(ctx: Ctx, failure: Failure, retry: Option<Retry>) -> impl IntoView {
+    let next = failure.action;
     let button = match next {
         Action::RelaunchFromEhr => view! {
             <button id="choose-ehr" class="secondary" on:click=move |_| ctx.show_picker()>"Or sign in to a configured EHR"</button>
@@ -29,12 +29,12 @@ pub fn ProblemView(ctx: Ctx, problem: Problem, retry: Option<Retry>) -> impl Int
         Action::ContactAdministrator => ().into_any(),
     };
     view! {
-        <section class="card problem" role="alert" id="problem" data-code=problem.code>
-            <h1>{problem.title}</h1>
-            <p class="message" id="problem-message">{problem.message}</p>
+        <section class="card problem" role="alert" id="problem" data-code=failure.code>
+            <h1>{failure.title}</h1>
+            <p class="message" id="problem-message">{failure.message}</p>
             <p class="todo" id="next-step" data-next=next.code()>{next.next_step()}</p>
             {button}
-            {problem.detail.map(|d| view! {
+            {failure.detail.map(|d| view! {
                 <details><summary>"Technical details"</summary><pre class="detail">{d}</pre></details>
             })}
         </section>
