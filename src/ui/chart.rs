@@ -32,9 +32,29 @@ use crate::platform::{HttpRequest, Platform};
 use crate::smart::{flow, store};
 use crate::web::{self, Browser};
 
+/// What the chart's components share, through Leptos context: the session's client, the clock
+/// and who is signed in.
+#[derive(Clone, Copy)]
+pub struct ChartState {
+    pub client: StoredValue<FhirClient<Browser>, LocalStorage>,
+    /// Now, in ms since the epoch, once a second (countdowns, ages).
+    pub now: RwSignal<u64>,
+    /// The signed-in user's name, once read.
+    pub user: RwSignal<Option<String>>,
+    /// The signed-in user is the patient on screen (named by the patient's own read).
+    pub user_is_patient: RwSignal<bool>,
+    /// The id_token check has passed: until then nothing of the chart is shown.
+    pub verified: RwSignal<bool>,
+}
+
+impl ChartState {
+    pub fn client(&self) -> FhirClient<Browser> {
+        self.client.get_value()
+    }
+}
+
 #[component]
 pub fn Chart(
-    ctx: Ctx,
     client: FhirClient<Browser>,
     /// The id_token check of a new session: the chart's first reads go out while it runs, and
     /// nothing of the chart is shown until it has passed (a failed check ends the session).
@@ -42,6 +62,7 @@ pub fn Chart(
     /// The read of the launch's patient, when it is already on its way.
     first: Option<PatientRead>,
 ) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
     let (kind, context_patient, fhir_user, style_url) = client.with_session(|s| {
         (
             s.kind,
@@ -124,6 +145,13 @@ pub fn Chart(
     }
 
     let client = StoredValue::new_local(client);
+    provide_context(ChartState {
+        client,
+        now,
+        user,
+        user_is_patient,
+        verified,
+    });
     let pick = move |id: String| {
         // Kept for a reload of this tab; the chart opens on it even if it cannot be kept.
         let _ = store::select_patient(&Browser, &id);
@@ -133,11 +161,10 @@ pub fn Chart(
     view! {
         <p class="status" id="status" role="status" hidden=verified>"Completing sign-in…"</p>
         <div class="chart" hidden=move || !verified.get()>
-            <AccessEnding ctx=ctx client=client.get_value() now=now/>
+            <AccessEnding/>
             {move || match selected.get() {
                 Some(id) => view! {
-                    <PatientChart ctx=ctx client=client.get_value() patient=id first=first.clone() now=now user=user
-                        user_is_patient=user_is_patient verified=verified
+                    <PatientChart patient=id first=first.clone()
                         on_change=move || { store::clear_selected_patient(&Browser); selected.set(None); } can_change=can_change/>
                 }.into_any(),
                 None => view! {
@@ -150,8 +177,8 @@ pub fn Chart(
                             });
                         }
                     });}
-                    <PatientSearch ctx=ctx client=client.get_value() on_pick=pick/>
-                    <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
+                    <PatientSearch on_pick=pick/>
+                    <SessionPanel/>
                 }.into_any(),
             }}
         </div>
@@ -264,17 +291,20 @@ const TABS_WITH_VISIT: [(&str, &str); 7] = [
 
 #[component]
 fn PatientChart(
-    ctx: Ctx,
-    client: FhirClient<Browser>,
     patient: String,
     first: Option<PatientRead>,
-    now: RwSignal<u64>,
-    user: RwSignal<Option<String>>,
-    user_is_patient: RwSignal<bool>,
-    verified: RwSignal<bool>,
     on_change: impl Fn() + Copy + Send + Sync + 'static,
     can_change: bool,
 ) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let ChartState {
+        now,
+        user,
+        user_is_patient,
+        verified,
+        ..
+    } = expect_context::<ChartState>();
+    let client = expect_context::<ChartState>().client();
     let kind = client.with_session(|s| s.kind);
     let banner_wanted = client.with_session(|s| s.context.need_patient_banner != Some(false));
     // The launch context applies to the launch's patient only (not to one picked afterwards).
@@ -532,7 +562,6 @@ fn PatientChart(
             web::set_title(&format!("{} — {tab} — smart-launch", display_name(p)));
         }
     });
-    let client = StoredValue::new_local(client);
 
     view! {
         {move || banner_wanted.then(|| view! { <Banner record=record now=now verified=verified/> })}
@@ -545,7 +574,7 @@ fn PatientChart(
         {move || rest.get().then(|| view! {
         {visit.map(|(v, ..)| view! { <VisitLine visit=v nav=nav/> })}
         {(!items.is_empty()).then(|| view! {
-            <OpenedFrom ctx=ctx items=items.clone() client=client.get_value() nav=nav first=first_view/>
+            <OpenedFrom items=items.clone() nav=nav first=first_view/>
         })}
         <p class="muted" id="time-zone">{format!("Times are shown in {}.", zone_label(now.get_untracked() as i64))}</p>
         {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
@@ -559,7 +588,7 @@ fn PatientChart(
         </div>
         {visit.map(|(v, observations, reports, documents)| view! {
             <div role="tabpanel" id="panel-visit" aria-labelledby="tab-visit" hidden=panel("visit")>
-                <VisitPanel visit=v observations=observations reports=reports documents=documents nav=nav client=client.get_value()/>
+                <VisitPanel visit=v observations=observations reports=reports documents=documents nav=nav/>
             </div>
         })}
         <div role="tabpanel" id="panel-summary" aria-labelledby="tab-summary" hidden=panel("summary")>
@@ -574,13 +603,13 @@ fn PatientChart(
             <Labs state=labs/>
         </div>
         <div role="tabpanel" id="panel-notes" aria-labelledby="tab-notes" hidden=panel("notes")>
-            <Notes reports=reports documents=documents labs=labs client=client.get_value() open_on=nav.entry/>
+            <Notes reports=reports documents=documents labs=labs open_on=nav.entry/>
         </div>
         <div role="tabpanel" id="panel-encounters" aria-labelledby="tab-encounters" hidden=panel("encounters")>
             <ListSection spec=ENCOUNTERS state=encounters current=visit_id.clone()/>
         </div>
         <div role="tabpanel" id="panel-session" aria-labelledby="tab-session" hidden=panel("session")>
-            <SessionPanel ctx=ctx client=client.get_value() now=now user=user/>
+            <SessionPanel/>
         </div>
         })}
     }

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
+use super::chart::ChartState;
 use super::notes::listed;
 use super::section::{status, Section, SectionSignal};
 use super::Ctx;
@@ -127,9 +128,8 @@ pub fn VisitPanel(
     reports: SectionSignal<Vec<Value>>,
     documents: SectionSignal<Vec<Value>>,
     nav: Navigator,
-    client: FhirClient<Browser>,
 ) -> impl IntoView {
-    let base = client.base().clone();
+    let base = expect_context::<ChartState>().client().base().clone();
     let entries = Memo::new(move |_| listed(reports, documents, &base));
     view! {
         <section class="card" aria-labelledby="visit-title">
@@ -202,14 +202,14 @@ pub fn VisitPanel(
 /// lies elsewhere, and noted where the EHR sent it malformed.
 #[component]
 pub fn OpenedFrom(
-    ctx: Ctx,
     items: Vec<Item>,
-    client: FhirClient<Browser>,
     nav: Navigator,
     /// The view the chart opened on because of the first item, if one did: an Observation read
     /// to be a vital sign moves it to Vital signs.
     first: View,
 ) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let client = expect_context::<ChartState>().client();
     let kind = client.with_session(|s| s.kind);
     let mut moved_first = false;
     let lines = items

@@ -8,7 +8,8 @@ use crate::failure::{Action, Failure};
 
 /// `retry` sends the failed request again; without it, "Try again" reloads the page.
 #[component]
-pub fn FailureView(ctx: Ctx, failure: Failure, retry: Option<Retry>) -> impl IntoView {
+pub fn FailureView(failure: Failure, retry: Option<Retry>) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
     let next = failure.action;
     let button = match next {
         Action::RelaunchFromEhr => view! {

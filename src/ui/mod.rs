@@ -335,6 +335,8 @@ async fn start(ctx: Ctx) {
 
 #[component]
 fn App(ctx: Ctx) -> impl IntoView {
+    // What every screen reaches (Leptos context, as its examples share app state).
+    provide_context(ctx);
     // Each new screen is named in the title and takes the focus to its heading, so a keyboard
     // or screen-reader user starts where the screen does. The chart names and focuses itself
     // once the patient is on screen.
@@ -360,9 +362,9 @@ fn App(ctx: Ctx) -> impl IntoView {
                 Screen::Working(what) => view! {
                     <p class="status" id="status" role="status" aria-live="polite">{what}</p>
                 }.into_any(),
-                Screen::Picker => view! { <picker::Picker ctx=ctx/> }.into_any(),
-                Screen::Failed(p, retry) => view! { <failure::FailureView ctx=ctx failure=p retry=retry/> }.into_any(),
-                Screen::Chart(client, check, first) => view! { <chart::Chart ctx=ctx client=client check=check first=first/> }.into_any(),
+                Screen::Picker => view! { <picker::Picker/> }.into_any(),
+                Screen::Failed(p, retry) => view! { <failure::FailureView failure=p retry=retry/> }.into_any(),
+                Screen::Chart(client, check, first) => view! { <chart::Chart client=client check=check first=first/> }.into_any(),
             }}
         </main>
     }

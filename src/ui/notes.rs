@@ -25,10 +25,10 @@ pub fn Notes(
     reports: SectionSignal<Vec<Value>>,
     documents: SectionSignal<Vec<Value>>,
     labs: SectionSignal<Labs>,
-    client: FhirClient<Browser>,
     /// A note or report to bring into view once it is listed (what the launch came from).
     open_on: RwSignal<Option<(Kind, String)>>,
 ) -> impl IntoView {
+    let client = expect_context::<super::chart::ChartState>().client();
     let shown = RwSignal::new(WINDOW);
     let base = client.base().clone();
     let client = StoredValue::new_local(client);

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use super::{Ctx, LaunchTarget};
 
 #[component]
-pub fn Picker(ctx: Ctx) -> impl IntoView {
+pub fn Picker() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
     let ehrs: Vec<(String, String, String)> = ctx
         .ehrs
         .get_value()

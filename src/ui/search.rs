@@ -7,9 +7,9 @@ use leptos::task::spawn_local;
 use crate::chart::scopes::can_search;
 use crate::failure::fhir_failure;
 use crate::fhir::patient::{summarize, PatientSummary};
-use crate::fhir::{FhirClient, FhirError};
-use crate::web::Browser;
+use crate::fhir::FhirError;
 
+use super::chart::ChartState;
 use super::Ctx;
 
 #[derive(Clone)]
@@ -23,11 +23,9 @@ enum Results {
 }
 
 #[component]
-pub fn PatientSearch(
-    ctx: Ctx,
-    client: FhirClient<Browser>,
-    on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+pub fn PatientSearch(on_pick: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let client = expect_context::<ChartState>().client();
     let (allowed, kind) =
         client.with_session(|s| (can_search(&s.granted_scope, "Patient"), s.kind));
     let name = RwSignal::new(String::new());

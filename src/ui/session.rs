@@ -4,12 +4,12 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::chart::ChartState;
 use super::{Ctx, LaunchTarget};
 use crate::chart::scopes::not_granted;
 use crate::chart::time::{date_time, zone_label};
 use crate::fhir::FhirClient;
 use crate::smart::authorize::LaunchKind;
-use crate::web::Browser;
 
 fn countdown(ms: i64) -> String {
     if ms <= 0 {
@@ -27,7 +27,10 @@ fn countdown(ms: i64) -> String {
 /// time once [`crate::smart::session::ENDING_NOTICE_MS`] away, with the next step: launch
 /// again (from the EHR, or at once for a standalone sign-in).
 #[component]
-pub fn AccessEnding(ctx: Ctx, client: FhirClient<Browser>, now: RwSignal<u64>) -> impl IntoView {
+pub fn AccessEnding() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let ChartState { now, .. } = expect_context::<ChartState>();
+    let client = expect_context::<ChartState>().client();
     let (ehr_id, kind) = client.with_session(|s| (s.ehr_id.clone(), s.kind));
     let client = StoredValue::new_local(client);
     move || {
@@ -65,12 +68,10 @@ pub fn AccessEnding(ctx: Ctx, client: FhirClient<Browser>, now: RwSignal<u64>) -
 }
 
 #[component]
-pub fn SessionPanel(
-    ctx: Ctx,
-    client: FhirClient<Browser>,
-    now: RwSignal<u64>,
-    user: RwSignal<Option<String>>,
-) -> impl IntoView {
+pub fn SessionPanel() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let ChartState { now, user, .. } = expect_context::<ChartState>();
+    let client = expect_context::<ChartState>().client();
     let (ehr_id, base, patient, encounter, intent, requested, granted, kind) =
         client.with_session(|s| {
             (
