@@ -133,6 +133,8 @@ pub struct Attachment {
     pub title: String,
     /// As the server wrote it, or "unknown type".
     pub content_type: String,
+    /// The `contentType` the server declared, if any.
+    pub declared: Option<String>,
     pub media: Media,
     /// Bytes, from `size` or the decoded data.
     pub size: Option<u64>,
@@ -140,6 +142,12 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// The `Accept` an attachment is asked for with: its declared type (Oracle Health refuses
+    /// anything else but FHIR JSON, which the client adds), else anything.
+    pub fn accept(&self) -> &str {
+        self.declared.as_deref().unwrap_or("*/*")
+    }
+
     /// A file name to save it under: the title's letters and digits, and the extension of its
     /// type, so that the program that opens it is found (an RTF letter, Oracle Health's
     /// `text/rtf` or `text/richtext`, opens in a word processor).
@@ -281,11 +289,11 @@ fn decode_text(content_type: &str, bytes: &[u8], decode: Decoder) -> String {
 }
 
 fn attachment(a: &Value, base: &FhirBase) -> Attachment {
-    let content_type = a["contentType"]
+    let declared = a["contentType"]
         .as_str()
         .filter(|t| !t.trim().is_empty())
-        .unwrap_or("unknown type")
-        .to_string();
+        .map(str::to_string);
+    let content_type = declared.clone().unwrap_or_else(|| "unknown type".into());
     let media = Media::of(&content_type);
     let (source, decoded) = match (a["data"].as_str(), a["url"].as_str()) {
         (Some(data), _) => {
@@ -312,6 +320,7 @@ fn attachment(a: &Value, base: &FhirBase) -> Attachment {
             .map(str::to_string)
             .unwrap_or_else(|| format!("{} attachment", capitalised(media.noun()))),
         content_type,
+        declared,
         media,
         size: a["size"].as_u64().or(decoded),
         source,

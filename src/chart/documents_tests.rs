@@ -124,6 +124,7 @@ fn a_document_and_its_attachments_by_kind_and_place() {
         "https://tracker.example"
     );
     assert_eq!(a[3].describe(), "application/dicom, 4.8 MB");
+    assert_eq!((a[1].accept(), a[5].accept()), ("application/pdf", "*/*"));
     let names: Vec<String> = a.iter().map(|x| x.file_name()).collect();
     assert_eq!(
         names,

@@ -56,6 +56,11 @@ impl Flag {
         }
     }
 
+    /// Below the range: its marker points down (▼); every other abnormal one points up.
+    pub fn is_below(self) -> bool {
+        matches!(self, Flag::Low | Flag::CriticalLow)
+    }
+
     /// Whether a clinician's eye should be drawn to it.
     pub fn is_abnormal(self) -> bool {
         !matches!(self, Flag::Normal | Flag::Negative)

@@ -38,6 +38,8 @@ pub struct AllergyRow {
     pub id: String,
     pub substance: String,
     pub criticality: String,
+    /// `criticality` is `high`: listed first and marked.
+    pub critical: bool,
     pub reactions: String,
     pub status: String,
     /// Onset, else the date it was recorded: tells two entries of one substance apart.
@@ -192,6 +194,7 @@ pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
                     .as_str()
                     .map(code_label)
                     .unwrap_or_else(|| UNKNOWN.into()),
+                critical: r["criticality"] == "high",
                 reactions: if reactions.is_empty() {
                     UNKNOWN.into()
                 } else {
@@ -208,7 +211,7 @@ pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
             }
         })
         .collect();
-    sort_by_key(&mut rows, |r| r.criticality != "High");
+    sort_by_key(&mut rows, |r| !r.critical);
     rows
 }
 
@@ -319,6 +322,7 @@ mod tests {
             json!({"id":"2","code":{"text":"Peanut"},"criticality":"high","reaction":[{"severity":"severe","manifestation":[{"text":"Anaphylaxis"}]}]}),
         ]);
         assert_eq!(a[0].substance, "Peanut");
+        assert!(a[0].critical && !a[1].critical);
         assert_eq!(a[0].reactions, "Anaphylaxis (severe)");
         let e = encounters(&[
             json!({"id":"1","status":"finished","class":{"code":"AMB"},"period":{"start":"2020-01-01T10:00:00Z"}}),

@@ -93,11 +93,7 @@ pub fn allergy_rows(rows: Vec<AllergyRow>) -> Vec<TableRow> {
     rows.into_iter()
         .map(|r| TableRow {
             id: r.id.clone(),
-            class: if r.criticality == "High" {
-                "critical"
-            } else {
-                ""
-            },
+            class: if r.critical { "critical" } else { "" },
             cells: vec![r.substance, r.criticality, r.reactions, r.status, r.date],
         })
         .collect()

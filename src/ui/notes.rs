@@ -150,7 +150,7 @@ fn EntryCard(
     };
     let meta = [what.to_string(), category, status, authors]
         .into_iter()
-        .filter(|s| s != "—")
+        .filter(|s| s != crate::chart::records::UNKNOWN)
         .collect::<Vec<_>>()
         .join(" · ");
     // With nothing else to read, the narrative is the entry: shown open.
@@ -269,11 +269,7 @@ fn AttachmentView(att: Attachment, named: bool, client: FhirClient<Browser>) -> 
                 state.set(Fetch::Loading);
                 let (a, c, url) = (a.get_value(), c.get_value(), url.clone());
                 spawn_local(async move {
-                    let accept = match a.content_type.as_str() {
-                        "unknown type" => "*/*".to_string(),
-                        t => t.to_string(),
-                    };
-                    match c.get_bytes(&url, &accept).await {
+                    match c.get_bytes(&url, a.accept()).await {
                         Ok(f) => state.set(Fetch::Done(show(&a, f.bytes, c.base(), &web::decode_text))),
                         Err(e) => state.set(Fetch::Failed(format!(
                             "The attachment could not be fetched: {e}. Try again, or open it in the EHR."

@@ -180,7 +180,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
                     let (px, py) = (x.map(p.t as f64), y.map(p.v));
                     Some(match flag {
                         Some(f) => {
-                            let d = if f.symbol() == "▼" {
+                            let d = if f.is_below() {
                                 format!("M{},{}L{},{}L{},{}Z", c(px - 5.0), c(py - 4.0), c(px + 5.0), c(py - 4.0), c(px), c(py + 5.0))
                             } else {
                                 format!("M{},{}L{},{}L{},{}Z", c(px - 5.0), c(py + 4.0), c(px + 5.0), c(py + 4.0), c(px), c(py - 5.0))
