@@ -139,6 +139,19 @@ pub fn fhir_date(s: &str) -> Option<(String, i64)> {
     })
 }
 
+/// Time left, as the session panel counts it down: "1 h 05 min", "4 min 09 s", "expired".
+pub fn countdown(ms: i64) -> String {
+    if ms <= 0 {
+        return "expired".into();
+    }
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s / 60) % 60)
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
 /// Age on `now_ms` of someone born on `birth` (a FHIR date): "47 y", "8 mo", "12 d".
 pub fn age(birth: &str, now_ms: i64) -> Option<String> {
     // A birth date is a calendar date; today is the local one. The local day is the UTC day
@@ -259,5 +272,14 @@ mod tests {
         set_local_zone(String::new, |_| 0);
         assert_eq!(zone_label(t), "UTC");
         assert_eq!(date_time(t), "2024-03-01 02:30");
+    }
+
+    #[test]
+    fn countdowns() {
+        assert_eq!(countdown(0), "expired");
+        assert_eq!(countdown(-5), "expired");
+        assert_eq!(countdown(249_999), "4 min 09 s");
+        assert_eq!(countdown(3_900_000), "1 h 05 min");
+        assert_eq!(countdown(59_999), "0 min 59 s");
     }
 }

@@ -7,21 +7,10 @@ use leptos::task::spawn_local;
 use super::chart::ChartState;
 use super::{Ctx, LaunchTarget};
 use crate::chart::scopes::not_granted;
+use crate::chart::time::countdown;
 use crate::chart::time::{date_time, zone_label};
 use crate::fhir::FhirClient;
 use crate::smart::authorize::LaunchKind;
-
-fn countdown(ms: i64) -> String {
-    if ms <= 0 {
-        return "expired".into();
-    }
-    let s = ms / 1000;
-    if s >= 3600 {
-        format!("{} h {:02} min", s / 3600, (s / 60) % 60)
-    } else {
-        format!("{} min {:02} s", s / 60, s % 60)
-    }
-}
 
 /// The session that will end without a refresh (the EHR gave no refresh token): said with its
 /// time once [`crate::smart::session::ENDING_NOTICE_MS`] away, with the next step: launch
