@@ -141,25 +141,34 @@ pub fn ListSection(
                     view! { <p class="empty" id=format!("{id}-empty")>{format!("No {what} recorded.")}</p> }.into_any()
                 }
                 Section::Ready(rows) => {
-                    let n = shown.get();
                     let total = rows.len();
+                    let current = current.clone();
+                    // Keyed rows: "Show more" adds rows and leaves those on screen as they are.
+                    let shown_rows = move || {
+                        state.with(|s| match s {
+                            Section::Ready(rows) => rows.iter().take(shown.get()).cloned().enumerate().collect::<Vec<_>>(),
+                            _ => Vec::new(),
+                        })
+                    };
                     view! {
                         <table class="list" id=id>
                             <thead><tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr></thead>
-                            <tbody>{rows.iter().take(n).map(|r| {
-                                let is_current = current.as_deref() == Some(r.id.as_str());
-                                let class = if is_current { format!("{} current", r.class) } else { r.class.to_string() };
-                                view! {
-                                    <tr class=class data-id=r.id.clone() aria-current=is_current.then_some("true")>{r.cells.iter().enumerate().map(|(i, c)| view! {
-                                        <td class=if dates.contains(&i) { "date" } else { "" } data-label=columns.get(i).copied().unwrap_or("")>
-                                            {c.clone()}
-                                            {(is_current && i == 0).then(|| view! { " "<span class="badge current-badge">"This visit"</span> })}
-                                        </td>
-                                    }).collect_view()}</tr>
-                                }
-                            }).collect_view()}</tbody>
+                            <tbody>
+                                <For each=shown_rows key=|(i, r)| (*i, r.id.clone()) children=move |(_, r)| {
+                                    let is_current = current.as_deref() == Some(r.id.as_str());
+                                    let class = if is_current { format!("{} current", r.class) } else { r.class.to_string() };
+                                    view! {
+                                        <tr class=class data-id=r.id.clone() aria-current=is_current.then_some("true")>{r.cells.iter().enumerate().map(|(i, c)| view! {
+                                            <td class=if dates.contains(&i) { "date" } else { "" } data-label=columns.get(i).copied().unwrap_or("")>
+                                                {c.clone()}
+                                                {(is_current && i == 0).then(|| view! { " "<span class="badge current-badge">"This visit"</span> })}
+                                            </td>
+                                        }).collect_view()}</tr>
+                                    }
+                                }/>
+                            </tbody>
                         </table>
-                        {(total > n).then(|| view! {
+                        {move || (total > shown.get()).then(|| view! {
                             <button class="more" on:click=move |_| shown.update(|n| *n += 200)>{format!("Show more ({total} in all)")}</button>
                         })}
                     }
