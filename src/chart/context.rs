@@ -14,6 +14,7 @@ use crate::chart::sort::sort_by_key;
 use crate::chart::time::fhir_date;
 use crate::fhir::base::FhirBase;
 use crate::fhir::is_fhir_id;
+use crate::smart::token::LaunchContext;
 
 /// The chart's views a launch can open on (the tabs, and the Summary's sections).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,6 +253,55 @@ pub fn first_view(items: &[Item], intent: Option<&str>, encounter: bool) -> View
         } else {
             View::Summary
         })
+}
+
+/// The launch context as it applies to the chart of one patient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub items: Vec<Item>,
+    /// The visit: the `encounter` the EHR gave, else an Encounter among the items.
+    pub visit: Option<String>,
+    pub first_view: View,
+    /// The item the chart opens on, when the first view is one (type, id).
+    pub opened_on: Option<(String, String)>,
+}
+
+/// What the launch context says for the chart of `patient`: all of it for the launch's own
+/// patient, nothing for one picked afterwards.
+pub fn applied(context: &LaunchContext, base: &FhirBase, patient: &str) -> Applied {
+    if context.patient.as_deref() != Some(patient) {
+        return Applied {
+            items: Vec::new(),
+            visit: None,
+            first_view: View::Summary,
+            opened_on: None,
+        };
+    }
+    let items = items(&context.fhir_context, base);
+    let visit = context.encounter.clone().or_else(|| {
+        items.iter().find_map(|i| match &i.target {
+            Target::Here {
+                resource_type, id, ..
+            } if resource_type == "Encounter" => Some(id.clone()),
+            _ => None,
+        })
+    });
+    let first_view = first_view(&items, context.intent.as_deref(), visit.is_some());
+    let opened_on = items.iter().find_map(|i| match &i.target {
+        Target::Here {
+            resource_type,
+            id,
+            view: Some(v),
+            ..
+        } if *v == first_view => Some((resource_type.clone(), id.clone())),
+        _ => None,
+    });
+    Applied {
+        items,
+        visit,
+        first_view,
+        opened_on,
+    }
 }
 
 /// The id of the encounter a resource was recorded in (`encounter` of an Observation or a
@@ -574,5 +624,34 @@ mod tests {
             &b
         ));
         assert!(!belongs_to(&json!({}), "p1", &b));
+    }
+
+    #[test]
+    fn the_context_applies_to_the_launchs_patient_only() {
+        let b = base();
+        let context = LaunchContext {
+            patient: Some("p1".into()),
+            fhir_context: vec![
+                json!({"reference": "Encounter/e9"}),
+                json!({"reference": "DocumentReference/n1"}),
+            ],
+            intent: Some("labs".into()),
+            ..LaunchContext::default()
+        };
+        let a = applied(&context, &b, "p1");
+        assert_eq!(a.visit.as_deref(), Some("e9"), "the visit from the items");
+        assert_eq!(a.first_view, View::Encounters);
+        assert_eq!(a.opened_on, Some(("Encounter".into(), "e9".into())));
+        let with_encounter = LaunchContext {
+            encounter: Some("e1".into()),
+            fhir_context: vec![json!({"reference": "DocumentReference/n1"})],
+            ..context.clone()
+        };
+        let a = applied(&with_encounter, &b, "p1");
+        assert_eq!(a.visit.as_deref(), Some("e1"));
+        assert_eq!(a.opened_on, Some(("DocumentReference".into(), "n1".into())));
+        let other = applied(&context, &b, "p2");
+        assert!(other.items.is_empty() && other.visit.is_none());
+        assert_eq!(other.first_view, View::Summary);
     }
 }

@@ -11,15 +11,15 @@ use serde_json::Value;
 
 use super::context::{entry_kind, read_visit, Navigator, OpenedFrom, VisitLine, VisitPanel};
 use super::lists::{
-    allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, ALLERGIES,
+    allergy_rows, encounter_rows, medication_rows, problem_rows, ListSection, TableRow, ALLERGIES,
     ENCOUNTERS, MEDICATIONS, PROBLEMS,
 };
-use super::section::{collect, load, Gate, Load, Section};
+use super::section::{collect, load, Gate, Load, Section, SectionSignal};
 use super::session::{AccessEnding, SessionPanel};
 use super::{
     labs::Labs, notes::Notes, search::PatientSearch, still_showing, vitals::Vitals, Ctx, Retry,
 };
-use crate::chart::context::{self as launch_context, visit_observations, Target};
+use crate::chart::context::{applied, visit_observations, Applied, VisitObservation};
 use crate::chart::labs::LabsBuilder;
 use crate::chart::records;
 use crate::chart::style::variables;
@@ -305,32 +305,8 @@ fn PatientChart(
         ..
     } = expect_context::<ChartState>();
     let client = expect_context::<ChartState>().client();
-    let kind = client.with_session(|s| s.kind);
     let banner_wanted = client.with_session(|s| s.context.need_patient_banner != Some(false));
-    // The launch context applies to the launch's patient only (not to one picked afterwards).
-    let (items, visit_id, intent) = client.with_session(|s| {
-        if s.context.patient.as_deref() != Some(patient.as_str()) {
-            return (Vec::new(), None, None);
-        }
-        let items = launch_context::items(&s.context.fhir_context, client.base());
-        // The visit: the `encounter` the EHR gave, else an Encounter among the items.
-        let visit = s.context.encounter.clone().or_else(|| {
-            items.iter().find_map(|i| match &i.target {
-                Target::Here {
-                    resource_type, id, ..
-                } if resource_type == "Encounter" => Some(id.clone()),
-                _ => None,
-            })
-        });
-        (items, visit, s.context.intent.clone())
-    });
-    let first_view = launch_context::first_view(&items, intent.as_deref(), visit_id.is_some());
-    let by_patient = |extra: &[(&'static str, &str)]| {
-        let mut p: Vec<(&'static str, String)> =
-            vec![("patient", patient.clone()), ("_count", "1000".into())];
-        p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-        p
-    };
+    let launch = client.with_session(|s| applied(&s.context, client.base(), &patient));
     // The patient first (the banner is what the user waits for; the launch's patient was read
     // before this view was built); the sections' searches start right after it, all together.
     let record = match first.filter(|f| f.id == patient) {
@@ -345,14 +321,77 @@ fn PatientChart(
             }
         }
     });
+    let (rest, after_banner) = banner_first(record, verified);
+    let sections = Sections::start(
+        ctx,
+        &client,
+        &patient,
+        after_banner,
+        launch.visit.as_deref(),
+    );
+    let nav = Navigator {
+        active: RwSignal::new(launch.first_view.tab()),
+        entry: RwSignal::new(None),
+    };
+    // Opened on a note or report: Notes & reports brings it into view once listed; on one
+    // section of the Summary: that section, once the tabs are built.
+    let entry = launch
+        .opened_on
+        .as_ref()
+        .and_then(|(ty, id)| entry_kind(ty).map(|k| (k, id.clone())));
+    if entry.is_some() {
+        nav.entry.set(entry);
+    } else if let Some(section) = launch.first_view.section() {
+        Effect::new(move || {
+            if rest.get() {
+                spawn_local(async move {
+                    // After the heading has had the focus (see `banner_first`).
+                    web::sleep(0).await;
+                    web::sleep(0).await;
+                    web::reveal(&format!("{section}-title"));
+                });
+            }
+        });
+    }
+    let visit_line = sections.visit.as_ref().map(|v| v.encounter);
+    let Applied {
+        items,
+        visit,
+        first_view,
+        ..
+    } = launch;
 
-    // The banner first: the rest of the chart (tabs and sections, the larger part of the view)
-    // is built once the name is on screen, or once the patient's read has failed, so the
-    // answers that arrive together with the patient's do not hold the name back. A patient's
-    // read that takes long does not hold the rest back for more than a second. The searches of
-    // the tabs not shown at first (vital signs, labs, encounters: most of the bytes) start then
-    // too, so on a slow line they do not share it with the patient's read; the summary's start
-    // with the patient's.
+    view! {
+        {move || banner_wanted.then(|| view! { <Banner record=record now=now verified=verified/> })}
+        {(!banner_wanted).then(|| view! {
+            <p class="context-line">"Patient: "<span id="session-patient">{move || record.with(|r| match r {
+                Section::Ready(p) => display_name(p),
+                _ => String::new(),
+            })}</span></p>
+        })}
+        {move || rest.get().then(|| view! {
+            {visit_line.map(|v| view! { <VisitLine visit=v nav=nav/> })}
+            {(!items.is_empty()).then(|| view! {
+                <OpenedFrom items=items.clone() nav=nav first=first_view/>
+            })}
+            <p class="muted" id="time-zone">{format!("Times are shown in {}.", zone_label(now.get_untracked() as i64))}</p>
+            {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
+            <ChartTabs sections=sections.clone() nav=nav record=record visit=visit.clone()/>
+        })}
+    }
+}
+
+/// The banner first: the rest of the chart (tabs and sections, the larger part of the view) is
+/// built once the name is on screen, or once the patient's read has failed, so the answers that
+/// arrive together with the patient's do not hold the name back. A patient's read that takes
+/// long does not hold the rest back for more than a second. The searches of the tabs not shown
+/// at first (vital signs, labs, encounters: most of the bytes) start then too (the returned
+/// gate), so on a slow line they do not share it with the patient's read; the summary's start
+/// with the patient's. Returns whether the rest is built, and the gate.
+fn banner_first(
+    record: RwSignal<Section<Value>, LocalStorage>,
+    verified: RwSignal<bool>,
+) -> (RwSignal<bool>, Gate) {
     let rest = RwSignal::new(false);
     let (rest_built, after_banner) = futures::channel::oneshot::channel::<()>();
     let after_banner: Gate = after_banner.map(|r| r.is_ok()).boxed_local().shared();
@@ -383,158 +422,169 @@ fn PatientChart(
         web::sleep(1_000).await;
         build_rest();
     });
+    (rest, after_banner)
+}
 
-    fn list<T>(
-        resource_type: &'static str,
-        params: Vec<(&'static str, String)>,
-        finish: fn(Vec<Value>) -> T,
-    ) -> Load<Vec<Value>, T> {
-        Load {
-            resource_type,
-            params,
-            add: collect,
-            finish,
-            mark: None,
-        }
+/// One search of resources whose pages are kept as they come, then turned into what the
+/// section shows.
+fn list<T>(
+    resource_type: &'static str,
+    params: Vec<(&'static str, String)>,
+    finish: fn(Vec<Value>) -> T,
+) -> Load<Vec<Value>, T> {
+    Load {
+        resource_type,
+        params,
+        add: collect,
+        finish,
+        mark: None,
     }
-    let c = &client;
-    let problems = load(
-        ctx,
-        c,
-        kind,
-        None,
-        list("Condition", by_patient(&[]), |v| {
-            problem_rows(records::problems(&v))
-        }),
-    );
-    let meds = load(
-        ctx,
-        c,
-        kind,
-        None,
-        list("MedicationRequest", by_patient(&[]), |v| {
-            medication_rows(records::medications(&v))
-        }),
-    );
-    let allergies = load(
-        ctx,
-        c,
-        kind,
-        None,
-        list("AllergyIntolerance", by_patient(&[]), |v| {
-            allergy_rows(records::allergies(&v))
-        }),
-    );
-    let encounters = load(
-        ctx,
-        c,
-        kind,
-        Some(after_banner.clone()),
-        list("Encounter", by_patient(&[]), |v| {
-            encounter_rows(records::encounters(&v))
-        }),
-    );
-    let vitals = load(
-        ctx,
-        c,
-        kind,
-        Some(after_banner.clone()),
-        Load {
-            resource_type: "Observation",
-            params: by_patient(&[("category", "vital-signs")]),
-            add: |b: &mut VitalsBuilder, page| b.add_page(&page),
-            finish: VitalsBuilder::finish,
-            mark: Some(["vitals-start", "vitals-fetched", "vitals-painted"]),
-        },
-    );
-    let labs = load(
-        ctx,
-        c,
-        kind,
-        Some(after_banner.clone()),
-        Load {
-            resource_type: "Observation",
-            params: by_patient(&[("category", "laboratory")]),
-            add: |b: &mut LabsBuilder, page| b.add_page(&page),
-            finish: LabsBuilder::finish,
-            mark: None,
-        },
-    );
-    // Notes and reports: two searches, one list (ui::notes merges them newest first); the
-    // visit's own are the same searches narrowed to it.
-    let notes = |extra: &[(&'static str, &str)]| {
-        let search = |resource_type| {
-            load(
+}
+
+/// What the visit's tab shows: the encounter, and what was recorded during it.
+#[derive(Clone)]
+struct VisitSections {
+    encounter: SectionSignal<Value>,
+    observations: SectionSignal<Vec<VisitObservation>>,
+    reports: SectionSignal<Vec<Value>>,
+    documents: SectionSignal<Vec<Value>>,
+}
+
+/// Every section of one patient's chart, each loading on its own.
+#[derive(Clone)]
+struct Sections {
+    problems: SectionSignal<Vec<TableRow>>,
+    meds: SectionSignal<Vec<TableRow>>,
+    allergies: SectionSignal<Vec<TableRow>>,
+    encounters: SectionSignal<Vec<TableRow>>,
+    vitals: SectionSignal<crate::chart::vitals::Vitals>,
+    labs: SectionSignal<crate::chart::labs::Labs>,
+    reports: SectionSignal<Vec<Value>>,
+    documents: SectionSignal<Vec<Value>>,
+    visit: Option<VisitSections>,
+}
+
+impl Sections {
+    /// Starts every search: the Summary's at once, the other tabs' after the banner.
+    fn start(
+        ctx: Ctx,
+        c: &FhirClient<Browser>,
+        patient: &str,
+        after_banner: Gate,
+        visit: Option<&str>,
+    ) -> Self {
+        let kind = c.with_session(|s| s.kind);
+        let by_patient = |extra: &[(&'static str, &str)]| {
+            let mut p: Vec<(&'static str, String)> =
+                vec![("patient", patient.to_string()), ("_count", "1000".into())];
+            p.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            p
+        };
+        // A list for the Summary, searched at once; lists for the other tabs, after the banner.
+        let rows_now = |l: Load<Vec<Value>, Vec<TableRow>>| load(ctx, c, kind, None, l);
+        let later =
+            |l: Load<Vec<Value>, Vec<Value>>| load(ctx, c, kind, Some(after_banner.clone()), l);
+        // Notes and reports: two searches, one list (ui::notes merges them newest first); the
+        // visit's own are the same searches narrowed to it.
+        let notes = |extra: &[(&'static str, &str)]| {
+            (
+                later(list("DiagnosticReport", by_patient(extra), |v| v)),
+                later(list("DocumentReference", by_patient(extra), |v| v)),
+            )
+        };
+        let (reports, documents) = notes(&[]);
+        // The visit the EHR opened: read at once (it is named under the banner), and what was
+        // recorded during it searched with the other tabs'.
+        let visit = visit.map(|e| {
+            let enc = format!("Encounter/{e}");
+            let (reports, documents) = notes(&[("encounter", &enc)]);
+            VisitSections {
+                encounter: read_visit(ctx, c, e, patient),
+                observations: load(
+                    ctx,
+                    c,
+                    kind,
+                    Some(after_banner.clone()),
+                    Load {
+                        resource_type: "Observation",
+                        params: by_patient(&[("encounter", &enc)]),
+                        add: collect,
+                        finish: |v: Vec<Value>| visit_observations(&v),
+                        mark: None,
+                    },
+                ),
+                reports,
+                documents,
+            }
+        });
+        Sections {
+            problems: rows_now(list("Condition", by_patient(&[]), |v| {
+                problem_rows(records::problems(&v))
+            })),
+            meds: rows_now(list("MedicationRequest", by_patient(&[]), |v| {
+                medication_rows(records::medications(&v))
+            })),
+            allergies: rows_now(list("AllergyIntolerance", by_patient(&[]), |v| {
+                allergy_rows(records::allergies(&v))
+            })),
+            encounters: load(
                 ctx,
                 c,
                 kind,
                 Some(after_banner.clone()),
-                list(resource_type, by_patient(extra), |v| v),
-            )
-        };
-        (search("DiagnosticReport"), search("DocumentReference"))
-    };
-    let (reports, documents) = notes(&[]);
-    // The visit the EHR opened: read at once (it is named under the banner), and what was
-    // recorded during it searched with the other tabs'.
-    let visit = visit_id.as_ref().map(|e| {
-        let enc = format!("Encounter/{e}");
-        let observations = load(
-            ctx,
-            c,
-            kind,
-            Some(after_banner.clone()),
-            Load {
-                resource_type: "Observation",
-                params: by_patient(&[("encounter", &enc)]),
-                add: collect,
-                finish: |v: Vec<Value>| visit_observations(&v),
-                mark: None,
-            },
-        );
-        let (reports, documents) = notes(&[("encounter", &enc)]);
-        (
-            read_visit(ctx, c, e, &patient),
-            observations,
+                list("Encounter", by_patient(&[]), |v| {
+                    encounter_rows(records::encounters(&v))
+                }),
+            ),
+            vitals: load(
+                ctx,
+                c,
+                kind,
+                Some(after_banner.clone()),
+                Load {
+                    resource_type: "Observation",
+                    params: by_patient(&[("category", "vital-signs")]),
+                    add: |b: &mut VitalsBuilder, page| b.add_page(&page),
+                    finish: VitalsBuilder::finish,
+                    mark: Some(["vitals-start", "vitals-fetched", "vitals-painted"]),
+                },
+            ),
+            labs: load(
+                ctx,
+                c,
+                kind,
+                Some(after_banner.clone()),
+                Load {
+                    resource_type: "Observation",
+                    params: by_patient(&[("category", "laboratory")]),
+                    add: |b: &mut LabsBuilder, page| b.add_page(&page),
+                    finish: LabsBuilder::finish,
+                    mark: None,
+                },
+            ),
             reports,
             documents,
-        )
-    });
-    let tabs: &'static [(&str, &str)] = if visit.is_some() {
+            visit,
+        }
+    }
+}
+
+/// The chart's tabs (WAI-ARIA tabs: arrow keys, Home and End move between them) and their
+/// panels; the title names the patient and the open tab.
+#[component]
+fn ChartTabs(
+    sections: Sections,
+    nav: Navigator,
+    record: RwSignal<Section<Value>, LocalStorage>,
+    /// The visit in the launch context: its tab comes first, and its row is marked.
+    visit: Option<String>,
+) -> impl IntoView {
+    let active = nav.active;
+    let tabs: &'static [(&str, &str)] = if sections.visit.is_some() {
         &TABS_WITH_VISIT
     } else {
         &TABS
     };
-    let active = RwSignal::new(first_view.tab());
-    let nav = Navigator {
-        active,
-        entry: RwSignal::new(None),
-    };
-    // Opened on a note or report: Notes & reports brings it into view once listed; on one
-    // section of the Summary: that section, once the tabs are built.
-    let opened_on = items.iter().find_map(|i| match &i.target {
-        Target::Here {
-            resource_type,
-            id,
-            view: Some(v),
-            ..
-        } if *v == first_view => entry_kind(resource_type).map(|k| (k, id.clone())),
-        _ => None,
-    });
-    if opened_on.is_some() {
-        nav.entry.set(opened_on);
-    } else if let Some(section) = first_view.section() {
-        Effect::new(move || {
-            if rest.get() {
-                spawn_local(async move {
-                    // After the heading has had the focus (see `build_rest`).
-                    web::sleep(0).await;
-                    web::sleep(0).await;
-                    web::reveal(&format!("{section}-title"));
-                });
-            }
-        });
-    }
     let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
         let i = tabs
             .iter()
@@ -552,7 +602,6 @@ fn PatientChart(
         web::focus(&format!("tab-{}", tabs[next].0));
     };
     let panel = move |id: &'static str| move || active.get() != id;
-    // The title names the patient and the tab.
     Effect::new(move || {
         let tab = tabs
             .iter()
@@ -562,22 +611,18 @@ fn PatientChart(
             web::set_title(&format!("{} — {tab} — smart-launch", display_name(p)));
         }
     });
-
+    let Sections {
+        problems,
+        meds,
+        allergies,
+        encounters,
+        vitals,
+        labs,
+        reports,
+        documents,
+        visit: visit_sections,
+    } = sections;
     view! {
-        {move || banner_wanted.then(|| view! { <Banner record=record now=now verified=verified/> })}
-        {(!banner_wanted).then(|| view! {
-            <p class="context-line">"Patient: "<span id="session-patient">{move || record.with(|r| match r {
-                Section::Ready(p) => display_name(p),
-                _ => String::new(),
-            })}</span></p>
-        })}
-        {move || rest.get().then(|| view! {
-        {visit.map(|(v, ..)| view! { <VisitLine visit=v nav=nav/> })}
-        {(!items.is_empty()).then(|| view! {
-            <OpenedFrom items=items.clone() nav=nav first=first_view/>
-        })}
-        <p class="muted" id="time-zone">{format!("Times are shown in {}.", zone_label(now.get_untracked() as i64))}</p>
-        {can_change.then(|| view! { <button class="link" id="change-patient" on:click=move |_| on_change()>"Choose another patient"</button> })}
         <div class="tabs" role="tablist" aria-label="Chart sections" on:keydown=on_tab_key>
             {tabs.iter().map(|(id, label)| view! {
                 <button role="tab" id=format!("tab-{id}") aria-controls=format!("panel-{id}")
@@ -586,9 +631,9 @@ fn PatientChart(
                     on:click=move |_| active.set(id)>{*label}</button>
             }).collect_view()}
         </div>
-        {visit.map(|(v, observations, reports, documents)| view! {
+        {visit_sections.map(|v| view! {
             <div role="tabpanel" id="panel-visit" aria-labelledby="tab-visit" hidden=panel("visit")>
-                <VisitPanel visit=v observations=observations reports=reports documents=documents nav=nav/>
+                <VisitPanel visit=v.encounter observations=v.observations reports=v.reports documents=v.documents nav=nav/>
             </div>
         })}
         <div role="tabpanel" id="panel-summary" aria-labelledby="tab-summary" hidden=panel("summary")>
@@ -606,12 +651,11 @@ fn PatientChart(
             <Notes reports=reports documents=documents labs=labs open_on=nav.entry/>
         </div>
         <div role="tabpanel" id="panel-encounters" aria-labelledby="tab-encounters" hidden=panel("encounters")>
-            <ListSection spec=ENCOUNTERS state=encounters current=visit_id.clone()/>
+            <ListSection spec=ENCOUNTERS state=encounters current=visit/>
         </div>
         <div role="tabpanel" id="panel-session" aria-labelledby="tab-session" hidden=panel("session")>
             <SessionPanel/>
         </div>
-        })}
     }
 }
 
