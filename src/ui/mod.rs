@@ -2,6 +2,7 @@
 //! first from the page's address (callback, EHR launch, standalone, resume) and each screen is a
 //! small component in its own file.
 
+mod banner;
 mod chart;
 mod context;
 mod failure;
@@ -12,6 +13,7 @@ mod picker;
 mod search;
 mod section;
 mod session;
+mod tabs;
 mod vitals;
 
 use std::rc::Rc;
@@ -40,7 +42,7 @@ pub enum Screen {
     Chart(
         FhirClient<Browser>,
         Option<Rc<flow::IdCheck>>,
-        Option<chart::PatientRead>,
+        Option<banner::PatientRead>,
     ),
 }
 
@@ -176,7 +178,7 @@ impl Ctx {
                 // The patient's read leaves before the chart's view is built.
                 let first = client
                     .with_session(|s| s.context.patient.clone())
-                    .map(|id| chart::PatientRead::start(*self, &client, &id));
+                    .map(|id| banner::PatientRead::start(*self, &client, &id));
                 self.show(Screen::Chart(client, check.map(Rc::new), first))
             }
             None => {
