@@ -2,7 +2,7 @@
 //! line paths, in SVG user units. The component only draws what this computes.
 
 use crate::chart::format::number;
-use crate::chart::plot::{downsample, nice_ticks, path, time_ticks, value_domain, Point, Scale};
+use crate::chart::graph::{downsample, nice_ticks, path, time_ticks, value_domain, Point, Scale};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {

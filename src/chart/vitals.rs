@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::chart::flags::{self, Flag};
 use crate::chart::format::{code_in, concept, quantity};
-use crate::chart::plot::Point;
+use crate::chart::graph::Point;
 use crate::chart::sort::sort_by_key;
 use crate::chart::time::parse_ms;
 

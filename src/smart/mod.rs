@@ -11,8 +11,10 @@
 //! 8. [`session`]: the launched session and refresh timing
 //! 9. [`flow`]: the steps in sequence over a [`crate::platform::Platform`]
 //!
-//! [`store`] is the one owner of this tab's stored session; [`fields`] reads the JSON records above with serde and names the field at fault in errors;
-//! [`secret`] holds the redacted secret types.
+//! After the launch: [`granted`] reads the granted scopes as EHRs spell them (what the chart
+//! may ask for), [`style`] checks the EHR's `smart_style_url` values, and [`store`] is the one
+//! owner of this tab's stored session. [`fields`] reads the JSON records above with serde and
+//! names the field at fault in errors; [`secret`] holds the redacted secret types.
 
 pub mod authorize;
 pub mod callback;
@@ -20,6 +22,7 @@ pub mod config;
 pub mod discovery;
 pub mod fields;
 pub mod flow;
+pub mod granted;
 pub mod id_token;
 pub mod launch;
 pub mod pkce;
@@ -27,4 +30,5 @@ pub mod scopes;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod style;
 pub mod token;

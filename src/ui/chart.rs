@@ -17,12 +17,12 @@ use super::session::{AccessEnding, SessionPanel};
 use super::tabs::{ChartTabs, Sections};
 use super::{search::PatientSearch, still_showing, Ctx};
 use crate::chart::context::{applied, Applied};
-use crate::chart::style::variables;
 use crate::chart::time::zone_label;
 use crate::failure::launch_failure;
 use crate::fhir::patient::display_name;
 use crate::fhir::FhirClient;
 use crate::platform::{HttpRequest, Platform};
+use crate::smart::style::variables;
 use crate::smart::{flow, store};
 use crate::web::{self, Browser};
 

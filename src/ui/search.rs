@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::chart::scopes::can_search;
 use crate::failure::fhir_failure;
 use crate::fhir::patient::{summarize, PatientSummary};
 use crate::fhir::FhirError;
+use crate::smart::granted::can_search;
 
 use super::chart::ChartState;
 use super::Ctx;

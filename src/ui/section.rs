@@ -8,10 +8,10 @@ use leptos::task::spawn_local;
 use serde_json::Value;
 
 use super::{Ctx, Retry};
-use crate::chart::scopes::can_search;
 use crate::failure::fhir_failure;
 use crate::fhir::{FhirClient, FhirError};
 use crate::smart::authorize::LaunchKind;
+use crate::smart::granted::can_search;
 use crate::web::Browser;
 
 #[derive(Clone)]

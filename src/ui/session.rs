@@ -6,11 +6,11 @@ use leptos::task::spawn_local;
 
 use super::chart::ChartState;
 use super::{Ctx, LaunchTarget};
-use crate::chart::scopes::not_granted;
 use crate::chart::time::countdown;
 use crate::chart::time::{date_time, zone_label};
 use crate::fhir::FhirClient;
 use crate::smart::authorize::LaunchKind;
+use crate::smart::granted::not_granted;
 
 /// The session that will end without a refresh (the EHR gave no refresh token): said with its
 /// time once [`crate::smart::session::ENDING_NOTICE_MS`] away, with the next step: launch

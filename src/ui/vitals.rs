@@ -8,8 +8,8 @@ use wasm_bindgen::JsCast;
 
 use super::section::{status, Section, SectionSignal};
 use crate::chart::format::number;
+use crate::chart::graph::nearest;
 use crate::chart::layout::{line_chart, LineChart};
-use crate::chart::plot::nearest;
 use crate::chart::time::{date, date_time};
 use crate::chart::vitals::{OtherReading, VitalSeries, Vitals as VitalsData};
 

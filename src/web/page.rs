@@ -74,7 +74,7 @@ pub fn remove_element(id: &str) {
 
 /// Sets CSS custom properties on the document element through the CSSOM (allowed by the
 /// Content-Security-Policy, unlike inline styles). Values must be validated first
-/// (`chart::style`).
+/// (`smart::style`).
 pub fn set_css_variables(vars: &[(&'static str, String)]) {
     let Some(root) = web_sys::window()
         .and_then(|w| w.document())

@@ -1,4 +1,4 @@
-//! Chart maths for the SVG line charts: scales, "nice" value ticks, dated time ticks,
+//! The SVG line graphs' maths (graphs, so that they are not taken for the patient's chart): scales, "nice" value ticks, dated time ticks,
 //! downsampling that keeps extremes, path data and nearest-point lookup.
 
 use crate::chart::format::number;
