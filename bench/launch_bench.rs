@@ -424,13 +424,17 @@ impl Bench {
     }
 }
 
-fn arg(name: &str, default: usize) -> usize {
-    let a: Vec<String> = std::env::args().collect();
-    a.iter()
-        .position(|x| x == name)
-        .and_then(|i| a.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// The benchmark's command line (`scripts/bench.sh` passes its arguments on); what to measure
+/// beyond it is read from `BENCH_*` variables (README, "Benchmarks").
+#[derive(clap::Parser)]
+#[command(
+    name = "launch-bench",
+    about = "Launch timings of smart-launch against fhirclient.js"
+)]
+struct Cli {
+    /// Launches per app and mode
+    #[arg(long, default_value_t = 10)]
+    launches: usize,
 }
 
 /// Server timing like a real EHR's: every API answer (discovery, token, JWKS, FHIR, style; not
@@ -441,7 +445,7 @@ const AUTHORIZE_LATENCY_MS: u64 = 200;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let launches = arg("--launches", 10).max(1);
+    let launches = <Cli as clap::Parser>::parse().launches.max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // APP_DIST measures another build (e.g. an earlier commit's) against the same reference.
     let dist = std::env::var_os("APP_DIST")

@@ -150,115 +150,152 @@ impl Default for Config {
     }
 }
 
-pub const USAGE: &str = "\
-sandbox: a strict local SMART on FHIR EHR (authorization server, FHIR R4 server, launch page)
+/// The sandbox's command line (`sandbox --help`). Each option also reads `SANDBOX_<NAME>` (e.g.
+/// `SANDBOX_PORT=9001`) when it is not given; options that repeat take several values separated
+/// by spaces there.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "sandbox",
+    about = "A strict local SMART on FHIR EHR (authorization server, FHIR R4 server, launch page)",
+    after_help = "Each option also reads SANDBOX_<NAME> when it is not given, e.g. SANDBOX_PORT=9001 \
+                  (options that repeat: several values separated by spaces)."
+)]
+struct Cli {
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long, value_name = "ADDR")]
+    host: Option<String>,
+    /// Port to listen on [default: 9000]
+    #[arg(long)]
+    port: Option<String>,
+    /// Origin the sandbox is reached at [default: http://localhost:PORT]
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// App launched by the EHR launch page [default: http://localhost:8000/launch.html]
+    #[arg(long, value_name = "URL")]
+    app_url: Option<String>,
+    /// Id of the registered public client [default: smart-launch]
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// Its redirect URI (repeat for several) [default: http://localhost:8000/launch.html]
+    #[arg(long, value_name = "URI")]
+    redirect_uri: Vec<String>,
+    /// Register another client (repeatable): id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET
+    /// (scopes and secret optional; a secret makes it confidential)
+    #[arg(long, value_name = "SPEC")]
+    client: Vec<String>,
+    /// Behave as an EHR does: spec (the specification, default), epic, oracle, veradigm, athena,
+    /// meditech, launcher (sandbox/src/profile.rs)
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Port of the authorization server, for profiles that put it on another host (oracle,
+    /// athena) [default: PORT+1]
+    #[arg(long)]
+    auth_port: Option<String>,
+    /// No .well-known/smart-configuration; metadata only
+    #[arg(long)]
+    smart_v1_only: bool,
+    /// No login, patient picker or approval pages
+    #[arg(long)]
+    auto_approve: bool,
+    /// Patient chosen by auto-approve in a standalone launch
+    #[arg(long, value_name = "ID")]
+    auto_patient: Option<String>,
+    /// Access token lifetime [default: 3600, or the profile's]
+    #[arg(long, value_name = "SECS")]
+    token_lifetime: Option<String>,
+    /// Authorization code lifetime [default: 60]
+    #[arg(long, value_name = "SECS")]
+    code_lifetime: Option<String>,
+    /// Delay added to every API response [default: 0]
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<String>,
+    /// Delay added to the authorize step [default: 0]
+    #[arg(long, value_name = "MS")]
+    authorize_latency_ms: Option<String>,
+    /// Share of API requests failing with 500/503, 0..1 [default: 0]
+    #[arg(long, value_name = "P")]
+    failure_rate: Option<String>,
+    /// Token endpoint rejects every authorization code
+    #[arg(long)]
+    reject_code: bool,
+    /// Token endpoint rejects every refresh token
+    #[arg(long)]
+    reject_refresh: bool,
+    /// discovery | token | fhir answers malformed (repeatable)
+    #[arg(long, value_name = "TARGET")]
+    malformed: Vec<String>,
+    /// .well-known answers 307 to URL or /path (clients must not follow)
+    #[arg(long, value_name = "URL")]
+    discovery_redirect: Option<String>,
+    /// Discovery advertises URL as token_endpoint (a mix-up attack)
+    #[arg(long, value_name = "URL")]
+    foreign_token_endpoint: Option<String>,
+    /// .well-known without code_challenge_methods_supported
+    #[arg(long)]
+    omit_pkce_methods: bool,
+    /// FHIR answers 401 to every request (a dead session)
+    #[arg(long)]
+    fhir_unauthorized: bool,
+    /// id_tokens carry a signature that does not verify
+    #[arg(long)]
+    bad_id_token_signature: bool,
+    /// Searches of TYPE (e.g. Condition) answer 500
+    #[arg(long, value_name = "TYPE")]
+    fail_searches: Option<String>,
+    /// Reads and searches of TYPE answer 403 though the scope covers it
+    #[arg(long, value_name = "TYPE")]
+    forbid: Option<String>,
+    /// Requests whose query contains TEXT answer MS later (repeatable)
+    #[arg(long, value_name = "TEXT=MS")]
+    slow_query: Vec<String>,
+    /// Requests whose path starts with PATH never answer (repeatable), e.g.
+    /// /fhir/.well-known/smart-configuration or /fhir/Patient/
+    #[arg(long, value_name = "PATH")]
+    hang: Vec<String>,
+    /// Authorization responses without iss, though it is advertised
+    #[arg(long)]
+    omit_callback_iss: bool,
+    /// Claims written over the id_token's (signed as usual): a JSON object, e.g. an aud list with
+    /// another audience, an azp, a future iat
+    #[arg(long, value_name = "JSON")]
+    id_token_claims: Option<String>,
+    /// Data generator seed [default: 42]
+    #[arg(long, value_name = "N")]
+    seed: Option<String>,
+    /// Observations of the large-record patient [default: 10000]
+    #[arg(long, value_name = "N")]
+    big_observations: Option<String>,
+    /// No request log
+    #[arg(long)]
+    quiet: bool,
+}
 
-Usage: sandbox [OPTIONS]     (each option also reads SANDBOX_<NAME>, e.g. SANDBOX_PORT=9001)
-
-  --host ADDR              address to listen on                    [127.0.0.1]
-  --port PORT              port to listen on                        [9000]
-  --public-url URL         origin the sandbox is reached at         [http://localhost:PORT]
-  --app-url URL            app launched by the EHR launch page      [http://localhost:8000/launch.html]
-  --client-id ID           id of the registered public client       [smart-launch]
-  --redirect-uri URI       its redirect URI (repeat for several)    [http://localhost:8000/launch.html]
-  --client SPEC            register another client (repeatable):
-                           id=ID,redirect=URI[ URI...],scopes=S1 S2...,secret=SECRET
-                           (scopes and secret optional; a secret makes it confidential)
-  --profile NAME           behave as an EHR does: spec (the specification, default),
-                           epic, oracle, veradigm, athena, meditech, launcher
-                           (sandbox/src/profile.rs)
-  --auth-port PORT         port of the authorization server, for profiles that put it on
-                           another host (oracle, athena)            [PORT+1]
-  --smart-v1-only          no .well-known/smart-configuration; metadata only
-  --auto-approve           no login, patient picker or approval pages
-  --auto-patient ID        patient chosen by auto-approve in a standalone launch
-  --token-lifetime SECS    access token lifetime                    [3600]
-  --code-lifetime SECS     authorization code lifetime              [60]
-  --latency-ms MS          delay added to every API response        [0]
-  --authorize-latency-ms MS  delay added to the authorize step      [0]
-  --failure-rate P         share of API requests failing with 500/503 (0..1) [0]
-  --reject-code            token endpoint rejects every authorization code
-  --reject-refresh         token endpoint rejects every refresh token
-  --malformed TARGET       discovery | token | fhir answers malformed (repeatable)
-  --discovery-redirect URL .well-known answers 307 to URL or /path (clients must not follow)
-  --foreign-token-endpoint URL
-                           discovery advertises URL as token_endpoint (a mix-up attack)
-  --omit-pkce-methods      .well-known without code_challenge_methods_supported
-  --fhir-unauthorized      FHIR answers 401 to every request (a dead session)
-  --bad-id-token-signature id_tokens carry a signature that does not verify
-  --fail-searches TYPE     searches of TYPE (e.g. Condition) answer 500
-  --forbid TYPE            reads and searches of TYPE answer 403 though the scope covers it
-  --slow-query TEXT=MS     requests whose query contains TEXT answer MS later (repeatable)
-  --hang PATH              requests whose path starts with PATH never answer (repeatable),
-                           e.g. /fhir/.well-known/smart-configuration or /fhir/Patient/
-  --omit-callback-iss      authorization responses without iss, though it is advertised
-  --id-token-claims JSON   claims written over the id_token's (signed as usual): a JSON
-                           object, e.g. an aud list with another audience, an azp, a future iat
-  --seed N                 data generator seed                      [42]
-  --big-observations N     observations of the large-record patient [10000]
-  --quiet                  no request log
-  --help                   this text
-";
-
-/// Reads flags, falling back to `SANDBOX_*` environment variables.
+/// Reads the command line (clap), each option falling back to its `SANDBOX_*` variable.
 pub fn from_args_and_env(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, String> {
-    let mut values: Vec<(String, Option<String>)> = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let Some(name) = arg.strip_prefix("--") else {
-            return Err(format!("unexpected argument {arg:?}\n\n{USAGE}"));
-        };
-        let (name, inline) = match name.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (name.to_string(), None),
-        };
-        let flag = matches!(
-            name.as_str(),
-            "smart-v1-only"
-                | "auto-approve"
-                | "reject-code"
-                | "reject-refresh"
-                | "omit-pkce-methods"
-                | "fhir-unauthorized"
-                | "bad-id-token-signature"
-                | "omit-callback-iss"
-                | "quiet"
-                | "help"
-        );
-        let value = if flag || inline.is_some() {
-            inline
-        } else {
-            Some(
-                it.next()
-                    .ok_or_else(|| format!("--{name} needs a value"))?
-                    .clone(),
-            )
-        };
-        values.push((name, value));
-    }
-    let get_all = |name: &str| -> Vec<String> {
-        let from_args: Vec<String> = values
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone().unwrap_or_else(|| "true".into()))
-            .collect();
-        if !from_args.is_empty() {
-            return from_args;
+    use clap::Parser;
+    let cli =
+        Cli::try_parse_from(std::iter::once("sandbox".to_string()).chain(args.iter().cloned()))
+            .map_err(|e| e.to_string())?;
+    let var = |name: &str| {
+        env(&format!(
+            "SANDBOX_{}",
+            name.to_uppercase().replace('-', "_")
+        ))
+    };
+    let one = |given: Option<String>, name: &str| given.or_else(|| var(name));
+    let many = |given: Vec<String>, name: &str| -> Vec<String> {
+        if !given.is_empty() {
+            return given;
         }
-        let var = format!("SANDBOX_{}", name.to_uppercase().replace('-', "_"));
-        env(&var)
-            .map(|v| {
-                v.split_whitespace()
-                    .map(str::to_string)
-                    .collect::<Vec<String>>()
-            })
+        var(name)
+            .map(|v| v.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     };
-    let get = |name: &str| get_all(name).pop();
-    let flag = |name: &str| get(name).is_some_and(|v| v != "false" && v != "0");
+    let flag =
+        |given: bool, name: &str| given || var(name).is_some_and(|v| v != "false" && v != "0");
     fn num<T: std::str::FromStr>(name: &str, v: Option<String>, default: T) -> Result<T, String> {
         match v {
             None => Ok(default),
@@ -268,128 +305,91 @@ pub fn from_args_and_env(
         }
     }
 
-    for (name, _) in &values {
-        const KNOWN: &[&str] = &[
-            "host",
-            "port",
-            "public-url",
-            "app-url",
-            "client-id",
-            "redirect-uri",
-            "client",
-            "profile",
-            "auth-port",
-            "smart-v1-only",
-            "auto-approve",
-            "auto-patient",
-            "token-lifetime",
-            "code-lifetime",
-            "latency-ms",
-            "authorize-latency-ms",
-            "failure-rate",
-            "reject-code",
-            "reject-refresh",
-            "malformed",
-            "discovery-redirect",
-            "foreign-token-endpoint",
-            "omit-pkce-methods",
-            "fhir-unauthorized",
-            "bad-id-token-signature",
-            "fail-searches",
-            "forbid",
-            "slow-query",
-            "hang",
-            "omit-callback-iss",
-            "id-token-claims",
-            "seed",
-            "big-observations",
-            "quiet",
-            "help",
-        ];
-        if !KNOWN.contains(&name.as_str()) {
-            return Err(format!("unknown option --{name}\n\n{USAGE}"));
-        }
-    }
-    if flag("help") {
-        return Err(USAGE.to_string());
-    }
-
     let mut c = Config::default();
-    let host: IpAddr = match get("host") {
+    let host: IpAddr = match one(cli.host, "host") {
         Some(h) => h
             .parse()
             .map_err(|_| format!("--host: {h:?} is not an IP address"))?,
         None => c.listen.ip(),
     };
-    let port: u16 = num("port", get("port"), 9000)?;
+    let port: u16 = num("port", one(cli.port, "port"), 9000)?;
     c.listen = SocketAddr::new(host, port);
-    c.public_url = get("public-url")
+    c.public_url = one(cli.public_url, "public-url")
         .unwrap_or_else(|| format!("http://localhost:{port}"))
         .trim_end_matches('/')
         .to_string();
     url::Url::parse(&c.public_url).map_err(|e| format!("--public-url: {e}"))?;
-    if let Some(app) = get("app-url") {
+    if let Some(app) = one(cli.app_url, "app-url") {
         url::Url::parse(&app).map_err(|e| format!("--app-url: {e}"))?;
         c.app_url = app;
     }
-    if let Some(id) = get("client-id") {
+    if let Some(id) = one(cli.client_id, "client-id") {
         c.clients[0].id = id;
     }
-    let redirects = get_all("redirect-uri");
+    let redirects = many(cli.redirect_uri, "redirect-uri");
     if !redirects.is_empty() {
         for r in &redirects {
             url::Url::parse(r).map_err(|e| format!("--redirect-uri {r:?}: {e}"))?;
         }
         c.clients[0].redirect_uris = redirects;
     }
-    for spec in values
-        .iter()
-        .filter(|(n, _)| n == "client")
-        .filter_map(|(_, v)| v.as_deref())
-    {
+    // A client's spec holds spaces: it is never split (nor read from the environment).
+    for spec in &cli.client {
         c.clients.push(parse_client(spec)?);
     }
-    if let Some(p) = get("profile") {
+    if let Some(p) = one(cli.profile, "profile") {
         c.profile = crate::profile::Profile::parse(&p)?;
     }
-    c.auth_port = num("auth-port", get("auth-port"), port.saturating_add(1))?;
-    c.smart_v1_only = flag("smart-v1-only");
-    c.auto_approve = flag("auto-approve");
-    c.auto_patient = get("auto-patient");
+    c.auth_port = num(
+        "auth-port",
+        one(cli.auth_port, "auth-port"),
+        port.saturating_add(1),
+    )?;
+    c.smart_v1_only = flag(cli.smart_v1_only, "smart-v1-only");
+    c.auto_approve = flag(cli.auto_approve, "auto-approve");
+    c.auto_patient = one(cli.auto_patient, "auto-patient");
     c.token_lifetime = Duration::from_secs(num(
         "token-lifetime",
-        get("token-lifetime"),
+        one(cli.token_lifetime, "token-lifetime"),
         c.profile.default_token_lifetime_s(),
     )?);
-    c.code_lifetime = Duration::from_secs(num("code-lifetime", get("code-lifetime"), 60)?);
-    c.faults.latency_ms = num("latency-ms", get("latency-ms"), 0)?;
-    c.faults.authorize_latency_ms = num("authorize-latency-ms", get("authorize-latency-ms"), 0)?;
-    c.faults.failure_rate = num("failure-rate", get("failure-rate"), 0.0)?;
+    c.code_lifetime = Duration::from_secs(num(
+        "code-lifetime",
+        one(cli.code_lifetime, "code-lifetime"),
+        60,
+    )?);
+    c.faults.latency_ms = num("latency-ms", one(cli.latency_ms, "latency-ms"), 0)?;
+    c.faults.authorize_latency_ms = num(
+        "authorize-latency-ms",
+        one(cli.authorize_latency_ms, "authorize-latency-ms"),
+        0,
+    )?;
+    c.faults.failure_rate = num("failure-rate", one(cli.failure_rate, "failure-rate"), 0.0)?;
     if !(0.0..=1.0).contains(&c.faults.failure_rate) {
         return Err("--failure-rate must lie between 0 and 1".into());
     }
-    c.faults.reject_code = flag("reject-code");
-    c.faults.reject_refresh = flag("reject-refresh");
-    c.faults.malformed = get_all("malformed")
+    c.faults.reject_code = flag(cli.reject_code, "reject-code");
+    c.faults.reject_refresh = flag(cli.reject_refresh, "reject-refresh");
+    c.faults.malformed = many(cli.malformed, "malformed")
         .iter()
         .map(|m| Malformed::parse(m))
         .collect::<Result<_, _>>()?;
-    if let Some(u) = get("discovery-redirect") {
+    if let Some(u) = one(cli.discovery_redirect, "discovery-redirect") {
         if !u.starts_with('/') {
             url::Url::parse(&u).map_err(|e| format!("--discovery-redirect: {e}"))?;
         }
         c.faults.discovery_redirect = Some(u);
     }
-    if let Some(u) = get("foreign-token-endpoint") {
+    if let Some(u) = one(cli.foreign_token_endpoint, "foreign-token-endpoint") {
         url::Url::parse(&u).map_err(|e| format!("--foreign-token-endpoint: {e}"))?;
         c.faults.foreign_token_endpoint = Some(u);
     }
-    c.faults.omit_pkce_methods = flag("omit-pkce-methods");
-    c.faults.fhir_unauthorized = flag("fhir-unauthorized");
-    c.faults.bad_id_token_signature = flag("bad-id-token-signature");
-    c.faults.fail_searches = get("fail-searches");
-    c.faults.forbid = get("forbid");
-    for q in get_all("slow-query") {
+    c.faults.omit_pkce_methods = flag(cli.omit_pkce_methods, "omit-pkce-methods");
+    c.faults.fhir_unauthorized = flag(cli.fhir_unauthorized, "fhir-unauthorized");
+    c.faults.bad_id_token_signature = flag(cli.bad_id_token_signature, "bad-id-token-signature");
+    c.faults.fail_searches = one(cli.fail_searches, "fail-searches");
+    c.faults.forbid = one(cli.forbid, "forbid");
+    for q in many(cli.slow_query, "slow-query") {
         let (text, ms) = q
             .rsplit_once('=')
             .ok_or_else(|| format!("--slow-query: {q:?} is not TEXT=MS"))?;
@@ -398,17 +398,21 @@ pub fn from_args_and_env(
             num("slow-query", Some(ms.to_string()), 0)?,
         ));
     }
-    c.faults.hang = get_all("hang");
+    c.faults.hang = many(cli.hang, "hang");
     if let Some(bad) = c.faults.hang.iter().find(|p| !p.starts_with('/')) {
         return Err(format!("--hang: {bad:?} is not a path (it starts with /)"));
     }
-    c.faults.omit_callback_iss = flag("omit-callback-iss");
-    if let Some(j) = get("id-token-claims") {
+    c.faults.omit_callback_iss = flag(cli.omit_callback_iss, "omit-callback-iss");
+    if let Some(j) = one(cli.id_token_claims, "id-token-claims") {
         c.faults.id_token_claims = Some(id_token_claims(&j)?);
     }
-    c.seed = num("seed", get("seed"), 42)?;
-    c.big_observations = num("big-observations", get("big-observations"), 10_000)?;
-    c.log_requests = !flag("quiet");
+    c.seed = num("seed", one(cli.seed, "seed"), 42)?;
+    c.big_observations = num(
+        "big-observations",
+        one(cli.big_observations, "big-observations"),
+        10_000,
+    )?;
+    c.log_requests = !flag(cli.quiet, "quiet");
     Ok(c)
 }
 
@@ -546,9 +550,36 @@ mod tests {
             "the flag wins over the profile"
         );
         assert!(parse(&["--id-token-claims", "[1]"]).is_err());
-        let env = |k: &str| (k == "SANDBOX_TOKEN_LIFETIME").then(|| "10".to_string());
+        let env = |k: &str| match k {
+            "SANDBOX_TOKEN_LIFETIME" => Some("10".to_string()),
+            "SANDBOX_HANG" => Some("/a /b".to_string()),
+            "SANDBOX_AUTO_APPROVE" => Some("1".to_string()),
+            "SANDBOX_QUIET" => Some("false".to_string()),
+            _ => None,
+        };
         let c = from_args_and_env(&[], &env).unwrap();
         assert_eq!(c.token_lifetime, Duration::from_secs(10));
+        assert_eq!(
+            c.faults.hang,
+            ["/a", "/b"],
+            "repeatable options split on spaces"
+        );
+        assert!(c.auto_approve && c.log_requests);
+        let given = from_args_and_env(&["--hang".into(), "/c".into()], &env).unwrap();
+        assert_eq!(given.faults.hang, ["/c"], "the command line wins");
+    }
+
+    #[test]
+    fn help_and_unknown_options() {
+        let help = parse(&["--help"]).unwrap_err();
+        assert!(
+            help.contains("--slow-query") && help.contains("SANDBOX_"),
+            "{help}"
+        );
+        let unknown = parse(&["--no-such-option"]).unwrap_err();
+        assert!(unknown.contains("--no-such-option"), "{unknown}");
+        assert!(parse(&["--port"]).is_err(), "a value is needed");
+        assert!(parse(&["--port", "x"]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ async fn main() {
     let config = match sandbox::config::from_args_and_env(&args, &|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(msg) => {
-            let help = args.iter().any(|a| a == "--help");
+            let help = args.iter().any(|a| a == "--help" || a == "-h");
             eprintln!("{msg}");
             std::process::exit(if help { 0 } else { 2 });
         }
