@@ -2,6 +2,13 @@
 //! a Content-Security-Policy that allows `wasm-unsafe-eval` and no inline script except Trunk's
 //! loader (allowed by its hash), `frame-ancestors` and `connect-src` limited to the EHRs named in
 //! the app's `config.json`, `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+//!
+//! Why not tower-http's `ServeDir` and `CompressionLayer`: `ServeDir` revalidates with
+//! `Last-Modified` only (no `ETag`) and serves precompressed files only if they were written
+//! beside the originals; `CompressionLayer` compresses every response anew at its default
+//! quality. The reference the benchmark measures against is served with brotli at quality 11,
+//! a strong `ETag` per coding and year-long caching of fingerprinted files; this host does the
+//! same (compressing each file once, in memory) so that the comparison is fair.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
