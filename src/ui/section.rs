@@ -35,8 +35,6 @@ pub struct Load<B, T> {
     pub params: Vec<(&'static str, String)>,
     pub add: fn(&mut B, Vec<Value>),
     pub finish: fn(B) -> T,
-    /// User Timing marks (started, all pages fetched, painted) for the benchmark.
-    pub mark: Option<[&'static str; 3]>,
 }
 
 /// A future that resolves once: a section's search waits on it when it should not start at once;
@@ -79,11 +77,8 @@ fn run<B: Default + 'static, T: Clone + 'static>(
             }
         }
         let mut builder = B::default();
-        let (add, finish, mark) = (l.add, l.finish, l.mark);
+        let (add, finish) = (l.add, l.finish);
         let p: Vec<(&str, &str)> = l.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        if let Some([started, _, _]) = mark {
-            crate::web::mark(started);
-        }
         let r = c
             .search_pages(l.resource_type, &p, |page, loaded, total| {
                 add(&mut builder, page);
@@ -91,15 +86,7 @@ fn run<B: Default + 'static, T: Clone + 'static>(
             })
             .await;
         match r {
-            Ok(_) => {
-                if let Some([_, fetched, _]) = mark {
-                    crate::web::mark(fetched);
-                }
-                state.set(Section::Ready(finish(builder)));
-                if let Some([_, _, painted]) = mark {
-                    crate::web::mark_after_paint(painted);
-                }
-            }
+            Ok(_) => state.set(Section::Ready(finish(builder))),
             Err(FhirError::SessionExpired) => ctx.session_expired(kind),
             Err(e) => {
                 let again = {
