@@ -325,6 +325,22 @@ async fn ten_thousand_observations_render_their_charts() {
         t.elapsed().as_millis()
     );
     env.screenshot("big-record-vitals").await;
+    // The benchmark's marks (scripts/bench.sh reads them): each once, in order.
+    let marks = "return ['vitals-start', 'vitals-fetched', 'vitals-painted'].map(n => performance.getEntriesByName(n, 'mark').map(m => m.startTime));";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let times = loop {
+        let v = env.browser.execute(marks, vec![]).await.unwrap();
+        let times: Vec<Vec<f64>> = serde_json::from_value(v).unwrap();
+        if times.iter().all(|t| t.len() == 1) || Instant::now() > deadline {
+            break times;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(times.iter().all(|t| t.len() == 1), "{times:?}");
+    assert!(
+        times[0][0] <= times[1][0] && times[1][0] <= times[2][0],
+        "{times:?}"
+    );
     env.close().await;
 }
 
