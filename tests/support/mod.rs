@@ -257,9 +257,14 @@ async fn start_full(
     .spawn()
     .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does it)");
     let profile = temp_dir("profile");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "no Chromium at {chromium} (set CHROMIUM, or apt-get install chromium; scripts/setup.sh does it)"
+    );
     let caps = json!({
         "goog:chromeOptions": {
-            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "binary": chromium,
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
