@@ -126,7 +126,8 @@ async fn a_launch_from_a_visit_opens_on_the_visit() {
     let summary = env.text_when("#visit-summary", |t| !t.is_empty()).await;
     assert!(summary.starts_with(&kind), "{summary}");
     assert_eq!(open_tab(&env).await, "tab-visit");
-    env.element("#visit-facts").await;
+    let facts = env.text("#visit-facts").await;
+    assert!(facts.contains(&kind), "{facts}");
     env.element("#visit-observations").await;
     assert_eq!(env.rows("#visit-observations").await, observations);
     env.screenshot("this-visit").await;

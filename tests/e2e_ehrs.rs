@@ -314,7 +314,8 @@ async fn oracle_as_a_clinician_meets_it() {
     let env = with_profile(Profile::Oracle, 3600, oracle_entry).await;
     env.ehr_launch_auto("patient-01").await;
     chart_shows(&env, "patient-01").await;
-    env.element("#allergies-not-granted").await;
+    let said = env.text("#allergies-not-granted").await;
+    assert!(said.contains("not granted"), "{said}");
 
     env.open_tab("notes").await;
     let card = "#notes article[data-id='discharge-1']";
