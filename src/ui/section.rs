@@ -1,5 +1,11 @@
 //! One clinical section's data: loaded on its own, page by page to the end, with progress; a
 //! type whose scopes were not granted is never requested; a failure stays in its section.
+//!
+//! Why a signal of [`Section`] rather than Leptos's `LocalResource` and `Suspense`: a resource
+//! has two states (pending, ready), while a section shows how many pages have come in ("Loading
+//! vital signs… 3,000 of 10,000"), that its scopes were not granted, and a failure with or
+//! without a Try again; and a section may have to wait for the banner before its first request
+//! leaves (the [`Gate`]). Every section goes through the one generic [`load`].
 
 use std::rc::Rc;
 
