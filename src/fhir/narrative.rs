@@ -279,7 +279,17 @@ impl Walk<'_> {
         for child in node.children() {
             self.node(&child, depth, &mut out);
         }
-        out
+        // Text on either side of an element left out (its content kept) reads as one run: one
+        // text node, as the same markup without that element gives, so that sanitizing what
+        // came out changes nothing.
+        let mut merged: Vec<Node> = Vec::with_capacity(out.len());
+        for n in out {
+            match (merged.last_mut(), n) {
+                (Some(Node::Text(run)), Node::Text(t)) => run.push_str(&t),
+                (_, n) => merged.push(n),
+            }
+        }
+        merged
     }
 
     fn node<M: Markup>(&mut self, n: &M, depth: usize, out: &mut Vec<Node>) {
@@ -482,7 +492,6 @@ fn parse(text: &str) -> Result<roxmltree::Document<'_>, NarrativeError> {
     })
 }
 
-/// The children of `root` through the allowlist.
 /// The children of `root` through the allowlist: elements in `html_ns` are HTML; any other
 /// namespace is dropped with its content.
 pub fn walk<M: Markup>(root: &M, html_ns: Option<&'static str>, base: &FhirBase) -> Narrative {
