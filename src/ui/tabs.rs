@@ -21,17 +21,8 @@ use crate::fhir::patient::display_name;
 use crate::fhir::FhirClient;
 use crate::web::{self, Browser};
 
-const TABS: [(&str, &str); 6] = [
-    ("summary", "Summary"),
-    ("vitals", "Vital signs"),
-    ("labs", "Labs"),
-    ("notes", "Notes & reports"),
-    ("encounters", "Encounters"),
-    ("session", "Session"),
-];
-
-/// With a visit in the launch context: what was recorded during it comes first.
-const TABS_WITH_VISIT: [(&str, &str); 7] = [
+/// The tabs; This visit (first) only with a visit in the launch context.
+const TABS: [(&str, &str); 7] = [
     ("visit", "This visit"),
     ("summary", "Summary"),
     ("vitals", "Vital signs"),
@@ -224,9 +215,9 @@ pub(super) fn ChartTabs(
 ) -> impl IntoView {
     let active = nav.active;
     let tabs: &'static [(&str, &str)] = if sections.visit.is_some() {
-        &TABS_WITH_VISIT
-    } else {
         &TABS
+    } else {
+        &TABS[1..]
     };
     let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
         let i = tabs
