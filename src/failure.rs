@@ -124,6 +124,7 @@ pub fn launch_failure(e: &LaunchError, kind: Option<LaunchKind>) -> Failure {
             None,
         ),
         LaunchError::UnknownEhr(_) => p("refused-issuer", "Unknown EHR", "That EHR is not in this app's configuration.".into(), Action::ContactAdministrator, detail),
+        LaunchError::BadFhirBase(_) => p("config", "This EHR's address cannot be used", "The EHR's FHIR address in this app's configuration is not a usable URL.".into(), Action::ContactAdministrator, detail),
         LaunchError::Discovery(DiscoveryError::ForeignEndpoint { name, url, origin, .. }) => p(
             "foreign-endpoint",
             "The EHR's sign-in points to another server",

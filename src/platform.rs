@@ -156,3 +156,42 @@ pub trait Platform {
     fn tab_name(&self) -> String;
     fn set_tab_name(&self, name: &str);
 }
+
+/// A shared platform is the platform (the FHIR client holds its host in an `Rc`).
+impl<P: Platform> Platform for std::rc::Rc<P> {
+    fn send(&self, req: HttpRequest) -> impl Future<Output = Result<HttpResponse, NetError>> {
+        (**self).send(req)
+    }
+    fn now_ms(&self) -> u64 {
+        (**self).now_ms()
+    }
+    fn random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        (**self).random(buf)
+    }
+    fn verify_rs256(
+        &self,
+        jwk: &serde_json::Value,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> impl Future<Output = Result<bool, CryptoError>> {
+        (**self).verify_rs256(jwk, signing_input, signature)
+    }
+    fn load(&self, key: &str) -> Option<String> {
+        (**self).load(key)
+    }
+    fn save(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        (**self).save(key, value)
+    }
+    fn remove(&self, key: &str) {
+        (**self).remove(key)
+    }
+    fn keys(&self) -> Vec<String> {
+        (**self).keys()
+    }
+    fn tab_name(&self) -> String {
+        (**self).tab_name()
+    }
+    fn set_tab_name(&self, name: &str) {
+        (**self).set_tab_name(name)
+    }
+}

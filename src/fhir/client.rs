@@ -98,6 +98,16 @@ pub struct FhirClient<P: Platform + 'static> {
     inner: Rc<Inner<P>>,
 }
 
+/// The FHIR base only: the session's tokens never reach a `Debug` output.
+impl<P: Platform + 'static> std::fmt::Debug for FhirClient<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirClient")
+            .field("base", &self.inner.base.as_str())
+            .field("ended", &self.is_ended())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: Platform + 'static> Clone for FhirClient<P> {
     fn clone(&self) -> Self {
         Self {

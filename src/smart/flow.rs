@@ -3,8 +3,11 @@
 //! token exchange → id_token check → session). Pure logic over the platform trait, so the whole
 //! flow is tested natively against a scripted server.
 
+use std::rc::Rc;
+
 use serde_json::Value;
 
+use crate::fhir::FhirClient;
 use crate::platform::{CryptoError, HttpRequest, HttpResponse, NetError, Platform, StorageError};
 use crate::smart::authorize::{authorize, Entropy, PendingAuthorization, PENDING_PREFIX};
 use crate::smart::callback::{self, CallbackError};
@@ -36,6 +39,9 @@ pub enum LaunchError {
     Token(#[from] TokenError),
     #[error(transparent)]
     IdToken(#[from] IdTokenError),
+    /// The session's FHIR base is not a URL the client can use (the configuration is wrong).
+    #[error("the FHIR base {0} is not a usable URL")]
+    BadFhirBase(String),
 }
 
 /// Discovery: `.well-known/smart-configuration`, then `metadata` when the first said "not
@@ -240,12 +246,41 @@ pub async fn verify<P: Platform>(p: &P, check: &IdCheck) -> Result<Option<String
     }
 }
 
-/// Callback → token → id_token check → stored session, one after the other.
-pub async fn complete<P: Platform>(p: &P, params: CallbackParams) -> Result<Session, LaunchError> {
-    let (mut session, check) = exchange(p, params).await?;
-    session.fhir_user = verify(p, &check).await?;
-    store::save_session(p, &session)?;
-    Ok(session)
+/// The end of a launch, once the exchange has given a session: the id_token check, then the
+/// session confirmed (stored for a reload, with its user); or, when the check fails, the
+/// session ended at once (the reads already sent stop there) and this tab's sign-ins
+/// forgotten. The app runs this while the chart's first reads are on their way.
+pub async fn confirm<P: Platform + 'static>(
+    p: &P,
+    client: &FhirClient<P>,
+    check: &IdCheck,
+) -> Result<Option<String>, LaunchError> {
+    let checked = match verify(p, check).await {
+        Ok(user) => client
+            .confirm(user.clone())
+            .map(|()| user)
+            .map_err(LaunchError::from),
+        Err(e) => Err(e),
+    };
+    if checked.is_err() {
+        client.end();
+        sign_out(p);
+    }
+    checked
+}
+
+/// The callback from start to end, as the app runs it but without the chart's reads in between:
+/// [`exchange`], a client for the session ([`FhirClient::unconfirmed`]), then [`confirm`].
+pub async fn complete<P: Platform + 'static>(
+    p: &Rc<P>,
+    params: CallbackParams,
+) -> Result<FhirClient<P>, LaunchError> {
+    let (session, check) = exchange(&**p, params).await?;
+    let base = session.fhir_base.clone();
+    let client =
+        FhirClient::unconfirmed(p.clone(), session).ok_or(LaunchError::BadFhirBase(base))?;
+    confirm(&**p, &client, &check).await?;
+    Ok(client)
 }
 
 /// Decodes and checks the id_token; returns the user's `fhirUser` once the signature holds.

@@ -77,7 +77,7 @@ fn callback_from(authorize_url: &str, code: &str) -> CallbackParams {
 #[test]
 fn ehr_launch_end_to_end() {
     let probe = Scripted::new(|_| json(500, ""));
-    let p = server(token_body(&probe, None));
+    let p = Rc::new(server(token_body(&probe, None)));
     let url = block_on(begin(
         &p,
         &ehrs(),
@@ -99,7 +99,10 @@ fn ehr_launch_end_to_end() {
         1
     );
 
-    let session = block_on(complete(&p, callback_from(&url, "CODE-1"))).unwrap();
+    let client = block_on(complete(&p, callback_from(&url, "CODE-1"))).unwrap();
+    let session = client
+        .with_session(|s| Session::from_json(&s.to_json()))
+        .unwrap();
     assert_eq!(session.context.patient.as_deref(), Some("patient-01"));
     assert_eq!(
         session.fhir_user.as_deref(),
@@ -215,7 +218,7 @@ fn discovery_shares_one_deadline_and_a_timeout_is_not_a_fallback() {
 /// session, and its pending sign-in is gone.
 #[test]
 fn a_callback_without_the_advertised_iss_sends_no_token_request() {
-    let p = Scripted::new(|req| {
+    let p = Rc::new(Scripted::new(|req| {
         if req.url.ends_with("/.well-known/smart-configuration") {
             json(
                 200,
@@ -224,7 +227,7 @@ fn a_callback_without_the_advertised_iss_sends_no_token_request() {
         } else {
             json(200, r#"{"access_token":"AT","token_type":"Bearer"}"#)
         }
-    });
+    }));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let state = callback_from(&url, "C").state.unwrap();
     let params = match classify(&format!("code=FROM-B&state={state}")).unwrap() {
@@ -272,7 +275,7 @@ fn a_server_refusing_s256_gets_no_second_chance() {
 #[test]
 fn tampered_or_reused_state_sends_no_token_request() {
     let probe = Scripted::new(|_| json(500, ""));
-    let p = server(token_body(&probe, None));
+    let p = Rc::new(server(token_body(&probe, None)));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let mut cb = callback_from(&url, "C");
     let good_state = cb.state.clone();
@@ -295,7 +298,7 @@ fn tampered_or_reused_state_sends_no_token_request() {
 #[test]
 fn expired_pending_request_sends_no_token_request() {
     let probe = Scripted::new(|_| json(500, ""));
-    let p = server(token_body(&probe, None));
+    let p = Rc::new(server(token_body(&probe, None)));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let state = callback_from(&url, "C").state;
     assert_eq!(
@@ -332,7 +335,7 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
         (other_azp, "AuthorizedParty"),
         (future_iat, "IssuedInFuture"),
     ] {
-        let p = server(token_body(&probe, Some(claims)));
+        let p = Rc::new(server(token_body(&probe, Some(claims))));
         let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
         assert!(format!("{e:?}").contains(expected), "{e:?}");
@@ -351,7 +354,7 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
         }
     );
     body["id_token"] = json!(forged);
-    let p = server(body.to_string());
+    let p = Rc::new(server(body.to_string()));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
     assert_eq!(e, LaunchError::IdToken(IdTokenError::BadSignature));
@@ -374,7 +377,7 @@ fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
     .unwrap();
     // One sign-in against `ehrs` with `body` as the token response.
     let launch = |ehrs: &Ehrs, body: String| {
-        let p = server(body);
+        let p = Rc::new(server(body));
         let url = block_on(begin(&p, ehrs, Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         block_on(complete(&p, callback_from(&url, "C")))
     };
@@ -383,7 +386,9 @@ fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
         matches!(e, LaunchError::IdToken(IdTokenError::Issuer { ref got, .. }) if got == "http://localhost:9000/oauth2"),
         "{e:?}"
     );
-    assert!(launch(&with_setting, body).unwrap().fhir_user.is_some());
+    assert!(launch(&with_setting, body)
+        .unwrap()
+        .with_session(|s| s.fhir_user.is_some()));
     // With the setting, a token naming the FHIR base is the one refused.
     assert!(matches!(
         launch(&with_setting, token_body(&probe, None)),
@@ -397,7 +402,7 @@ fn an_id_token_issuer_elsewhere_needs_the_entrys_setting() {
 fn the_jwks_is_asked_with_the_client_id_where_the_entry_says_so() {
     let probe = Scripted::new(|_| json(500, ""));
     let body = token_body(&probe, None);
-    let p = Scripted::new(move |req| {
+    let p = Rc::new(Scripted::new(move |req| {
         if req.url.ends_with("/.well-known/smart-configuration") {
             well_known()
         } else if req.url.ends_with("/auth/token") {
@@ -407,14 +412,14 @@ fn the_jwks_is_asked_with_the_client_id_where_the_entry_says_so() {
         } else {
             json(400, r#"{"errorCode":"invalid_client"}"#)
         }
-    });
+    }));
     let athena = Ehrs::parse(
         r#"{"ehrs":[{"id":"sandbox","name":"Sandbox","iss":"http://localhost:9000/fhir","client_id":"smart-launch","scopes":"patient/*.rs","jwks_client_id":true}]}"#,
     )
     .unwrap();
     let url = block_on(begin(&p, &athena, Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
-    let s = block_on(complete(&p, callback_from(&url, "C"))).unwrap();
-    assert!(s.fhir_user.is_some());
+    let client = block_on(complete(&p, callback_from(&url, "C"))).unwrap();
+    assert!(client.with_session(|s| s.fhir_user.is_some()));
     assert!(p
         .urls()
         .contains(&"http://localhost:9000/jwks?client_id=smart-launch".to_string()));
@@ -423,7 +428,7 @@ fn the_jwks_is_asked_with_the_client_id_where_the_entry_says_so() {
     assert_eq!(
         block_on(complete(&p, callback_from(&url, "C")))
             .unwrap()
-            .fhir_user,
+            .with_session(|s| s.fhir_user.clone()),
         None
     );
 }
@@ -450,7 +455,7 @@ fn a_token_without_kid_is_tried_against_each_rsa_key() {
         let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
         body["id_token"] = json!(unnamed);
         let body = body.to_string();
-        let p = Scripted::new(move |req| {
+        let p = Rc::new(Scripted::new(move |req| {
             if req.url.ends_with("/.well-known/smart-configuration") {
                 well_known()
             } else if req.url.ends_with("/auth/token") {
@@ -458,12 +463,12 @@ fn a_token_without_kid_is_tried_against_each_rsa_key() {
             } else {
                 json(200, &jwks)
             }
-        });
+        }));
         let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         let r = block_on(complete(&p, callback_from(&url, "C")));
         if verifies {
             assert_eq!(
-                r.unwrap().fhir_user.as_deref(),
+                r.unwrap().with_session(|s| s.fhir_user.clone()).as_deref(),
                 Some("http://localhost:9000/fhir/Practitioner/dr-adams")
             );
         } else {
@@ -543,8 +548,7 @@ fn a_new_session_is_kept_fresh_before_its_check_and_stored_only_after() {
         !crate::smart::store::has_session(&*p),
         "nothing stored before the check"
     );
-    let user = block_on(verify(&*p, &check)).unwrap();
-    client.confirm(user).unwrap();
+    block_on(confirm(&*p, &client, &check)).unwrap();
     assert!(resume(&*p).is_some());
     // A refused refresh ends it: the clock's caller asks for a new launch.
     let refused = Rc::new(Scripted::new(|_| json(400, r#"{"error":"invalid_grant"}"#)));
@@ -570,13 +574,13 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     assert!(p.keys().is_empty(), "the pending sign-in is used up");
     assert_eq!(p.count("/jwks"), 1, "the keys came with the token");
     let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
-    let user = block_on(verify(&*p, &check)).unwrap();
+    // The app's own end of the launch (flow::confirm), as the chart runs it.
+    let user = block_on(confirm(&*p, &client, &check)).unwrap();
     assert_eq!(p.count("/jwks"), 1, "the check asks for nothing more");
     assert_eq!(
         user.as_deref(),
         Some("http://localhost:9000/fhir/Practitioner/dr-adams")
     );
-    client.confirm(user).unwrap();
     let stored = resume(&*p).unwrap();
     assert_eq!(
         stored.fhir_user,
@@ -584,7 +588,7 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     );
     assert_eq!(stored.access_token.expose(), "AT-1");
 
-    // A forged signature: the check fails; the UI then ends the client, nothing is stored.
+    // A forged signature: the check fails; the session is ended there, nothing is stored.
     let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
     let t = body["id_token"].as_str().unwrap().to_string();
     let (head, sig) = t.rsplit_once('.').unwrap();
@@ -594,9 +598,8 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
     let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
-    let e = block_on(verify(&*p, &check)).unwrap_err();
+    let e = block_on(confirm(&*p, &client, &check)).unwrap_err();
     assert_eq!(e, LaunchError::IdToken(IdTokenError::BadSignature));
-    client.end();
     assert!(client.is_ended());
     assert!(client.with_session(|s| s.access_token.expose().is_empty()));
     let sent = p.urls().len();
@@ -610,7 +613,7 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
 
 #[test]
 fn token_errors_store_nothing() {
-    let p = Scripted::new(|req| {
+    let p = Rc::new(Scripted::new(|req| {
         if req.url.ends_with("/.well-known/smart-configuration") {
             well_known()
         } else {
@@ -619,7 +622,7 @@ fn token_errors_store_nothing() {
                 r#"{"error":"invalid_grant","error_description":"code expired"}"#,
             )
         }
-    });
+    }));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
     assert!(matches!(e, LaunchError::Token(TokenError::Rejected { .. })));
@@ -835,7 +838,7 @@ fn the_token_never_leaves_the_fhir_base() {
 #[test]
 fn tabs_sharing_one_storage_resume_their_own_patients() {
     let now_s = 1_700_000_000;
-    let p = Scripted::new(move |req| {
+    let p = Rc::new(Scripted::new(move |req| {
         if req.url.ends_with("/.well-known/smart-configuration") {
             well_known()
         } else if req.url.ends_with("/auth/token") {
@@ -852,7 +855,7 @@ fn tabs_sharing_one_storage_resume_their_own_patients() {
         } else {
             json(404, "{}")
         }
-    });
+    }));
     let start = || block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let url_a = start();
     let tab_a = p.tab_name();
@@ -892,7 +895,7 @@ fn tabs_sharing_one_storage_resume_their_own_patients() {
 #[test]
 fn sign_out_clears_everything() {
     let probe = Scripted::new(|_| json(500, ""));
-    let p = server(token_body(&probe, None));
+    let p = Rc::new(server(token_body(&probe, None)));
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     block_on(complete(&p, callback_from(&url, "C"))).unwrap();
     block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();

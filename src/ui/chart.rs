@@ -83,23 +83,16 @@ pub fn Chart(
         Some(check) => {
             let c = client.clone();
             spawn_local(async move {
-                let checked = flow::verify(&Browser, &check).await;
+                // The launch's end (flow::confirm): a failed check has already ended the
+                // session there, so the reads already sent stop and their answers are dropped.
+                let checked = flow::confirm(&Browser, &c, &check).await;
                 web::mark("id-token-checked");
-                let checked = checked.and_then(|fhir_user| {
-                    c.confirm(fhir_user.clone())?;
-                    Ok(fhir_user)
-                });
                 match checked {
                     Ok(fhir_user) => {
                         show_user(&c, fhir_user, patient_url, user, user_is_patient);
                         verified.set(true);
                     }
-                    Err(e) => {
-                        // The reads already sent stop here: their answers are dropped.
-                        c.end();
-                        flow::sign_out(&Browser);
-                        ctx.fail(launch_failure(&e, Some(kind)));
-                    }
+                    Err(e) => ctx.fail(launch_failure(&e, Some(kind))),
                 }
             });
         }
