@@ -1,7 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The JSON the app reads (server answers, config.json, what it stored) goes through serde_json.
-//! This is the corpus the app's former hand-written reader was held to, now held to serde_json
-//! as the app uses it: strict RFC 8259, bounded nesting, the last of repeated names.
+//! A corpus of JSON edge cases, held to serde_json as the app uses it: strict RFC 8259, bounded
+//! nesting, the last of repeated names.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
