@@ -5,7 +5,6 @@
 
 use std::rc::Rc;
 
-use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
@@ -230,14 +229,8 @@ fn PatientChart(
             }
         }
     });
-    let (rest, after_banner) = banner_first(record, verified);
-    let sections = Sections::start(
-        ctx,
-        &client,
-        &patient,
-        after_banner,
-        launch.visit.as_deref(),
-    );
+    let rest = banner_first(record, verified);
+    let sections = Sections::start(ctx, &client, &patient, rest, launch.visit.as_deref());
     let nav = Navigator {
         active: RwSignal::new(launch.first_view.tab()),
         entry: RwSignal::new(None),
@@ -295,21 +288,14 @@ fn PatientChart(
 /// arrive together with the patient's do not hold the name back. A patient's read that takes
 /// long does not hold the rest back for more than a second. The searches of the tabs not shown
 /// at first (vital signs, labs, encounters: most of the bytes) start then too (the returned
-/// gate), so on a slow line they do not share it with the patient's read; the summary's start
-/// with the patient's. Returns whether the rest is built, and the gate.
-fn banner_first(
-    record: RwSignal<Section<Value>, LocalStorage>,
-    verified: RwSignal<bool>,
-) -> (RwSignal<bool>, Gate) {
+/// signal is their gate), so on a slow line they do not share it with the patient's read; the
+/// summary's start with the patient's. Returns whether the rest is built.
+fn banner_first(record: RwSignal<Section<Value>, LocalStorage>, verified: RwSignal<bool>) -> Gate {
     let rest = RwSignal::new(false);
-    let (rest_built, after_banner) = futures::channel::oneshot::channel::<()>();
-    let after_banner: Gate = after_banner.map(|r| r.is_ok()).boxed_local().shared();
-    let rest_built = StoredValue::new_local(Some(rest_built));
     let build_rest = move || {
         // Once only: setting it again would build the tabs anew and lose the open one.
-        if let Some(tx) = rest_built.try_update_value(Option::take).flatten() {
+        if !rest.get_untracked() {
             rest.set(true);
-            let _ = tx.send(());
             spawn_local(async {
                 web::sleep(0).await;
                 web::focus_heading();
@@ -331,5 +317,5 @@ fn banner_first(
         web::sleep(1_000).await;
         build_rest();
     });
-    (rest, after_banner)
+    rest
 }

@@ -43,9 +43,10 @@ pub struct Load<B, T> {
     pub finish: fn(B) -> T,
 }
 
-/// A future that resolves once: a section's search waits on it when it should not start at once;
-/// `false` when the chart went away first (the search is then never sent).
-pub type Gate = futures::future::Shared<futures::future::LocalBoxFuture<'static, bool>>;
+/// When a section's search may leave, if not at once: when this signal turns true (the banner is
+/// on screen). A search still waiting when its chart goes away is never sent: the effect that
+/// would send it goes with the chart.
+pub type Gate = RwSignal<bool>;
 
 pub fn load<B: Default + 'static, T: Clone + 'static>(
     ctx: Ctx,
@@ -63,7 +64,19 @@ pub fn load<B: Default + 'static, T: Clone + 'static>(
         state.set(Section::NotGranted);
         return state;
     }
-    run(ctx, client.clone(), kind, after, Rc::new(l), state);
+    let (client, l) = (client.clone(), Rc::new(l));
+    match after {
+        Some(gate) => {
+            let started = StoredValue::new(false);
+            Effect::new(move || {
+                if gate.get() && !started.get_value() {
+                    started.set_value(true);
+                    run(ctx, client.clone(), kind, l.clone(), state);
+                }
+            });
+        }
+        None => run(ctx, client, kind, l, state),
+    }
     state
 }
 
@@ -72,16 +85,10 @@ fn run<B: Default + 'static, T: Clone + 'static>(
     ctx: Ctx,
     c: FhirClient<Browser>,
     kind: LaunchKind,
-    after: Option<Gate>,
     l: Rc<Load<B, T>>,
     state: SectionSignal<T>,
 ) {
     spawn_local(async move {
-        if let Some(gate) = after {
-            if !gate.await {
-                return;
-            }
-        }
         let mut builder = B::default();
         let (add, finish) = (l.add, l.finish);
         let p: Vec<(&str, &str)> = l.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -102,7 +109,7 @@ fn run<B: Default + 'static, T: Clone + 'static>(
                             loaded: 0,
                             total: None,
                         });
-                        run(ctx, c.clone(), kind, None, l.clone(), state);
+                        run(ctx, c.clone(), kind, l.clone(), state);
                     }))
                 };
                 state.set(Section::Failed(

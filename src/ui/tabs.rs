@@ -1,7 +1,6 @@
 //! The chart's tabs and what fills them: every section of one patient's chart started in one
 //! place ([`Sections::start`]), and the tab list with its panels ([`ChartTabs`]).
 
-use futures::FutureExt;
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -88,8 +87,7 @@ impl Sections {
         };
         // A list for the Summary, searched at once; lists for the other tabs, after the banner.
         let rows_now = |l: Load<Vec<Value>, Vec<TableRow>>| load(ctx, c, kind, None, l);
-        let later =
-            |l: Load<Vec<Value>, Vec<Value>>| load(ctx, c, kind, Some(after_banner.clone()), l);
+        let later = |l: Load<Vec<Value>, Vec<Value>>| load(ctx, c, kind, Some(after_banner), l);
         // Notes and reports: two searches, one list (ui::notes merges them newest first); the
         // visit's own are the same searches narrowed to it.
         let notes = |extra: &[(&'static str, &str)]| {
@@ -110,7 +108,7 @@ impl Sections {
                     ctx,
                     c,
                     kind,
-                    Some(after_banner.clone()),
+                    Some(after_banner),
                     Load {
                         resource_type: "Observation",
                         params: by_patient(&[("encounter", &enc)]),
@@ -136,42 +134,34 @@ impl Sections {
                 ctx,
                 c,
                 kind,
-                Some(after_banner.clone()),
+                Some(after_banner),
                 list("Encounter", by_patient(&[]), |v| {
                     encounter_rows(records::encounters(&v))
                 }),
             ),
-            vitals: vitals_with_marks(load(
-                ctx,
-                c,
-                kind,
-                Some(
-                    after_banner
-                        .clone()
-                        .map(|go| {
-                            if go {
-                                web::mark("vitals-start");
-                            }
-                            go
-                        })
-                        .boxed_local()
-                        .shared(),
-                ),
-                Load {
-                    resource_type: "Observation",
-                    params: by_patient(&[("category", "vital-signs")]),
-                    add: |b: &mut VitalsBuilder, page| b.add_page(&page),
-                    finish: |b| {
-                        web::mark("vitals-fetched");
-                        VitalsBuilder::finish(b)
+            vitals: vitals_with_marks(
+                after_banner,
+                load(
+                    ctx,
+                    c,
+                    kind,
+                    Some(after_banner),
+                    Load {
+                        resource_type: "Observation",
+                        params: by_patient(&[("category", "vital-signs")]),
+                        add: |b: &mut VitalsBuilder, page| b.add_page(&page),
+                        finish: |b| {
+                            web::mark("vitals-fetched");
+                            VitalsBuilder::finish(b)
+                        },
                     },
-                },
-            )),
+                ),
+            ),
             labs: load(
                 ctx,
                 c,
                 kind,
-                Some(after_banner.clone()),
+                Some(after_banner),
                 Load {
                     resource_type: "Observation",
                     params: by_patient(&[("category", "laboratory")]),
@@ -187,12 +177,20 @@ impl Sections {
 }
 
 /// The benchmark's User Timing marks for the vital signs (README, "Benchmarks"; the
-/// 10,000-observation record): `vitals-start` when their search may leave (the gate above),
+/// 10,000-observation record): `vitals-start` when their search may leave (`gate` opens),
 /// `vitals-fetched` when its pages are in (before they are built into series), and
 /// `vitals-painted` once the built section is on screen. Kept here, out of the sections' types.
 fn vitals_with_marks(
+    gate: Gate,
     state: SectionSignal<crate::chart::vitals::Vitals>,
 ) -> SectionSignal<crate::chart::vitals::Vitals> {
+    let started = StoredValue::new(false);
+    Effect::new(move || {
+        if gate.get() && !started.get_value() {
+            started.set_value(true);
+            web::mark("vitals-start");
+        }
+    });
     let painted = StoredValue::new(false);
     Effect::new(move || {
         if matches!(*state.read(), Section::Ready(_)) && !painted.get_value() {
