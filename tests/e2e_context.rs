@@ -219,6 +219,14 @@ async fn fhir_context_items_are_opened_named_or_noted() {
         .find(Locator::Css("#launched-from a"))
         .await
         .is_err());
+    let listed = env
+        .element("#context-items")
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(listed.contains("Appointment/appt-patient-01"), "{listed}");
     assert_eq!(requests_to(&env, "other-ehr.example").await, 0);
     assert_eq!(requests_to(&env, "/Appointment/").await, 0);
     env.browser

@@ -339,6 +339,18 @@ pub fn resume<P: Platform>(p: &P) -> Option<Session> {
     store::load_session(p)
 }
 
+/// Sign-out of a running session: its tokens end at once (nothing more is sent with them) and are
+/// forgotten with this tab's sign-ins; the returned future asks the server to revoke them
+/// (RFC 7009, [`FhirClient::revoke`]).
+pub fn end_session<P: Platform + 'static>(
+    p: &P,
+    client: &FhirClient<P>,
+) -> futures::future::LocalBoxFuture<'static, ()> {
+    let revoking = client.revoke();
+    sign_out(p);
+    revoking
+}
+
 /// Sign-out: forget this tab's session and the sign-ins it started (and any abandoned ones).
 /// Other tabs that share this storage (Epic Hyperspace) keep theirs.
 pub fn sign_out<P: Platform>(p: &P) {

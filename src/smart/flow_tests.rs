@@ -1228,8 +1228,12 @@ fn sign_out_revokes_the_tokens() {
         },
         r#"{"access_token":"AT-1","token_type":"Bearer","refresh_token":"RT-1"}"#,
     );
-    let revoking = client.revoke();
+    client
+        .with_session(|s| crate::smart::store::save_session(&*p, s))
+        .unwrap();
+    let revoking = end_session(&*p, &client);
     assert!(client.is_ended());
+    assert!(resume(&*p).is_none(), "forgotten at once");
     assert!(matches!(
         block_on(client.read("Patient", "patient-01")),
         Err(FhirError::SessionExpired)

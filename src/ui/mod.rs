@@ -199,12 +199,6 @@ impl Ctx {
             }
         });
     }
-
-    /// Sign-out: memory (the client goes with the screen), storage, and the screen.
-    pub fn sign_out(&self) {
-        flow::sign_out(&Browser);
-        self.show_picker();
-    }
 }
 
 #[derive(Clone)]

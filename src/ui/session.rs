@@ -8,9 +8,10 @@ use super::chart::ChartState;
 use super::{Ctx, LaunchTarget};
 use crate::chart::time::countdown;
 use crate::chart::time::{date_time, zone_label};
-use crate::fhir::FhirClient;
 use crate::smart::authorize::LaunchKind;
+use crate::smart::flow;
 use crate::smart::granted::not_granted;
+use crate::web::Browser;
 
 /// The session that will end without a refresh (the EHR gave no refresh token): said with its
 /// time once [`crate::smart::session::ENDING_NOTICE_MS`] away, with the next step: launch
@@ -61,7 +62,7 @@ pub fn SessionPanel() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let ChartState { now, user, .. } = expect_context::<ChartState>();
     let client = expect_context::<ChartState>().client();
-    let (ehr_id, base, patient, encounter, intent, requested, granted, kind) =
+    let (ehr_id, base, patient, encounter, intent, launched_from, requested, granted, kind) =
         client.with_session(|s| {
             (
                 s.ehr_id.clone(),
@@ -69,6 +70,16 @@ pub fn SessionPanel() -> impl IntoView {
                 s.context.patient.clone(),
                 s.context.encounter.clone(),
                 s.context.intent.clone(),
+                // What the EHR passed as `fhirContext`, as text (its reference, else the item).
+                s.context
+                    .fhir_context
+                    .iter()
+                    .map(|v| {
+                        v["reference"]
+                            .as_str()
+                            .map_or_else(|| v.to_string(), str::to_string)
+                    })
+                    .collect::<Vec<String>>(),
                 s.requested_scope.clone(),
                 s.granted_scope.clone(),
                 s.kind,
@@ -160,8 +171,8 @@ pub fn SessionPanel() -> impl IntoView {
                     {move || if refreshing.get() { "Refreshing…" } else { "Refresh now" }}</button>
                 <button id="sign-out" class="secondary" on:click=move |_| {
                     // The tokens leave the app now; the server is asked to revoke them meanwhile.
-                    spawn_local(client.with_value(FhirClient::revoke));
-                    ctx.sign_out();
+                    spawn_local(client.with_value(|c| flow::end_session(&Browser, c)));
+                    ctx.show_picker();
                 }>"Sign out"</button>
             </div>
             <details class="technical">
@@ -172,6 +183,8 @@ pub fn SessionPanel() -> impl IntoView {
                     <dt>"Encounter in context"</dt><dd id="context-encounter">{encounter.unwrap_or_else(|| "none".into())}</dd>
                     // Kept as the EHR sent it, known to the app or not (`chart::context::intent_view`).
                     <dt>"Intent"</dt><dd id="context-intent">{intent.unwrap_or_else(|| "none".into())}</dd>
+                    <dt>"Launched from"</dt>
+                    <dd id="context-items">{if launched_from.is_empty() { "none".to_string() } else { launched_from.join(", ") }}</dd>
                     <dt>"Scopes granted"</dt>
                     <dd><ul id="scopes" class="scopes">{granted.split_whitespace().map(|s| view! { <li>{s.to_string()}</li> }).collect_view()}</ul></dd>
                     <dt>"Requested, not granted"</dt>
