@@ -2,7 +2,7 @@
 //! randomness, this tab's sessionStorage, RS256 checks through crypto.subtle, fetch errors, and
 //! hostile narratives rendered inert.
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use smart_launch::platform::{HttpRequest, NetError, Platform};

@@ -1,7 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! End to end in headless Chromium: real launches of the built app against the sandbox EHR on
 //! another origin, as a clinician or a patient would do them.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

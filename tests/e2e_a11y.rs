@@ -1,7 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Accessibility: axe-core's WCAG 2.1 A/AA rules on every screen, at a desktop width
 //! and at 320 px (an EHR's side panel), with zero violations; and a screenshot of each.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

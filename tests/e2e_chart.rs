@@ -1,5 +1,5 @@
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The chart after launch, end to end in headless Chromium against the sandbox EHR: each section
 //! against what the sandbox serves, narrowed scopes, patient search, and the large record.
 

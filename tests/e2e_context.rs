@@ -3,7 +3,7 @@
 //! encounter, `fhirContext` items, an intent) decides where the chart opens and what it names,
 //! and what cannot be read or lies elsewhere is said in its place, never fetched, never a failed
 //! launch.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

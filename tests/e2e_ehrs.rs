@@ -3,7 +3,7 @@
 //! app launched as each real EHR would launch it — EHR launch and standalone launch reach the
 //! chart, the session is refreshed where the EHR gives a refresh token and its end announced
 //! where it does not, and sign-out works.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

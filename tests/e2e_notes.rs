@@ -1,5 +1,5 @@
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Notes & reports end to end in headless Chromium against the sandbox EHR: every report and
 //! note of a patient, newest first, with text, sanitized XHTML, a report's results from the labs
 //! loaded and a PDF fetched with the token; and the hostile-notes patient, served without any

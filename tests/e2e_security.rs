@@ -2,7 +2,7 @@
 //! End to end in headless Chromium: what the app guarantees by itself against a misbehaving or
 //! hostile EHR (SECURITY.md "Discovery", "Authorize and callback", "Tokens"), with the app
 //! served both with and without app-host's Content-Security-Policy.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

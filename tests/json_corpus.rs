@@ -2,7 +2,7 @@
 //! The JSON the app reads (server answers, config.json, what it stored) goes through serde_json.
 //! A corpus of JSON edge cases, held to serde_json as the app uses it: strict RFC 8259, bounded
 //! nesting, the last of repeated names.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 //! `JSON.parse` followed by serde-wasm-bindgen. `scripts/bench.sh` runs it in release mode and
 //! copies the printed figures into BENCHMARKS.md; the JSON path was chosen on them.
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
 use wasm_bindgen_test::*;

@@ -3,7 +3,7 @@
 //! examples someone thought of. Each property says what must hold, beyond "does not panic".
 //! `PROPTEST_CASES` sets how many inputs each property gets (256 unless set; `scripts/fuzz.sh`
 //! runs many more).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
 use serde_json::{json, Value};

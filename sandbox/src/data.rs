@@ -514,11 +514,13 @@ impl Generator {
             .push(r);
     }
 
+    #[allow(clippy::expect_used)]
     fn add_json(&mut self, json: Value, patient: Option<&str>, date: Option<&str>) {
         let resource_type = RESOURCE_TYPES
             .iter()
             .copied()
             .find(|t| json["resourceType"] == *t)
+            // The generator's own resources, at start-up: never from a request.
             .expect("generator only makes known types");
         let mut codes = Vec::new();
         let mut push_codes = |v: &Value| {

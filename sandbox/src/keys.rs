@@ -26,6 +26,8 @@ impl Signer {
     }
 
     fn generate() -> Self {
+        // At start-up, from the OS random source: a sandbox without one cannot sign id_tokens.
+        #[allow(clippy::expect_used)]
         let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
             .expect("RSA key generation with the OS random source");
         let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());

@@ -1,5 +1,5 @@
 //! The app host's security headers over real HTTP (SECURITY.md, "Hosting").
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::Ipv4Addr;
 

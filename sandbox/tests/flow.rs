@@ -1,6 +1,6 @@
 //! The sandbox over real HTTP on loopback: the code flow with PKCE, each rejection a strict EHR
 //! must make, paging, and v1/v2 scopes.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;

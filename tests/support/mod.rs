@@ -1,6 +1,7 @@
 //! End-to-end harness: the sandbox EHR and the built app on two loopback origins (ephemeral
 //! ports), Debian's chromedriver + headless Chromium, and a WebDriver client.
-#![allow(clippy::unwrap_used)]
+// Test harness: a broken setup fails the test with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::net::{Ipv4Addr, SocketAddr};
