@@ -277,12 +277,7 @@ impl Profile {
                     let (level, perms) = s.split_once('/').map_or(("patient", ""), |(l, rest)| {
                         (l, rest.split_once('.').map_or("", |(_, p)| p))
                     });
-                    let types: Vec<&str> = if r.resource_type == "*" {
-                        crate::data::RESOURCE_TYPES.to_vec()
-                    } else {
-                        vec![r.resource_type.as_str()]
-                    };
-                    for t in types.into_iter().filter(|t| *t != withheld) {
+                    for t in covered(&r.resource_type).filter(|t| *t != withheld) {
                         let piece = format!("{level}/{t}.{perms}");
                         if !out.contains(&piece) {
                             out.push(piece);
@@ -404,6 +399,16 @@ pub struct FhirErrorShape {
     pub www_authenticate: Option<String>,
 }
 
+/// The resource types a scope's type covers: every type the sandbox serves for `*`.
+fn covered(resource_type: &str) -> impl Iterator<Item = &str> {
+    let all = resource_type == "*";
+    crate::data::RESOURCE_TYPES
+        .iter()
+        .copied()
+        .filter(move |_| all)
+        .chain((!all).then_some(resource_type))
+}
+
 /// The granted scope as Epic writes it: the context scopes as requested, each clinical scope as
 /// `Type.read Type.search` (every type a wildcard covers), `Read` capitalised on every other
 /// type, and a trailing space.
@@ -413,12 +418,7 @@ fn epic_scope(granted: &[String]) -> String {
     for s in granted {
         match scopes::parse(s) {
             Some(Scope::Resource(r)) if r.read || r.search => {
-                let types: Vec<&str> = if r.resource_type == "*" {
-                    crate::data::RESOURCE_TYPES.to_vec()
-                } else {
-                    vec![r.resource_type.as_str()]
-                };
-                for t in types {
+                for t in covered(&r.resource_type) {
                     let read = if n % 2 == 0 { "read" } else { "Read" };
                     n += 1;
                     for piece in [format!("{t}.{read}"), format!("{t}.search")] {

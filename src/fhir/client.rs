@@ -460,10 +460,7 @@ impl<P: Platform + 'static> FhirClient<P> {
         if !self.with_session(Session::can_refresh) {
             return false;
         }
-        let url = format!(
-            "{}/.well-known/smart-configuration",
-            self.inner.base.as_str().trim_end_matches('/')
-        );
+        let url = crate::smart::discovery::well_known_url(self.inner.base.as_str());
         let probe = HttpRequest::get(url, "application/json").within(HIDDEN_401_PROBE_MS);
         self.inner.platform.send(probe).await.is_ok()
     }

@@ -96,11 +96,15 @@ pub enum DiscoveryError {
 }
 
 pub fn well_known_request(iss: &Issuer) -> HttpRequest {
-    HttpRequest::get(
-        format!("{}/.well-known/smart-configuration", iss.as_str()),
-        "application/json",
+    HttpRequest::get(well_known_url(iss.as_str()), "application/json").within(DISCOVERY_DEADLINE_MS)
+}
+
+/// Where a FHIR base's SMART configuration lies (SMART App Launch 2.2 §"Retrieve .well-known").
+pub fn well_known_url(fhir_base: &str) -> String {
+    format!(
+        "{}/.well-known/smart-configuration",
+        fhir_base.trim_end_matches('/')
     )
-    .within(DISCOVERY_DEADLINE_MS)
 }
 
 fn metadata_url(iss: &Issuer) -> String {
