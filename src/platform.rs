@@ -152,7 +152,7 @@ pub trait Platform {
 
     /// This tab's name (`window.name`): kept by the tab across reloads and navigations, never
     /// shared with another tab, so it tells tabs apart where their storage is shared
-    /// ([`crate::smart::store`]). Empty when the tab has none.
+    /// (`smart::session`). Empty when the tab has none.
     fn tab_name(&self) -> String;
     fn set_tab_name(&self, name: &str);
 }

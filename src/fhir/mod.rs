@@ -17,5 +17,5 @@ pub fn is_fhir_id(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
-pub use client::{FhirClient, RefreshError};
+pub use client::FhirClient;
 pub use response::{process_response, FhirError};

@@ -50,7 +50,7 @@ pub struct PendingAuthorization {
     /// The entry's `jwks_client_id`: the JWKS is asked for with `?client_id=`.
     #[serde(default)]
     pub jwks_client_id: bool,
-    /// The tab's name when the launch started ([`crate::smart::store`]): the callback gives it
+    /// The tab's name when the launch started (`smart::session`): the callback gives it
     /// back to the tab if the browser dropped it on the way through the EHR's pages.
     #[serde(default)]
     pub tab_name: String,

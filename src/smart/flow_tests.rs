@@ -10,8 +10,14 @@ use serde_json::json;
 use super::*;
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpResponse, Method, NetError};
-use crate::smart::authorize::PendingAuthorization;
+use crate::smart::authorize::{PendingAuthorization, PENDING_PREFIX};
+use crate::smart::launch::CallbackParams;
 use crate::smart::launch::{classify, PageRequest};
+use crate::smart::session::{
+    complete, confirm, end_session, exchange, open_new, pending_origin, refuse_visit, sign_out,
+    stored, stored_client, verify, Session,
+};
+use crate::smart::token;
 use crate::testing::{json, Scripted};
 
 const ISS: &str = "http://localhost:9000/fhir";
@@ -127,7 +133,7 @@ fn ehr_launch_end_to_end() {
     assert!(!body.contains("secret"));
     // The pending request is used up; the session is mirrored.
     assert!(p.keys().iter().all(|k| !k.starts_with(PENDING_PREFIX)));
-    assert!(resume(&p).is_some());
+    assert!(stored(&*p).is_some());
 }
 
 #[test]
@@ -243,7 +249,7 @@ fn a_callback_without_the_advertised_iss_sends_no_token_request() {
         "{e:?}"
     );
     assert_eq!(p.count("/auth/token"), 0);
-    assert!(resume(&p).is_none());
+    assert!(stored(&*p).is_none());
     assert!(p.keys().iter().all(|k| !k.starts_with(PENDING_PREFIX)));
     // With `iss`, the same server's callback goes through.
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
@@ -339,7 +345,7 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
         let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
         assert!(format!("{e:?}").contains(expected), "{e:?}");
-        assert!(resume(&p).is_none());
+        assert!(stored(&*p).is_none());
     }
     // A forged signature: the right claims, signed by someone else's key (here: bytes flipped).
     let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
@@ -358,7 +364,7 @@ fn bad_id_tokens_stop_the_launch_and_store_nothing() {
     let url = block_on(begin(&p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let e = block_on(complete(&p, callback_from(&url, "C"))).unwrap_err();
     assert_eq!(e, LaunchError::IdToken(IdTokenError::BadSignature));
-    assert!(resume(&p).is_none());
+    assert!(stored(&*p).is_none());
 }
 
 /// Epic (sandbox/src/profile.rs): the id_token names the sign-in server (`…/oauth2`), not the FHIR base,
@@ -539,25 +545,25 @@ fn a_new_session_is_kept_fresh_before_its_check_and_stored_only_after() {
     let p = Rc::new(server(body.to_string()));
     let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
-    let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
+    let client = open_new(p.clone(), session).unwrap();
     let due = client.with_session(|s| s.expires_at_ms.unwrap()) - 1_000;
     p.now.set(due);
-    assert_eq!(block_on(client.keep_fresh(due)), Ok(true));
+    assert_eq!(block_on(client.session().keep_fresh(due)), Ok(true));
     assert_eq!(p.count("/auth/token"), 2, "the exchange, then the refresh");
     assert!(
-        !crate::smart::store::has_session(&*p),
+        !crate::smart::session::is_stored(&*p),
         "nothing stored before the check"
     );
     block_on(confirm(&*p, &client, &check)).unwrap();
-    assert!(resume(&*p).is_some());
+    assert!(stored(&*p).is_some());
     // A refused refresh ends it: the clock's caller asks for a new launch.
     let refused = Rc::new(Scripted::new(|_| json(400, r#"{"error":"invalid_grant"}"#)));
     let session = client.with_session(|s| Session::from_json(&s.to_json()).unwrap());
-    let dying = FhirClient::new(refused.clone(), session).unwrap();
+    let dying = stored_client(refused.clone(), session);
     let due = dying.with_session(|s| s.expires_at_ms.unwrap()) - 1_000;
-    assert!(block_on(dying.keep_fresh(due)).is_err());
+    assert!(block_on(dying.session().keep_fresh(due)).is_err());
     assert_eq!(
-        block_on(dying.keep_fresh(due)),
+        block_on(dying.session().keep_fresh(due)),
         Ok(false),
         "ended: nothing more to keep"
     );
@@ -570,10 +576,10 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
     assert_eq!(session.fhir_user, None, "no user before the check");
-    assert!(resume(&*p).is_none(), "nothing stored before the check");
+    assert!(stored(&*p).is_none(), "nothing stored before the check");
     assert!(p.keys().is_empty(), "the pending sign-in is used up");
     assert_eq!(p.count("/jwks"), 1, "the keys came with the token");
-    let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
+    let client = open_new(p.clone(), session).unwrap();
     // The app's own end of the launch (flow::confirm), as the chart runs it.
     let user = block_on(confirm(&*p, &client, &check)).unwrap();
     assert_eq!(p.count("/jwks"), 1, "the check asks for nothing more");
@@ -581,12 +587,9 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
         user.as_deref(),
         Some("http://localhost:9000/fhir/Practitioner/dr-adams")
     );
-    let stored = resume(&*p).unwrap();
-    assert_eq!(
-        stored.fhir_user,
-        client.with_session(|s| s.fhir_user.clone())
-    );
-    assert_eq!(stored.access_token.expose(), "AT-1");
+    let kept = stored(&*p).unwrap();
+    assert_eq!(kept.fhir_user, client.with_session(|s| s.fhir_user.clone()));
+    assert_eq!(kept.access_token.expose(), "AT-1");
 
     // A forged signature: the check fails; the session is ended there, nothing is stored.
     let mut body: serde_json::Value = serde_json::from_str(&token_body(&probe, None)).unwrap();
@@ -597,7 +600,7 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
     let p = Rc::new(server(body.to_string()));
     let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let (session, check) = block_on(exchange(&*p, callback_from(&url, "C"))).unwrap();
-    let client = FhirClient::unconfirmed(p.clone(), session).unwrap();
+    let client = open_new(p.clone(), session).unwrap();
     let e = block_on(confirm(&*p, &client, &check)).unwrap_err();
     assert_eq!(e, LaunchError::IdToken(IdTokenError::BadSignature));
     assert!(client.is_ended());
@@ -608,7 +611,7 @@ fn an_exchange_stores_nothing_until_its_id_token_check_passes() {
         FhirError::SessionExpired
     );
     assert_eq!(p.urls().len(), sent, "nothing sent once ended");
-    assert!(resume(&*p).is_none());
+    assert!(stored(&*p).is_none());
 }
 
 #[test]
@@ -652,7 +655,7 @@ fn launched_with(
     }).to_string()).unwrap();
     let t = token::process_token_response(&json(200, token).unwrap()).unwrap();
     let session = Session::new(&pending, t, None, p.now_ms());
-    let client = FhirClient::new(p.clone(), session).unwrap();
+    let client = stored_client(p.clone(), session);
     (p, client)
 }
 
@@ -687,7 +690,7 @@ fn a_401_refreshes_once_and_retries_with_the_new_token() {
     assert_eq!(sent[2].3.as_deref(), Some("Bearer AT-2"));
     client.with_session(|s| assert_eq!(s.refresh_token.as_ref().unwrap().expose(), "RT-2"));
     // The mirror holds the rotated token.
-    assert!(resume(&*p).unwrap().refresh_token.unwrap().expose() == "RT-2");
+    assert!(stored(&*p).unwrap().refresh_token.unwrap().expose() == "RT-2");
 }
 
 #[test]
@@ -871,7 +874,7 @@ fn tabs_sharing_one_storage_resume_their_own_patients() {
     block_on(complete(&p, callback_from(&url_b, "CODE-B"))).unwrap();
     assert_eq!(p.tab_name(), tab_b, "restored from its pending sign-in");
 
-    let patient = || resume(&p).and_then(|s| s.context.patient);
+    let patient = || stored(&*p).and_then(|s| s.context.patient);
     assert_eq!(patient().as_deref(), Some("patient-b"));
     p.set_tab_name(&tab_a);
     assert_eq!(patient().as_deref(), Some("patient-a"));
@@ -1033,9 +1036,6 @@ fn a_401_after_the_refresh_ends_the_session_once_for_every_caller() {
         },
         AT1,
     );
-    client
-        .with_session(|s| store::save_session(&*p, s))
-        .unwrap();
     let (a, b, c) = block_on(futures::future::join3(
         client.read("Patient", "patient-01"),
         client.search_all("Condition", &[("patient", "patient-01")], |_, _| {}),
@@ -1052,13 +1052,16 @@ fn a_401_after_the_refresh_ends_the_session_once_for_every_caller() {
         assert!(s.access_token.expose().is_empty());
         assert!(s.refresh_token.is_none());
     });
-    assert!(!store::has_session(&*p), "dropped from storage");
+    assert!(
+        !crate::smart::session::is_stored(&*p),
+        "dropped from storage"
+    );
     // No further request with the token, and no further refresh.
     assert_eq!(
         block_on(client.read("Patient", "patient-01")),
         Err(FhirError::SessionExpired)
     );
-    assert!(block_on(client.refresh()).is_err());
+    assert!(block_on(client.session().refresh()).is_err());
     assert_eq!(p.sent.borrow().len(), 7);
 }
 
@@ -1114,14 +1117,11 @@ fn a_401_without_a_refresh_token_ends_the_session() {
         |_| json(401, ""),
         r#"{"access_token":"AT-1","token_type":"Bearer","expires_in":3600}"#,
     );
-    client
-        .with_session(|s| store::save_session(&*p, s))
-        .unwrap();
     assert_eq!(
         block_on(client.read("Patient", "x")),
         Err(FhirError::SessionExpired)
     );
-    assert!(!store::has_session(&*p));
+    assert!(!crate::smart::session::is_stored(&*p));
     assert_eq!(
         block_on(client.read("Patient", "x")),
         Err(FhirError::SessionExpired)
@@ -1145,7 +1145,7 @@ fn a_401_for_a_token_already_replaced_retries_without_a_second_refresh() {
         },
         AT1,
     );
-    let refresh = client.refresh();
+    let refresh = client.session().refresh();
     let (r, read) = block_on(futures::future::join(
         refresh,
         client.read("Patient", "patient-01"),
@@ -1228,12 +1228,9 @@ fn sign_out_revokes_the_tokens() {
         },
         r#"{"access_token":"AT-1","token_type":"Bearer","refresh_token":"RT-1"}"#,
     );
-    client
-        .with_session(|s| crate::smart::store::save_session(&*p, s))
-        .unwrap();
     let revoking = end_session(&*p, &client);
     assert!(client.is_ended());
-    assert!(resume(&*p).is_none(), "forgotten at once");
+    assert!(stored(&*p).is_none(), "forgotten at once");
     assert!(matches!(
         block_on(client.read("Patient", "patient-01")),
         Err(FhirError::SessionExpired)
@@ -1267,7 +1264,7 @@ fn sign_out_revokes_the_tokens() {
         ]
     );
     // Revoking again (a second click) sends nothing: the session has already ended.
-    block_on(client.revoke());
+    block_on(client.session().revoke());
     assert_eq!(p.sent.borrow().len(), 2);
 
     let (p, client) = launched_with(
@@ -1275,7 +1272,7 @@ fn sign_out_revokes_the_tokens() {
         r#"{"access_token":"AT-1","token_type":"Bearer"}"#,
         None,
     );
-    block_on(client.revoke());
+    block_on(client.session().revoke());
     assert!(client.is_ended());
     assert!(p.sent.borrow().is_empty());
 }

@@ -8,12 +8,13 @@
 //! 5. [`callback`]: state checks that turn a redirect into an [`secret::AuthCode`]
 //! 6. [`token`]: code exchange, refresh, token response checks
 //! 7. [`id_token`]: OpenID Connect id_token checks
-//! 8. [`session`]: the launched session and refresh timing
-//! 9. [`flow`]: the steps in sequence over a [`crate::platform::Platform`]
+//! 8. [`flow`]: steps 1-4 in sequence over a [`crate::platform::Platform`]
+//! 9. [`session`]: the session's life and its one owner, from the callback (exchange, id_token
+//!    check, confirm) through resume, refresh and the end to sign-out and revocation; the only
+//!    code that touches this tab's storage
 //!
 //! After the launch: [`granted`] reads the granted scopes as EHRs spell them (what the chart
-//! may ask for), [`style`] checks the EHR's `smart_style_url` values, and [`store`] is the one
-//! owner of this tab's stored session. [`fields`] reads the JSON records above with serde and
+//! may ask for) and [`style`] checks the EHR's `smart_style_url` values. [`fields`] reads the JSON records above with serde and
 //! names the field at fault in errors; [`secret`] holds the redacted secret types.
 
 pub mod authorize;
@@ -29,6 +30,5 @@ pub mod pkce;
 pub mod scopes;
 pub mod secret;
 pub mod session;
-pub mod store;
 pub mod style;
 pub mod token;

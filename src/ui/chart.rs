@@ -21,8 +21,8 @@ use crate::failure::launch_failure;
 use crate::fhir::patient::display_name;
 use crate::fhir::FhirClient;
 use crate::platform::{HttpRequest, Platform};
+use crate::smart::session;
 use crate::smart::style::variables;
-use crate::smart::{flow, store};
 use crate::web::{self, Browser};
 
 /// What the chart's components share, through Leptos context: the session's client, the clock
@@ -51,7 +51,7 @@ pub fn Chart(
     client: FhirClient<Browser>,
     /// The id_token check of a new session: the chart's first reads go out while it runs, and
     /// nothing of the chart is shown until it has passed (a failed check ends the session).
-    check: Option<Rc<flow::IdCheck>>,
+    check: Option<Rc<session::IdCheck>>,
     /// The read of the launch's patient, when it is already on its way.
     first: Option<PatientRead>,
 ) -> impl IntoView {
@@ -67,7 +67,7 @@ pub fn Chart(
     let selected = RwSignal::new(
         context_patient
             .clone()
-            .or_else(|| store::selected_patient(&Browser)),
+            .or_else(|| session::selected_patient(&Browser)),
     );
     let now = RwSignal::new(Browser.now_ms());
     let user = RwSignal::new(None::<String>);
@@ -82,9 +82,9 @@ pub fn Chart(
         Some(check) => {
             let c = client.clone();
             spawn_local(async move {
-                // The launch's end (flow::confirm): a failed check has already ended the
+                // The launch's end (session::confirm): a failed check has already ended the
                 // session there, so the reads already sent stop and their answers are dropped.
-                let checked = flow::confirm(&Browser, &c, &check).await;
+                let checked = session::confirm(&Browser, &c, &check).await;
                 web::mark("id-token-checked");
                 match checked {
                     Ok(fhir_user) => {
@@ -121,7 +121,7 @@ pub fn Chart(
                 }
                 let t = Browser.now_ms();
                 now.set(t);
-                match c.keep_fresh(t).await {
+                match c.session().keep_fresh(t).await {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(_) => return ctx.session_expired(kind),
@@ -140,7 +140,7 @@ pub fn Chart(
     });
     let pick = move |id: String| {
         // Kept for a reload of this tab; the chart opens on it even if it cannot be kept.
-        let _ = store::select_patient(&Browser, &id);
+        let _ = session::select_patient(&Browser, &id);
         selected.set(Some(id));
     };
     let can_change = context_patient.is_none();
@@ -151,7 +151,7 @@ pub fn Chart(
             {move || match selected.get() {
                 Some(id) => view! {
                     <PatientChart patient=id first=first.clone()
-                        on_change=move || { store::clear_selected_patient(&Browser); selected.set(None); } can_change=can_change/>
+                        on_change=move || { session::clear_selected_patient(&Browser); selected.set(None); } can_change=can_change/>
                 }.into_any(),
                 None => view! {
                     {Effect::new(move || {

@@ -23,11 +23,12 @@ use leptos::task::spawn_local;
 
 use crate::failure::{config_failure, fhir_failure, launch_failure, params_failure, Failure};
 use crate::fhir::{FhirClient, FhirError};
+use crate::smart;
 use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
 use crate::smart::flow::{self, Target};
 use crate::smart::launch::{classify, PageRequest};
-use crate::smart::session::Session;
+use crate::smart::session::IdCheck;
 use crate::web::{self, Browser};
 
 #[derive(Clone)]
@@ -41,7 +42,7 @@ pub enum Screen {
     /// the chart is shown until it has).
     Chart(
         FhirClient<Browser>,
-        Option<Rc<flow::IdCheck>>,
+        Option<Rc<IdCheck>>,
         Option<banner::PatientRead>,
     ),
 }
@@ -164,29 +165,28 @@ impl Ctx {
         }
     }
 
-    /// Opens the chart of `session`; `check` is the id_token check a new session still has to
-    /// pass (the chart's first reads go out meanwhile).
-    pub fn open_session(&self, session: Session, check: Option<flow::IdCheck>) {
-        self.last_ehr.set_value(Some(session.ehr_id.clone()));
-        let client = match check {
-            // Nothing is stored until the id_token check has passed.
-            Some(_) => FhirClient::unconfirmed(Rc::new(Browser), session),
-            None => FhirClient::new(Rc::new(Browser), session),
-        };
+    /// Opens the chart of a session (`smart::session::open_new` or `resume`); `check` is the
+    /// id_token check a new session still has to pass (the chart's first reads go out
+    /// meanwhile).
+    pub fn open_session(
+        &self,
+        client: Result<FhirClient<Browser>, flow::LaunchError>,
+        check: Option<IdCheck>,
+    ) {
         match client {
-            Some(client) => {
+            Ok(client) => {
+                self.last_ehr
+                    .set_value(Some(client.with_session(|s| s.ehr_id.clone())));
                 // The patient's read leaves before the chart's view is built.
                 let first = client
                     .with_session(|s| s.context.patient.clone())
                     .map(|id| banner::PatientRead::start(*self, &client, &id));
                 self.show(Screen::Chart(client, check.map(Rc::new), first))
             }
-            None => {
-                flow::sign_out(&Browser);
-                self.fail(config_failure(&ConfigError::Malformed(
-                    "the session's FHIR base is not a URL".into(),
-                )));
-            }
+            // The session module has already forgotten a session it could not use.
+            Err(_) => self.fail(config_failure(&ConfigError::Malformed(
+                "the session's FHIR base is not a URL".into(),
+            ))),
         }
     }
 
@@ -281,30 +281,31 @@ async fn start(ctx: Ctx) {
     }
     match classify(&query) {
         Err(e) => {
-            flow::refuse_visit(&Browser, &query);
+            smart::session::refuse_visit(&Browser, &query);
             ctx.fail(params_failure(&e));
         }
         Ok(PageRequest::Callback(params)) => {
             ctx.show(Screen::Working("Completing sign-in…".into()));
-            let origin = flow::pending_origin(&Browser, params.state.as_deref());
+            let origin = smart::session::pending_origin(&Browser, params.state.as_deref());
             let kind = origin.as_ref().map(|(k, _)| *k);
             ctx.last_ehr.set_value(origin.map(|(_, id)| id));
             read_ehrs_later(ctx);
             // `exchange` takes the pending sign-in out of storage whatever the outcome; the
             // chart makes the id_token check while its first reads are on their way.
             let exchanged =
-                first_request_then(flow::exchange(&Browser, params), || ctx.mount()).await;
+                first_request_then(smart::session::exchange(&Browser, params), || ctx.mount())
+                    .await;
             match exchanged {
-                Ok((session, check)) => {
+                Ok((s, check)) => {
                     web::mark("token-answered");
-                    ctx.open_session(session, Some(check))
+                    ctx.open_session(smart::session::open_new(Rc::new(Browser), s), Some(check))
                 }
                 Err(e) => ctx.fail(launch_failure(&e, kind)),
             }
         }
         Ok(PageRequest::EhrLaunch { iss, launch }) => {
             // A new launch replaces whatever session this tab had.
-            flow::sign_out(&Browser);
+            smart::session::sign_out(&Browser);
             ctx.launch_now(LaunchTarget::Issuer {
                 iss,
                 launch: Some(launch),
@@ -312,14 +313,14 @@ async fn start(ctx: Ctx) {
             .await;
         }
         Ok(PageRequest::StandaloneAt { iss }) => {
-            flow::sign_out(&Browser);
+            smart::session::sign_out(&Browser);
             ctx.launch_now(LaunchTarget::Issuer { iss, launch: None })
                 .await;
         }
-        Ok(PageRequest::Plain) => match flow::resume(&Browser) {
-            Some(session) => {
+        Ok(PageRequest::Plain) => match smart::session::resume(Rc::new(Browser)) {
+            Some(client) => {
                 read_ehrs_later(ctx);
-                ctx.open_session(session, None)
+                ctx.open_session(client, None)
             }
             None => ctx.show_picker(),
         },

@@ -9,8 +9,8 @@ use super::{Ctx, LaunchTarget};
 use crate::chart::time::countdown;
 use crate::chart::time::{date_time, zone_label};
 use crate::smart::authorize::LaunchKind;
-use crate::smart::flow;
 use crate::smart::granted::not_granted;
+use crate::smart::session;
 use crate::web::Browser;
 
 /// The session that will end without a refresh (the EHR gave no refresh token): said with its
@@ -108,7 +108,7 @@ pub fn SessionPanel() -> impl IntoView {
         refreshing.set(true);
         let c = client.get_value();
         spawn_local(async move {
-            let r = c.refresh().await;
+            let r = c.session().refresh().await;
             refreshing.set(false);
             match r {
                 Ok(()) => refresh_error.set(None),
@@ -171,7 +171,7 @@ pub fn SessionPanel() -> impl IntoView {
                     {move || if refreshing.get() { "Refreshing…" } else { "Refresh now" }}</button>
                 <button id="sign-out" class="secondary" on:click=move |_| {
                     // The tokens leave the app now; the server is asked to revoke them meanwhile.
-                    spawn_local(client.with_value(|c| flow::end_session(&Browser, c)));
+                    spawn_local(client.with_value(|c| session::end_session(&Browser, c)));
                     ctx.show_picker();
                 }>"Sign out"</button>
             </div>

@@ -1,5 +1,6 @@
-//! This tab's slice of sessionStorage: the one place that reads and writes the launched session
-//! and the patient a practitioner picked.
+//! This tab's slice of sessionStorage: the one place that reads and writes the pending sign-ins,
+//! the launched session and the patient a practitioner picked. Private to `smart::session`,
+//! which owns the session's life.
 //!
 //! A browser gives each tab its own sessionStorage, but an EHR's embedded browser may not: Epic
 //! Hyperspace shares one sessionStorage between the app's tabs, and Epic's tutorial advises a
@@ -16,8 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use super::record::Session;
 use crate::platform::{CryptoError, Platform, StorageError};
-use crate::smart::session::Session;
+use crate::smart::authorize::{PendingAuthorization, PENDING_PREFIX};
 
 pub const SESSION_PREFIX: &str = "smart-launch.session.";
 const SELECTED_PREFIX: &str = "smart-launch.selected-patient.";
@@ -112,6 +114,52 @@ pub fn clear_selected_patient<P: Platform>(p: &P) {
     }
 }
 
+/// Keeps a sign-in until its callback, under its `state` (single use: [`take_pending`]).
+pub fn save_pending<P: Platform>(
+    p: &P,
+    pending: &PendingAuthorization,
+) -> Result<(), StorageError> {
+    p.save(
+        &PendingAuthorization::storage_key(&pending.state),
+        &pending.to_json_text(),
+    )
+}
+
+/// The pending sign-in named by `state`, left in place.
+pub fn peek_pending<P: Platform>(p: &P, state: &str) -> Option<PendingAuthorization> {
+    PendingAuthorization::from_json_text(&p.load(&PendingAuthorization::storage_key(state))?)
+}
+
+/// Takes (reads and deletes) the pending sign-in named by `state`: single use.
+pub fn take_pending<P: Platform>(p: &P, state: &str) -> Option<PendingAuthorization> {
+    let key = PendingAuthorization::storage_key(state);
+    let stored = p.load(&key);
+    p.remove(&key);
+    PendingAuthorization::from_json_text(&stored?)
+}
+
+/// Drops the pending sign-in named by `state`, if any.
+pub fn drop_pending<P: Platform>(p: &P, state: &str) {
+    p.remove(&PendingAuthorization::storage_key(state));
+}
+
+/// Drops every pending sign-in for which `drop` holds; one that cannot be read is dropped too.
+pub fn drop_pending_where<P: Platform>(p: &P, drop: impl Fn(&PendingAuthorization) -> bool) {
+    for key in p
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(PENDING_PREFIX))
+    {
+        let gone = p
+            .load(&key)
+            .and_then(|v| PendingAuthorization::from_json_text(&v))
+            .is_none_or(|pending| drop(&pending));
+        if gone {
+            p.remove(&key);
+        }
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -140,7 +188,7 @@ mod tests {
     fn tabs_sharing_one_storage_keep_their_own_sessions() {
         let p = Scripted::new(|_| unreachable!());
         let session = |patient: &str| {
-            crate::smart::session::tests::session(
+            super::super::record::tests::session(
                 0,
                 &format!(r#"{{"access_token":"a","token_type":"Bearer","patient":"{patient}"}}"#),
             )
