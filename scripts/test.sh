@@ -12,7 +12,8 @@ scripts/setup.sh
 echo "==> format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --lib --bins -- -D warnings
+cargo clippy --target wasm32-unknown-unknown -p smart-launch -p smart-launch-start \
+  -p smart-launch-browser -p smart-launch-core --lib --bins -- -D warnings
 
 echo "==> building the app (release, as shipped)"
 trunk build --release --offline

@@ -125,6 +125,7 @@ pub fn launch_failure(e: &LaunchError, kind: Option<LaunchKind>) -> Failure {
         ),
         LaunchError::UnknownEhr(_) => p("refused-issuer", "Unknown EHR", "That EHR is not in this app's configuration.".into(), Action::ContactAdministrator, detail),
         LaunchError::BadFhirBase(_) => p("config", "This EHR's address cannot be used", "The EHR's FHIR address in this app's configuration is not a usable URL.".into(), Action::ContactAdministrator, detail),
+        LaunchError::Handoff => p("updated", "The app was updated while it loaded", "Its two parts came from different versions, so the sign-in could not be finished. Please launch the app again.".into(), relaunch_action(kind), detail),
         LaunchError::Discovery(DiscoveryError::ForeignEndpoint { name, url, origin, .. }) => p(
             "foreign-endpoint",
             "The EHR's sign-in points to another server",
@@ -279,7 +280,7 @@ mod tests {
     #[test]
     fn a_foreign_endpoint_page_names_it_and_the_fix() {
         let e = LaunchError::Discovery(DiscoveryError::ForeignEndpoint {
-            name: "token_endpoint",
+            name: "token_endpoint".into(),
             url: "https://evil.example/token".into(),
             origin: "https://evil.example".into(),
             iss_origin: "https://ehr.example".into(),

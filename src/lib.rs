@@ -1,25 +1,20 @@
-//! smart-launch: a SMART on FHIR app for the browser.
+//! smart-launch: a SMART on FHIR app for the browser; this crate is the chart, the Leptos app
+//! the user sees.
 //!
-//! - [`smart`]: the SMART App Launch protocol core (pure, tested natively)
-//! - [`fhir`]: the FHIR client core: token destination rule, paging, errors, display
-//! - [`http_url`]: absolute http(s) URLs (the url crate) with a strict layer, form encoding
-//! - [`platform`]: what the core needs from its host (HTTP, storage, clock, randomness, crypto)
-//! - `web` (wasm32 only): the browser implementation of [`platform::Platform`]
+//! - [`smart`], [`fhir`], [`http_url`], [`platform`]: the protocol core, its own crate
+//!   (`core/`, `smart-launch-core`), re-exported here under the same names
+//! - [`chart`]: what the chart shows, worked out natively (rows, graphs, dates, the launch
+//!   context)
+//! - [`failure`]: what each failure tells the user and what they can do next
+//! - `web` (wasm32 only): the browser implementation of [`platform::Platform`] and the page
 //! - `ui` (wasm32 only): the Leptos components of launch.html
 
+pub use smart_launch_core::{fhir, http_url, platform, smart};
+
 pub mod chart;
-pub mod fhir;
-pub mod http_url;
-pub mod platform;
-pub mod smart;
+pub mod failure;
 
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
-
-pub mod failure;
-
-// The scripted platform uses native-only crates (the sandbox's signer, rsa).
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod testing;

@@ -27,7 +27,7 @@ use crate::smart;
 use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
 use crate::smart::flow::{self, Target};
-use crate::smart::launch::{classify, PageRequest};
+use crate::smart::handoff::Handoff;
 use crate::smart::session::IdCheck;
 use crate::web::{self, Browser};
 
@@ -137,11 +137,6 @@ impl Ctx {
             LaunchTarget::Ehr(id) => (Target::Ehr(id), None),
             LaunchTarget::Issuer { iss, launch } => (Target::Issuer(iss), launch.as_deref()),
         };
-        let kind = if launch.is_some() {
-            crate::smart::authorize::LaunchKind::Ehr
-        } else {
-            crate::smart::authorize::LaunchKind::Standalone
-        };
         let begun = first_request_then(
             flow::begin(&Browser, &ehrs, t, launch, &web::page_url()),
             || ctx.mount(),
@@ -161,8 +156,20 @@ impl Ctx {
                     ctx.fail_with_retry(p, ctx.relaunch(&target));
                 }
             }
-            Err(e) => ctx.fail_with_retry(launch_failure(&e, Some(kind)), ctx.relaunch(&target)),
+            Err(e) => ctx.launch_failed(&target, &e),
         }
+    }
+
+    /// A launch that failed before its redirect (here, or in the launch module): the failure,
+    /// with "Try again" running the same launch from its start.
+    fn launch_failed(&self, target: &LaunchTarget, e: &flow::LaunchError) {
+        let kind = match target {
+            LaunchTarget::Issuer {
+                launch: Some(_), ..
+            } => LaunchKind::Ehr,
+            _ => LaunchKind::Standalone,
+        };
+        self.fail_with_retry(launch_failure(e, Some(kind)), self.relaunch(target));
     }
 
     /// Opens the chart of a session (`smart::session::open_new` or `resume`); `check` is the
@@ -271,62 +278,42 @@ pub fn run() {
     spawn_local(start(ctx));
 }
 
+/// The chart's start, from where the launch module left the visit (launch/src/main.rs, its
+/// [`Handoff`]): a session to open (its id_token check still to make), a failure to show, a
+/// launch to run again, or a plain visit (this tab's session resumed, or the EHR list).
 async fn start(ctx: Ctx) {
-    let query = web::query();
-    // Off the address bar before anything else, on every path (success, refusal, malformed
-    // query, error response): no code, state or error stays in the address bar or history, and
-    // a reload cannot replay a code (SECURITY.md, "Authorize and callback").
-    if !query.is_empty() {
-        web::strip_query();
-    }
-    match classify(&query) {
-        Err(e) => {
-            smart::session::refuse_visit(&Browser, &query);
-            ctx.fail(params_failure(&e));
-        }
-        Ok(PageRequest::Callback(params)) => {
-            ctx.show(Screen::Working("Completing sign-in…".into()));
-            let origin = smart::session::pending_origin(&Browser, params.state.as_deref());
-            let kind = origin.as_ref().map(|(k, _)| *k);
-            ctx.last_ehr.set_value(origin.map(|(_, id)| id));
-            read_ehrs_later(ctx);
-            // `exchange` takes the pending sign-in out of storage whatever the outcome; the
-            // chart makes the id_token check while its first reads are on their way.
-            let exchanged =
-                first_request_then(smart::session::exchange(&Browser, params), || ctx.mount())
-                    .await;
-            match exchanged {
-                Ok((s, check)) => {
-                    web::mark("token-answered");
-                    ctx.open_session(smart::session::open_new(Rc::new(Browser), s), Some(check))
-                }
-                Err(e) => ctx.fail(launch_failure(&e, kind)),
-            }
-        }
-        Ok(PageRequest::EhrLaunch { iss, launch }) => {
-            // A new launch replaces whatever session this tab had.
-            smart::session::sign_out(&Browser);
-            ctx.launch_now(LaunchTarget::Issuer {
-                iss,
-                launch: Some(launch),
-            })
-            .await;
-        }
-        Ok(PageRequest::StandaloneAt { iss }) => {
-            smart::session::sign_out(&Browser);
-            ctx.launch_now(LaunchTarget::Issuer { iss, launch: None })
-                .await;
-        }
-        Ok(PageRequest::Plain) => match smart::session::resume(Rc::new(Browser)) {
+    match web::handoff::take().await {
+        // No launch module ran (nothing was handed on) or a plain visit.
+        None | Some(Some(Handoff::Plain)) => match smart::session::resume(Rc::new(Browser)) {
             Some(client) => {
                 read_ehrs_later(ctx);
                 ctx.open_session(client, None)
             }
             None => ctx.show_picker(),
         },
+        Some(None) => ctx.fail(launch_failure(&flow::LaunchError::Handoff, None)),
+        Some(Some(Handoff::Refused(e))) => ctx.fail(params_failure(&e)),
+        Some(Some(Handoff::Rerun { iss, launch })) => {
+            ctx.launch_now(LaunchTarget::Issuer { iss, launch }).await
+        }
+        Some(Some(Handoff::LaunchFailed { iss, launch, error })) => {
+            ctx.launch_failed(&LaunchTarget::Issuer { iss, launch }, &error);
+            read_ehrs_later(ctx);
+        }
+        Some(Some(Handoff::Exchanged { session, check })) => {
+            read_ehrs_later(ctx);
+            let client = smart::session::open_new(Rc::new(Browser), *session);
+            ctx.open_session(client, Some(*check))
+        }
+        Some(Some(Handoff::CallbackFailed { origin, error })) => {
+            let kind = origin.as_ref().map(|(k, _)| *k);
+            ctx.last_ehr.set_value(origin.map(|(_, id)| id));
+            read_ehrs_later(ctx);
+            ctx.fail(launch_failure(&error, kind));
+        }
     }
-    // Whatever happened above (a launch or a callback mounted it already, while their first
-    // request was on its way), the app is on the page now.
+    // Whatever happened above (a launch mounted it already, while its first request was on its
+    // way), the app is on the page now.
     ctx.mount();
 }
 

@@ -30,19 +30,12 @@ pub async fn after_paint() {
     let _ = JsFuture::from(promise).await;
 }
 
-/// A `performance.mark` (User Timing), for the benchmark to read; no data in the name.
-pub fn mark(name: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.mark(name);
-    }
-}
-
 /// Marks `name` in the next animation frame, i.e. once the current DOM changes are painted, and
 /// notes the size of the wasm memory then on `<html data-wasm-memory>` for the benchmark.
 pub fn mark_after_paint(name: &'static str) {
     let Some(w) = web_sys::window() else { return };
     let cb = wasm_bindgen::closure::Closure::once_into_js(move || {
-        mark(name);
+        smart_launch_browser::mark(name);
         let bytes = wasm_bindgen::memory()
             .dyn_into::<js_sys::WebAssembly::Memory>()
             .ok()

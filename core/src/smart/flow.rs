@@ -12,7 +12,7 @@ use crate::smart::id_token::IdTokenError;
 use crate::smart::session;
 use crate::smart::token::TokenError;
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LaunchError {
     /// Refused before any network request (SECURITY.md, "Launch").
     #[error("{0} is not an EHR this app is configured for")]
@@ -34,6 +34,12 @@ pub enum LaunchError {
     /// The session's FHIR base is not a URL the client can use (the configuration is wrong).
     #[error("the FHIR base {0} is not a usable URL")]
     BadFhirBase(String),
+    /// The chart could not read what the launch module handed on: the two come from different
+    /// builds (the app was updated while the page loaded).
+    #[error(
+        "the sign-in could not be handed on to the chart (the app was updated while it loaded)"
+    )]
+    Handoff,
 }
 
 /// Discovery: `.well-known/smart-configuration`, then `metadata` when the first said "not

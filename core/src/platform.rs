@@ -70,7 +70,7 @@ impl HttpRequest {
 
 // No `Debug` on requests that may carry a Bearer token: tests compare fields instead.
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HttpResponse {
     pub status: u16,
     pub content_type: Option<String>,
@@ -107,7 +107,7 @@ impl HttpResponse {
 }
 
 /// Why a request got no HTTP answer.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum NetError {
     /// The browser refused the response or could not connect: a CORS refusal, the server down,
     /// the network gone. The browser does not say which.
@@ -120,11 +120,11 @@ pub enum NetError {
     Redirected(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("browser storage is unavailable or full: {0}")]
 pub struct StorageError(pub String);
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("the browser's cryptography is unavailable: {0}")]
 pub struct CryptoError(pub String);
 

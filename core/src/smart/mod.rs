@@ -13,7 +13,7 @@
 //!    check, confirm) through resume, refresh and the end to sign-out and revocation; the only
 //!    code that touches this tab's storage
 //!
-//! After the launch: [`granted`] reads the granted scopes as EHRs spell them (what the chart
+//! [`handoff`] is what the launch module passes on to the chart. After the launch: [`granted`] reads the granted scopes as EHRs spell them (what the chart
 //! may ask for) and [`style`] checks the EHR's `smart_style_url` values. [`fields`] reads the JSON records above with serde and
 //! names the field at fault in errors; [`secret`] holds the redacted secret types.
 
@@ -24,6 +24,7 @@ pub mod discovery;
 pub mod fields;
 pub mod flow;
 pub mod granted;
+pub mod handoff;
 pub mod id_token;
 pub mod launch;
 pub mod pkce;

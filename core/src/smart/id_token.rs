@@ -2,13 +2,15 @@
 //! identity data"): decoded, its `iss`, `aud` and `exp` checked, and its RS256 signature checked
 //! against the issuer's JWKS (the check itself runs in the platform's crypto).
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
 use crate::smart::secret::IdToken;
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum IdTokenError {
     #[error("the id_token is not a signed JWT")]
     Malformed,
@@ -31,7 +33,7 @@ pub enum IdTokenError {
     #[error("the id_token says it was issued {0} s from now")]
     IssuedInFuture(u64),
     #[error("the id_token's {0} is not a time")]
-    BadTime(&'static str),
+    BadTime(Cow<'static, str>),
     #[error("the server publishes no key for the id_token (kid {0:?})")]
     NoKey(Option<String>),
     #[error("the id_token signature is not valid")]
@@ -105,7 +107,7 @@ fn numeric_date(t: &DecodedIdToken, name: &'static str) -> Result<Option<u64>, I
                 .map(|f| f as u64)
         }) {
             Some(n) => Ok(Some(n)),
-            None => Err(IdTokenError::BadTime(name)),
+            None => Err(IdTokenError::BadTime(name.into())),
         },
     }
 }
@@ -262,7 +264,7 @@ mod tests {
         assert_eq!(check(&with("exp", serde_json::json!(1500.5))), Ok(()));
         assert_eq!(
             check(&with("exp", serde_json::json!("2000"))),
-            Err(IdTokenError::BadTime("exp"))
+            Err(IdTokenError::BadTime("exp".into()))
         );
         assert_eq!(check(&with("exp", Value::Null)), Err(IdTokenError::Expired));
     }
@@ -329,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             check(&with_iat(serde_json::json!("soon"))),
-            Err(IdTokenError::BadTime("iat"))
+            Err(IdTokenError::BadTime("iat".into()))
         );
     }
 

@@ -32,6 +32,7 @@ use crate::platform::{HttpRequest, HttpResponse, NetError, Platform};
 use crate::smart::authorize::{LaunchKind, PendingAuthorization};
 use crate::smart::callback;
 use crate::smart::flow::LaunchError;
+use crate::smart::handoff::Handoff;
 use crate::smart::id_token::{self, IdTokenError};
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::IdToken;
@@ -69,7 +70,9 @@ pub fn refuse_visit<P: Platform>(p: &P, query: &str) {
 
 /// What the id_token check of an exchange needs. The app may start its first FHIR reads with
 /// the exchange's session while [`verify`] runs (fewer steps in a row), but shows nothing and
-/// stores nothing until the check has passed.
+/// stores nothing until the check has passed. It crosses from the launch module to the chart
+/// inside the [`crate::smart::handoff::Handoff`], in the page's memory only.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct IdCheck {
     pending: PendingAuthorization,
     id_token: Option<IdToken>,
@@ -156,13 +159,22 @@ pub async fn confirm<P: Platform + 'static>(
 }
 
 /// The callback from start to end, as the app runs it but without the chart's reads in between:
-/// [`exchange`], a client for the session ([`open_new`]), then [`confirm`].
+/// [`exchange`] (run by the launch module), the [`Handoff`] to the chart, a client for the
+/// session ([`open_new`]), then [`confirm`].
 pub async fn complete<P: Platform + 'static>(
     p: &Rc<P>,
     params: CallbackParams,
 ) -> Result<FhirClient<P>, LaunchError> {
     let (session, check) = exchange(&**p, params).await?;
-    let client = open_new(p.clone(), session)?;
+    let handoff = Handoff::Exchanged {
+        session: Box::new(session),
+        check: Box::new(check),
+    }
+    .to_json();
+    let Some(Handoff::Exchanged { session, check }) = Handoff::from_json(&handoff) else {
+        return Err(LaunchError::Handoff);
+    };
+    let client = open_new(p.clone(), *session)?;
     confirm(&**p, &client, &check).await?;
     Ok(client)
 }

@@ -5,6 +5,8 @@
 //! tampered or mixed-up configuration cannot send the code and verifier elsewhere (RFC 9700
 //! §4.4); and PKCE S256 must be advertised (SMART App Launch 2.2 makes the field required).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -58,7 +60,7 @@ impl SmartConfiguration {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum DiscoveryError {
     #[error(transparent)]
     Network(#[from] NetError),
@@ -69,17 +71,23 @@ pub enum DiscoveryError {
     #[error("{url} did not answer with JSON ({detail})")]
     NotJson { url: String, detail: String },
     #[error("{url} answered JSON that is not a {expected}")]
-    WrongShape { url: String, expected: &'static str },
+    WrongShape {
+        url: String,
+        expected: Cow<'static, str>,
+    },
     #[error("{url}: `{field}` does not have the type SMART App Launch gives it")]
     BadField { url: String, field: String },
     #[error("the server's SMART configuration has no {0}")]
-    MissingEndpoint(&'static str),
+    MissingEndpoint(Cow<'static, str>),
     #[error("the server's {name} {value:?} is not an http(s) URL")]
-    BadEndpoint { name: &'static str, value: String },
+    BadEndpoint {
+        name: Cow<'static, str>,
+        value: String,
+    },
     /// RFC 9700 §4.4: an endpoint on a server the EHR's configuration does not name.
     #[error("the server's {name} {url} lies on {origin}, which is neither the FHIR server's origin ({iss_origin}) nor listed in this EHR's extra_origins")]
     ForeignEndpoint {
-        name: &'static str,
+        name: Cow<'static, str>,
         url: String,
         origin: String,
         iss_origin: String,
@@ -155,7 +163,7 @@ fn json_object(
     if !v.is_object() {
         return Err(DiscoveryError::WrongShape {
             url: url.to_string(),
-            expected,
+            expected: expected.into(),
         });
     }
     Ok(v)
@@ -170,11 +178,11 @@ fn endpoint(
     value: Option<&Value>,
 ) -> Result<String, DiscoveryError> {
     let raw = match value {
-        None | Some(Value::Null) => return Err(DiscoveryError::MissingEndpoint(name)),
+        None | Some(Value::Null) => return Err(DiscoveryError::MissingEndpoint(name.into())),
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
         Some(other) => {
             return Err(DiscoveryError::BadEndpoint {
-                name,
+                name: name.into(),
                 value: other.to_string(),
             })
         }
@@ -183,13 +191,13 @@ fn endpoint(
         .base_dir()
         .join(raw)
         .map_err(|_| DiscoveryError::BadEndpoint {
-            name,
+            name: name.into(),
             value: raw.to_string(),
         })?;
     check_scheme(iss, name, &url)?;
     if !ehr.allows_endpoint(iss, &url) {
         return Err(DiscoveryError::ForeignEndpoint {
-            name,
+            name: name.into(),
             origin: url.origin(),
             url: url.to_string(),
             iss_origin: iss.url().origin(),
@@ -222,7 +230,7 @@ fn check_scheme(iss: &Issuer, name: &'static str, url: &HttpUrl) -> Result<(), D
         Ok(())
     } else {
         Err(DiscoveryError::BadEndpoint {
-            name,
+            name: name.into(),
             value: url.to_string(),
         })
     }
@@ -305,7 +313,7 @@ pub fn process_metadata(
     if v["resourceType"] != "CapabilityStatement" {
         return Err(DiscoveryError::WrongShape {
             url,
-            expected: "CapabilityStatement",
+            expected: "CapabilityStatement".into(),
         });
     }
     let ext = v["rest"]
@@ -437,7 +445,9 @@ mod tests {
                 &ehr(),
                 &json(r#"{"token_endpoint":"https://ehr.example/t"}"#)
             ),
-            Err(DiscoveryError::MissingEndpoint("authorization_endpoint"))
+            Err(DiscoveryError::MissingEndpoint(
+                "authorization_endpoint".into()
+            ))
         );
         for bad in [
             r#""javascript:alert(1)""#,
@@ -469,7 +479,9 @@ mod tests {
         let no_ext = r#"{"resourceType":"CapabilityStatement","rest":[{}]}"#;
         assert_eq!(
             process_metadata(&iss(), &ehr(), &json(no_ext)),
-            Err(DiscoveryError::MissingEndpoint("authorization_endpoint"))
+            Err(DiscoveryError::MissingEndpoint(
+                "authorization_endpoint".into()
+            ))
         );
         assert!(matches!(
             process_metadata(&iss(), &ehr(), &json(r#"{"resourceType":"Patient"}"#)),
@@ -557,10 +569,7 @@ mod tests {
         assert_eq!(c.authorization_endpoint, "https://ehr.example/auth");
         assert!(matches!(
             process_metadata(&iss(), &ehr(), &json(&body("https://evil.example/token"))),
-            Err(DiscoveryError::ForeignEndpoint {
-                name: "token_endpoint",
-                ..
-            })
+            Err(DiscoveryError::ForeignEndpoint { name, .. }) if name == "token_endpoint"
         ));
         let listed = ehr_with(r#","extra_origins":["https://evil.example"]"#);
         assert!(

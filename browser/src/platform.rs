@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, CryptoKey, RequestCredentials, RequestRedirect, ResponseType, Storage};
 
-use crate::platform::{
+use smart_launch_core::platform::{
     CryptoError, HttpRequest, HttpResponse, Method, NetError, Platform, Priority, StorageError,
 };
 
@@ -20,7 +20,8 @@ fn session_storage() -> Option<Storage> {
     web_sys::window()?.session_storage().ok().flatten()
 }
 
-pub(crate) fn describe(v: &JsValue) -> String {
+/// What a JavaScript error says.
+pub fn describe(v: &JsValue) -> String {
     v.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| v.as_string())
@@ -29,7 +30,7 @@ pub(crate) fn describe(v: &JsValue) -> String {
 
 /// `scheme://host:port` of a URL, for error messages (the URL itself when it has none).
 fn origin_of(url: &str) -> String {
-    crate::http_url::origin_of(url).unwrap_or_else(|| url.to_string())
+    smart_launch_core::http_url::origin_of(url).unwrap_or_else(|| url.to_string())
 }
 
 /// One [`HttpRequest`] as gloo-net sends it through `fetch`.

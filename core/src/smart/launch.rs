@@ -3,6 +3,8 @@
 //! standalone launch against a named issuer (`iss` alone), or a plain visit (show the EHR list).
 //! A callback is never treated as a new launch.
 
+use std::borrow::Cow;
+
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,7 +32,7 @@ pub enum PageRequest {
     Plain,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LaunchParamError {
     #[error("the launch parameter {0} appears more than once")]
     Repeated(String),
@@ -39,7 +41,7 @@ pub enum LaunchParamError {
     )]
     LaunchWithoutIss,
     #[error("the launch parameter {0} is empty")]
-    Empty(&'static str),
+    Empty(Cow<'static, str>),
 }
 
 /// Classifies the page's query string (without the leading `?`).
@@ -77,14 +79,14 @@ pub fn classify(query: &str) -> Result<PageRequest, LaunchParamError> {
     match (iss, launch) {
         (Some(iss), Some(launch)) => {
             if iss.trim().is_empty() {
-                return Err(LaunchParamError::Empty("iss"));
+                return Err(LaunchParamError::Empty("iss".into()));
             }
             if launch.is_empty() {
-                return Err(LaunchParamError::Empty("launch"));
+                return Err(LaunchParamError::Empty("launch".into()));
             }
             Ok(PageRequest::EhrLaunch { iss, launch })
         }
-        (Some(iss), None) if iss.trim().is_empty() => Err(LaunchParamError::Empty("iss")),
+        (Some(iss), None) if iss.trim().is_empty() => Err(LaunchParamError::Empty("iss".into())),
         (Some(iss), None) => Ok(PageRequest::StandaloneAt { iss }),
         (None, Some(_)) => Err(LaunchParamError::LaunchWithoutIss),
         (None, None) => Ok(PageRequest::Plain),
@@ -153,11 +155,11 @@ mod tests {
         );
         assert_eq!(
             classify("iss=&launch=x"),
-            Err(LaunchParamError::Empty("iss"))
+            Err(LaunchParamError::Empty("iss".into()))
         );
         assert_eq!(
             classify("iss=https://e.example&launch="),
-            Err(LaunchParamError::Empty("launch"))
+            Err(LaunchParamError::Empty("launch".into()))
         );
     }
 }

@@ -7,7 +7,7 @@ use crate::smart::authorize::PendingAuthorization;
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::AuthCode;
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CallbackError {
     #[error("the sign-in response has no state")]
     MissingState,

@@ -38,7 +38,7 @@ pub struct LaunchContext {
     pub tenant: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TokenError {
     #[error(transparent)]
     Network(#[from] NetError),

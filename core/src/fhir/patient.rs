@@ -132,7 +132,7 @@ fn shown_value(label: &str, value: &str) -> String {
 }
 
 pub fn summarize(patient: &Value) -> PatientSummary {
-    let mut identifiers: Vec<(String, String)> = patient["identifier"]
+    let identifiers: Vec<(String, String)> = patient["identifier"]
         .as_array()
         .into_iter()
         .flatten()
@@ -145,8 +145,12 @@ pub fn summarize(patient: &Value) -> PatientSummary {
             Some((label, shown))
         })
         .collect();
-    // The MRN first, so that it is shown however many identifiers come before it.
-    crate::chart::sort::sort_by_key(&mut identifiers, |(label, _)| label != "MRN");
+    // The MRN first, so that it is shown however many identifiers come before it (each group
+    // keeps the server's order).
+    let (mut identifiers, others): (Vec<_>, Vec<_>) = identifiers
+        .into_iter()
+        .partition(|(label, _)| label == "MRN");
+    identifiers.extend(others);
     PatientSummary {
         id: patient["id"].as_str().unwrap_or_default().to_string(),
         name: display_name(patient),
