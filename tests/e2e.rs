@@ -189,6 +189,24 @@ async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
         fhir.len() > 3,
         "the chart's searches went out too: {fhir:?}"
     );
+    // What the name does not need waits for it: the user's own read and the EHR's style.
+    let painted = env
+        .browser
+        .execute(
+            "return performance.getEntriesByName('patient-name-painted')[0].startTime;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    for later in ["/fhir/Practitioner/dr-adams", "/smart-style.json"] {
+        let (_, started, _) = find(later);
+        assert!(
+            *started >= painted,
+            "{later} left at {started} ms, before the name was painted at {painted} ms"
+        );
+    }
     // launch.html's loading placeholder gave way to the app, and only it: the style sheet
     // still applies (the header's colour comes from it), and there is one header.
     let page = env
@@ -200,6 +218,42 @@ async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
         .await
         .unwrap();
     assert_eq!(page, serde_json::json!([true, 1, "rgb(35, 74, 125)"]));
+    env.close().await;
+}
+
+/// launch.html runs its small launch module first: an EHR launch leaves for the authorize
+/// endpoint without downloading the chart's code, which the callback page then loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ehr_launch_leaves_without_the_charts_code() {
+    let env = start(|_| {}).await;
+    env.ehr_launch("patient-05").await;
+    let expected = env.patient_name("patient-05");
+    env.text_when("#patient-name", |t| t == expected).await;
+    let paths: Vec<String> = env
+        .app_requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(path, _, _)| path.clone())
+        .collect();
+    let pages: Vec<usize> = (0..paths.len())
+        .filter(|&i| paths[i].ends_with("/launch.html"))
+        .collect();
+    assert_eq!(pages.len(), 2, "the launch, then the callback: {paths:?}");
+    let chart = |p: &String| p.contains("smart-launch") || p.ends_with("/chart.js");
+    let launch_visit = &paths[pages[0]..pages[1]];
+    assert!(
+        launch_visit.iter().any(|p| p.contains("/launch-")),
+        "the launch module ran: {launch_visit:?}"
+    );
+    assert!(
+        !launch_visit.iter().any(chart),
+        "the launch page loaded the chart: {launch_visit:?}"
+    );
+    assert!(
+        paths[pages[1]..].iter().any(chart),
+        "the callback page loaded the chart: {paths:?}"
+    );
     env.close().await;
 }
 

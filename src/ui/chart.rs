@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::banner::{Banner, PatientRead};
 use super::context::{entry_kind, Navigator, OpenedFrom, VisitLine};
-use super::section::{Gate, Section};
+use super::section::{once_open, Gate, Section};
 use super::session::{AccessEnding, SessionPanel};
 use super::tabs::{ChartTabs, Sections};
 use super::{search::PatientSearch, still_showing, Ctx};
@@ -38,6 +38,9 @@ pub struct ChartState {
     pub user_is_patient: RwSignal<bool>,
     /// The id_token check has passed: until then nothing of the chart is shown.
     pub verified: RwSignal<bool>,
+    /// The patient's name is on screen (or there is no patient to show yet): what the name does
+    /// not need (the user's own read, the EHR's style) starts then, off the name's path.
+    pub after_name: Gate,
 }
 
 impl ChartState {
@@ -73,14 +76,24 @@ pub fn Chart(
     let user = RwSignal::new(None::<String>);
     let user_is_patient = RwSignal::new(false);
     let verified = RwSignal::new(check.is_none());
+    let after_name = RwSignal::new(selected.get_untracked().is_none());
     let patient_url = context_patient
         .as_ref()
         .and_then(|id| client.base().resolve(&format!("Patient/{id}")));
 
     match check {
-        None => show_user(&client, fhir_user, patient_url, user, user_is_patient),
+        None => show_user(
+            &client,
+            fhir_user,
+            patient_url,
+            user,
+            user_is_patient,
+            after_name,
+        ),
         Some(check) => {
             let c = client.clone();
+            // The user's read waits for the name through an effect, which belongs to this chart.
+            let owner = Owner::current();
             spawn_local(async move {
                 // The launch's end (session::confirm): a failed check has already ended the
                 // session there, so the reads already sent stop and their answers are dropped.
@@ -88,7 +101,20 @@ pub fn Chart(
                 web::mark("id-token-checked");
                 match checked {
                     Ok(fhir_user) => {
-                        show_user(&c, fhir_user, patient_url, user, user_is_patient);
+                        let show = || {
+                            show_user(
+                                &c,
+                                fhir_user,
+                                patient_url,
+                                user,
+                                user_is_patient,
+                                after_name,
+                            )
+                        };
+                        match &owner {
+                            Some(o) => o.with(show),
+                            None => show(),
+                        }
                         verified.set(true);
                     }
                     Err(e) => ctx.fail(launch_failure(&e, Some(kind))),
@@ -98,16 +124,17 @@ pub fn Chart(
     }
     if let Some(url) = style_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
         // A public document: fetched without the token, and only validated values are used.
-        spawn_local(async move {
-            web::sleep(0).await;
-            if let Ok(res) = Browser
-                .send(HttpRequest::get(url, "application/json"))
-                .await
-            {
-                if let Ok(doc) = serde_json::from_str::<Value>(&res.body) {
-                    web::set_css_variables(&variables(&doc));
+        once_open(after_name, move || {
+            spawn_local(async move {
+                if let Ok(res) = Browser
+                    .send(HttpRequest::get(url, "application/json"))
+                    .await
+                {
+                    if let Ok(doc) = serde_json::from_str::<Value>(&res.body) {
+                        web::set_css_variables(&variables(&doc));
+                    }
                 }
-            }
+            })
         });
     }
     // The clock for the countdown, and refresh ahead of expiry while this chart is on screen.
@@ -137,6 +164,7 @@ pub fn Chart(
         user,
         user_is_patient,
         verified,
+        after_name,
     });
     let pick = move |id: String| {
         // Kept for a reload of this tab; the chart opens on it even if it cannot be kept.
@@ -180,6 +208,7 @@ fn show_user(
     patient_url: Option<String>,
     user: RwSignal<Option<String>>,
     user_is_patient: RwSignal<bool>,
+    after_name: Gate,
 ) {
     let Some(fu) = fhir_user else {
         return;
@@ -188,9 +217,11 @@ fn show_user(
         Some(url) if Some(&url) == patient_url.as_ref() => user_is_patient.set(true),
         Some(url) => {
             let c = client.clone();
-            spawn_local(async move {
-                let name = c.get(&url).await.map(|v| display_name(&v)).unwrap_or(fu);
-                user.set(Some(name));
+            once_open(after_name, move || {
+                spawn_local(async move {
+                    let name = c.get(&url).await.map(|v| display_name(&v)).unwrap_or(fu);
+                    user.set(Some(name));
+                })
             });
         }
         None => user.set(Some(fu)),
@@ -210,6 +241,7 @@ fn PatientChart(
         user,
         user_is_patient,
         verified,
+        after_name,
         ..
     } = expect_context::<ChartState>();
     let client = expect_context::<ChartState>().client();
@@ -230,6 +262,7 @@ fn PatientChart(
         }
     });
     let rest = banner_first(record, verified);
+    once_open(rest, move || after_name.set(true));
     let sections = Sections::start(ctx, &client, &patient, rest, launch.visit.as_deref());
     let nav = Navigator {
         active: RwSignal::new(launch.first_view.tab()),

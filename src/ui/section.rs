@@ -48,6 +48,18 @@ pub struct Load<B, T> {
 /// would send it goes with the chart.
 pub type Gate = RwSignal<bool>;
 
+/// Runs `f` once, when `gate` opens (at once if it is open).
+pub fn once_open(gate: Gate, f: impl FnOnce() + 'static) {
+    let f = StoredValue::new_local(Some(f));
+    Effect::new(move || {
+        if gate.get() {
+            if let Some(f) = f.try_update_value(Option::take).flatten() {
+                f();
+            }
+        }
+    });
+}
+
 pub fn load<B: Default + 'static, T: Clone + 'static>(
     ctx: Ctx,
     client: &FhirClient<Browser>,
