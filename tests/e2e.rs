@@ -254,6 +254,13 @@ async fn an_ehr_launch_leaves_without_the_charts_code() {
         paths[pages[1]..].iter().any(chart),
         "the callback page loaded the chart: {paths:?}"
     );
+    // What the launch module handed on is gone once the chart took it.
+    let left = env
+        .browser
+        .execute("return typeof window.smartLaunchHandoff;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(left, "undefined");
     env.close().await;
 }
 
