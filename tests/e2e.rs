@@ -222,9 +222,10 @@ async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
 }
 
 /// launch.html runs its small launch module first: an EHR launch leaves for the authorize
-/// endpoint without downloading the chart's code, which the callback page then loads.
+/// endpoint without starting the chart (it only prefetches the chart's files once its own
+/// requests have left, for the callback), and the callback page starts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ehr_launch_leaves_without_the_charts_code() {
+async fn an_ehr_launch_never_starts_the_chart() {
     let env = start(|_| {}).await;
     env.ehr_launch("patient-05").await;
     let expected = env.patient_name("patient-05");
@@ -240,27 +241,40 @@ async fn an_ehr_launch_leaves_without_the_charts_code() {
         .filter(|&i| paths[i].ends_with("/launch.html"))
         .collect();
     assert_eq!(pages.len(), 2, "the launch, then the callback: {paths:?}");
-    let chart = |p: &String| p.contains("smart-launch") || p.ends_with("/chart.js");
+    let starter = |p: &String| p.ends_with("/chart.js");
     let launch_visit = &paths[pages[0]..pages[1]];
     assert!(
         launch_visit.iter().any(|p| p.contains("/launch-")),
         "the launch module ran: {launch_visit:?}"
     );
     assert!(
-        !launch_visit.iter().any(chart),
-        "the launch page loaded the chart: {launch_visit:?}"
+        !launch_visit.iter().any(starter),
+        "the launch page started the chart: {launch_visit:?}"
+    );
+    let config = launch_visit
+        .iter()
+        .position(|p| p.ends_with("/config.json"))
+        .expect("the launch read its configuration");
+    assert!(
+        !launch_visit[..config]
+            .iter()
+            .any(|p| p.contains("smart-launch")),
+        "the chart's files were asked for before the launch's own requests: {launch_visit:?}"
     );
     assert!(
-        paths[pages[1]..].iter().any(chart),
-        "the callback page loaded the chart: {paths:?}"
+        paths[pages[1]..].iter().any(starter),
+        "the callback page started the chart: {paths:?}"
     );
     // What the launch module handed on is gone once the chart took it.
     let left = env
         .browser
-        .execute("return typeof window.smartLaunchHandoff;", vec![])
+        .execute(
+            "return [typeof window.smartLaunchHandoff, typeof window.smartLaunchFirstRead];",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(left, "undefined");
+    assert_eq!(left, serde_json::json!(["undefined", "undefined"]));
     env.close().await;
 }
 

@@ -11,6 +11,7 @@
 #[cfg(target_arch = "wasm32")]
 mod visit {
     use std::future::{ready, Future};
+    use std::rc::Rc;
 
     use smart_launch_browser::{handoff, mark, page, Browser};
     use smart_launch_core::smart::config::Ehrs;
@@ -41,20 +42,16 @@ mod visit {
             Ok(PageRequest::Callback(params)) => {
                 show_status("Completing sign-in…");
                 let origin = session::pending_origin(&Browser, params.state.as_deref());
-                // The token and JWKS requests leave now; the chart loads meanwhile. The pending
-                // sign-in is taken out of storage whatever the outcome.
-                hand_on(async move {
-                    match session::exchange(&Browser, params).await {
-                        Ok((session, check)) => {
-                            mark("token-answered");
-                            Handoff::Exchanged {
-                                session: Box::new(session),
-                                check: Box::new(check),
-                            }
-                        }
-                        Err(error) => Handoff::CallbackFailed { origin, error },
-                    }
-                });
+                // The token and JWKS requests leave now, then the patient's read; the chart
+                // loads meanwhile. The pending sign-in is taken out of storage whatever the
+                // outcome.
+                hand_on(session::exchange_for_chart(
+                    Rc::new(Browser),
+                    params,
+                    origin,
+                    mark,
+                    handoff::give_first_read,
+                ));
             }
             Ok(PageRequest::EhrLaunch { iss, launch }) => launch_at(iss, Some(launch)).await,
             Ok(PageRequest::StandaloneAt { iss }) => launch_at(iss, None).await,
@@ -76,6 +73,7 @@ mod visit {
             return hand_on(ready(Handoff::Rerun { iss, launch }));
         };
         show_status(&format!("Connecting to {iss}…"));
+        prefetch_chart();
         let begun = flow::begin(
             &Browser,
             &ehrs,
@@ -100,21 +98,37 @@ mod visit {
         start_chart();
     }
 
-    /// Starts the chart's module: its JS and wasm are asked for at once (preloads), and
-    /// `chart.js` starts it. Every file comes from this page's own origin (the CSP's 'self').
-    fn start_chart() {
+    /// Adds an element to the page's head. Every file these name comes from this page's own
+    /// origin (the CSP's 'self').
+    fn add_to_head(tag: &str, attrs: &[(&str, &str)]) {
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
         let Some(head) = doc.head() else { return };
-        let add = |tag: &str, attrs: &[(&str, &str)]| {
-            if let Ok(el) = doc.create_element(tag) {
-                for (name, value) in attrs {
-                    let _ = el.set_attribute(name, value);
-                }
-                let _ = head.append_child(&el);
+        if let Ok(el) = doc.create_element(tag) {
+            for (name, value) in attrs {
+                let _ = el.set_attribute(name, value);
             }
-        };
+            let _ = head.append_child(&el);
+        }
+    }
+
+    /// As a launch starts: the chart's files are fetched into the HTTP cache at the lowest
+    /// priority, while discovery (small answers, bound by round trips, not by bandwidth) and
+    /// then the user's sign-in at the EHR take their time, for the callback to start the chart
+    /// from there. (A prefetch outlives the page that asked for it; Chromium then uses it once
+    /// without revalidation within five minutes. Where a browser drops it, the callback loads
+    /// the chart as on any visit.)
+    fn prefetch_chart() {
+        for file in [CHART_JS, CHART_WASM] {
+            add_to_head("link", &[("rel", "prefetch"), ("href", file)]);
+        }
+    }
+
+    /// Starts the chart's module: its JS and wasm are asked for at once (preloads), and
+    /// `chart.js` starts it.
+    fn start_chart() {
+        let add = add_to_head;
         add("link", &[("rel", "modulepreload"), ("href", CHART_JS)]);
         add(
             "link",

@@ -10,7 +10,8 @@ use crate::chart::time::age;
 use crate::failure::fhir_failure;
 use crate::fhir::patient::summarize;
 use crate::fhir::{FhirClient, FhirError};
-use crate::web::{self, Browser};
+use crate::smart::handoff::FirstRead;
+use crate::web::{self, handoff, Browser};
 
 /// A patient's read and where its answer goes: started by [`PatientRead::start`] as soon as
 /// there is a session, before the chart's view is built (tens of milliseconds on a slow
@@ -34,39 +35,73 @@ impl PatientRead {
         }
     }
 
-    /// One attempt; a failure offers to try again where that can help (not a 403).
+    /// The launch module's read of the launch patient (`smart::handoff::FirstRead`), taken
+    /// over: its answer, or a read of the chart's own when that one may want a refresh (the
+    /// launch module never refreshes).
+    pub fn take_over(ctx: Ctx, client: &FhirClient<Browser>, id: &str) -> Self {
+        let record = RwSignal::new_local(Section::Loading {
+            loaded: 0,
+            total: None,
+        });
+        let (c, id_read) = (client.clone(), id.to_string());
+        spawn_local(async move {
+            let answer = match handoff::take_first_read().await {
+                Some(FirstRead::Read(v)) if v["id"] == id_read.as_str() => Ok(v),
+                Some(FirstRead::Failed(e)) => Err(e),
+                _ => return Self::read(ctx, c, id_read, record),
+            };
+            web::mark("patient-answered");
+            Self::settle(ctx, c, id_read, record, answer);
+        });
+        PatientRead {
+            id: id.to_string(),
+            record,
+        }
+    }
+
+    /// One attempt.
     fn read(
         ctx: Ctx,
         c: FhirClient<Browser>,
         id: String,
         record: RwSignal<Section<Value>, LocalStorage>,
     ) {
-        let kind = c.with_session(|s| s.kind);
         spawn_local(async move {
             let r = c.read("Patient", &id).await;
             web::mark("patient-answered");
-            match r {
-                Ok(v) => record.set(Section::Ready(v)),
-                Err(FhirError::SessionExpired) => ctx.session_expired(kind),
-                Err(e) => {
-                    let again = (!matches!(e, FhirError::Forbidden(_))).then(|| {
-                        let c = c.clone();
-                        Retry::new(move || {
-                            record.set(Section::Loading {
-                                loaded: 0,
-                                total: None,
-                            });
-                            Self::read(ctx, c.clone(), id.clone(), record);
-                        })
-                    });
-                    let failure = fhir_failure(&e, kind);
-                    record.set(Section::Failed(
-                        format!("The patient could not be loaded. {}", failure.message),
-                        again,
-                    ))
-                }
-            }
+            Self::settle(ctx, c, id, record, r);
         });
+    }
+
+    /// Shows a read's answer; a failure offers to try again where that can help (not a 403).
+    fn settle(
+        ctx: Ctx,
+        c: FhirClient<Browser>,
+        id: String,
+        record: RwSignal<Section<Value>, LocalStorage>,
+        answer: Result<Value, FhirError>,
+    ) {
+        let kind = c.with_session(|s| s.kind);
+        match answer {
+            Ok(v) => record.set(Section::Ready(v)),
+            Err(FhirError::SessionExpired) => ctx.session_expired(kind),
+            Err(e) => {
+                let again = (!matches!(e, FhirError::Forbidden(_))).then(|| {
+                    Retry::new(move || {
+                        record.set(Section::Loading {
+                            loaded: 0,
+                            total: None,
+                        });
+                        Self::read(ctx, c.clone(), id.clone(), record);
+                    })
+                });
+                let failure = fhir_failure(&e, kind);
+                record.set(Section::Failed(
+                    format!("The patient could not be loaded. {}", failure.message),
+                    again,
+                ))
+            }
+        }
     }
 }
 
@@ -74,16 +109,14 @@ impl PatientRead {
 pub(super) fn Banner(
     record: RwSignal<Section<Value>, LocalStorage>,
     now: RwSignal<u64>,
-    verified: RwSignal<bool>,
 ) -> impl IntoView {
     view! {
         <section class="banner" aria-label="Patient" id="banner">
             {move || record.with(|r| match r {
                 Section::Ready(p) => {
-                    // The benchmark's mark: the name is shown once the id_token check has passed.
-                    if verified.get() {
-                        crate::web::mark_after_paint("patient-name-painted");
-                    }
+                    // The benchmark's mark (the chart opens only on a session whose id_token check
+                    // has passed).
+                    crate::web::mark_after_paint("patient-name-painted");
                     let s = summarize(p);
                     let born = s.birth_date.clone().map(|b| match age(&b, now.get_untracked() as i64) {
                         Some(a) => format!("{a} ({b})"),

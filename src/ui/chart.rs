@@ -1,9 +1,7 @@
-//! After launch: the id_token check, the clock that keeps the token fresh, the EHR's validated
-//! style, and the patient's chart (the banner, `ui::banner`; the launch context, `ui::context`;
-//! the tabs and their sections, `ui::tabs`), or patient search when the launch brought no
-//! patient.
-
-use std::rc::Rc;
+//! After launch (a session whose id_token check has passed): the clock that keeps the token
+//! fresh, the EHR's validated style, and the patient's chart (the banner, `ui::banner`; the
+//! launch context, `ui::context`; the tabs and their sections, `ui::tabs`), or patient search
+//! when the launch brought no patient.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -17,7 +15,6 @@ use super::tabs::{ChartTabs, Sections};
 use super::{search::PatientSearch, still_showing, Ctx};
 use crate::chart::context::{applied, Applied};
 use crate::chart::time::zone_label;
-use crate::failure::launch_failure;
 use crate::fhir::patient::display_name;
 use crate::fhir::FhirClient;
 use crate::platform::{HttpRequest, Platform};
@@ -36,8 +33,6 @@ pub struct ChartState {
     pub user: RwSignal<Option<String>>,
     /// The signed-in user is the patient on screen (named by the patient's own read).
     pub user_is_patient: RwSignal<bool>,
-    /// The id_token check has passed: until then nothing of the chart is shown.
-    pub verified: RwSignal<bool>,
     /// The patient's name is on screen (or there is no patient to show yet): what the name does
     /// not need (the user's own read, the EHR's style) starts then, off the name's path.
     pub after_name: Gate,
@@ -52,9 +47,6 @@ impl ChartState {
 #[component]
 pub fn Chart(
     client: FhirClient<Browser>,
-    /// The id_token check of a new session: the chart's first reads go out while it runs, and
-    /// nothing of the chart is shown until it has passed (a failed check ends the session).
-    check: Option<Rc<session::IdCheck>>,
     /// The read of the launch's patient, when it is already on its way.
     first: Option<PatientRead>,
 ) -> impl IntoView {
@@ -75,53 +67,19 @@ pub fn Chart(
     let now = RwSignal::new(Browser.now_ms());
     let user = RwSignal::new(None::<String>);
     let user_is_patient = RwSignal::new(false);
-    let verified = RwSignal::new(check.is_none());
     let after_name = RwSignal::new(selected.get_untracked().is_none());
     let patient_url = context_patient
         .as_ref()
         .and_then(|id| client.base().resolve(&format!("Patient/{id}")));
 
-    match check {
-        None => show_user(
-            &client,
-            fhir_user,
-            patient_url,
-            user,
-            user_is_patient,
-            after_name,
-        ),
-        Some(check) => {
-            let c = client.clone();
-            // The user's read waits for the name through an effect, which belongs to this chart.
-            let owner = Owner::current();
-            spawn_local(async move {
-                // The launch's end (session::confirm): a failed check has already ended the
-                // session there, so the reads already sent stop and their answers are dropped.
-                let checked = session::confirm(&Browser, &c, &check).await;
-                web::mark("id-token-checked");
-                match checked {
-                    Ok(fhir_user) => {
-                        let show = || {
-                            show_user(
-                                &c,
-                                fhir_user,
-                                patient_url,
-                                user,
-                                user_is_patient,
-                                after_name,
-                            )
-                        };
-                        match &owner {
-                            Some(o) => o.with(show),
-                            None => show(),
-                        }
-                        verified.set(true);
-                    }
-                    Err(e) => ctx.fail(launch_failure(&e, Some(kind))),
-                }
-            });
-        }
-    }
+    show_user(
+        &client,
+        fhir_user,
+        patient_url,
+        user,
+        user_is_patient,
+        after_name,
+    );
     if let Some(url) = style_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
         // A public document: fetched without the token, and only validated values are used.
         once_open(after_name, move || {
@@ -163,7 +121,6 @@ pub fn Chart(
         now,
         user,
         user_is_patient,
-        verified,
         after_name,
     });
     let pick = move |id: String| {
@@ -173,8 +130,7 @@ pub fn Chart(
     };
     let can_change = context_patient.is_none();
     view! {
-        <p class="status" id="status" role="status" hidden=verified>"Completing sign-in…"</p>
-        <div class="chart" hidden=move || !verified.get()>
+        <div class="chart">
             <AccessEnding/>
             {move || match selected.get() {
                 Some(id) => view! {
@@ -182,15 +138,13 @@ pub fn Chart(
                         on_change=move || { session::clear_selected_patient(&Browser); selected.set(None); } can_change=can_change/>
                 }.into_any(),
                 None => view! {
-                    {Effect::new(move || {
-                        if verified.get() {
-                            web::set_title("Find a patient — smart-launch");
-                            spawn_local(async {
-                                web::sleep(0).await;
-                                web::focus_heading();
-                            });
-                        }
-                    });}
+                    {
+                        web::set_title("Find a patient — smart-launch");
+                        spawn_local(async {
+                            web::sleep(0).await;
+                            web::focus_heading();
+                        });
+                    }
                     <PatientSearch on_pick=pick/>
                     <SessionPanel/>
                 }.into_any(),
@@ -240,7 +194,6 @@ fn PatientChart(
         now,
         user,
         user_is_patient,
-        verified,
         after_name,
         ..
     } = expect_context::<ChartState>();
@@ -261,7 +214,7 @@ fn PatientChart(
             }
         }
     });
-    let rest = banner_first(record, verified);
+    let rest = banner_first(record);
     once_open(rest, move || after_name.set(true));
     let sections = Sections::start(ctx, &client, &patient, rest, launch.visit.as_deref());
     let nav = Navigator {
@@ -297,7 +250,7 @@ fn PatientChart(
     } = launch;
 
     view! {
-        {move || banner_wanted.then(|| view! { <Banner record=record now=now verified=verified/> })}
+        {move || banner_wanted.then(|| view! { <Banner record=record now=now/> })}
         {(!banner_wanted).then(|| view! {
             <p class="context-line">"Patient: "<span id="session-patient">{move || record.with(|r| match r {
                 Section::Ready(p) => display_name(p),
@@ -323,7 +276,7 @@ fn PatientChart(
 /// at first (vital signs, labs, encounters: most of the bytes) start then too (the returned
 /// signal is their gate), so on a slow line they do not share it with the patient's read; the
 /// summary's start with the patient's. Returns whether the rest is built.
-fn banner_first(record: RwSignal<Section<Value>, LocalStorage>, verified: RwSignal<bool>) -> Gate {
+fn banner_first(record: RwSignal<Section<Value>, LocalStorage>) -> Gate {
     let rest = RwSignal::new(false);
     let build_rest = move || {
         // Once only: setting it again would build the tabs anew and lose the open one.
@@ -337,7 +290,7 @@ fn banner_first(record: RwSignal<Section<Value>, LocalStorage>, verified: RwSign
     };
     Effect::new(move || {
         let patient_done = !matches!(*record.read(), Section::Loading { .. });
-        if verified.get() && patient_done && !rest.get_untracked() {
+        if patient_done && !rest.get_untracked() {
             spawn_local(async move {
                 // After the paint, not merely after this task: built before it, the rest
                 // would hold the name back by the time it takes to build (tens of ms).

@@ -28,7 +28,6 @@ use crate::smart::authorize::LaunchKind;
 use crate::smart::config::{ConfigError, Ehrs};
 use crate::smart::flow::{self, Target};
 use crate::smart::handoff::Handoff;
-use crate::smart::session::IdCheck;
 use crate::web::{self, Browser};
 
 #[derive(Clone)]
@@ -38,13 +37,9 @@ pub enum Screen {
     Picker,
     /// A failure, with how to send the failed request again when a retry can work.
     Failed(Failure, Option<Retry>),
-    /// The chart, with the id_token check still to pass when the session is new (nothing of
-    /// the chart is shown until it has).
-    Chart(
-        FhirClient<Browser>,
-        Option<Rc<IdCheck>>,
-        Option<banner::PatientRead>,
-    ),
+    /// The chart of a confirmed session (its id_token check passed), with the launch
+    /// patient's read when it has already started or ended.
+    Chart(FhirClient<Browser>, Option<banner::PatientRead>),
 }
 
 /// Sends a failed request again: what a failure's "Try again" runs.
@@ -172,23 +167,27 @@ impl Ctx {
         self.fail_with_retry(launch_failure(e, Some(kind)), self.relaunch(target));
     }
 
-    /// Opens the chart of a session (`smart::session::open_new` or `resume`); `check` is the
-    /// id_token check a new session still has to pass (the chart's first reads go out
-    /// meanwhile).
+    /// Opens the chart of a confirmed session (`smart::session::adopt` or `resume`);
+    /// `launched`: the launch module has just confirmed it and read the launch patient
+    /// (`smart::handoff::FirstRead`), whose answer the banner takes over.
     pub fn open_session(
         &self,
         client: Result<FhirClient<Browser>, flow::LaunchError>,
-        check: Option<IdCheck>,
+        launched: bool,
     ) {
         match client {
             Ok(client) => {
                 self.last_ehr
                     .set_value(Some(client.with_session(|s| s.ehr_id.clone())));
-                // The patient's read leaves before the chart's view is built.
+                // The patient's read leaves before the chart's view is built, unless the launch
+                // module has sent it already.
                 let first = client
                     .with_session(|s| s.context.patient.clone())
-                    .map(|id| banner::PatientRead::start(*self, &client, &id));
-                self.show(Screen::Chart(client, check.map(Rc::new), first))
+                    .map(|id| match launched {
+                        true => banner::PatientRead::take_over(*self, &client, &id),
+                        false => banner::PatientRead::start(*self, &client, &id),
+                    });
+                self.show(Screen::Chart(client, first))
             }
             // The session module has already forgotten a session it could not use.
             Err(_) => self.fail(config_failure(&ConfigError::Malformed(
@@ -279,7 +278,7 @@ pub fn run() {
 }
 
 /// The chart's start, from where the launch module left the visit (launch/src/main.rs, its
-/// [`Handoff`]): a session to open (its id_token check still to make), a failure to show, a
+/// [`Handoff`]): a confirmed session to open, a failure to show, a
 /// launch to run again, or a plain visit (this tab's session resumed, or the EHR list).
 async fn start(ctx: Ctx) {
     match web::handoff::take().await {
@@ -287,7 +286,7 @@ async fn start(ctx: Ctx) {
         None | Some(Some(Handoff::Plain)) => match smart::session::resume(Rc::new(Browser)) {
             Some(client) => {
                 read_ehrs_later(ctx);
-                ctx.open_session(client, None)
+                ctx.open_session(client, false)
             }
             None => ctx.show_picker(),
         },
@@ -300,10 +299,9 @@ async fn start(ctx: Ctx) {
             ctx.launch_failed(&LaunchTarget::Issuer { iss, launch }, &error);
             read_ehrs_later(ctx);
         }
-        Some(Some(Handoff::Exchanged { session, check })) => {
+        Some(Some(Handoff::Exchanged { session })) => {
             read_ehrs_later(ctx);
-            let client = smart::session::open_new(Rc::new(Browser), *session);
-            ctx.open_session(client, Some(*check))
+            ctx.open_session(smart::session::adopt(Rc::new(Browser), *session), true)
         }
         Some(Some(Handoff::CallbackFailed { origin, error })) => {
             let kind = origin.as_ref().map(|(k, _)| *k);
@@ -348,7 +346,7 @@ fn App(ctx: Ctx) -> impl IntoView {
                 }.into_any(),
                 Screen::Picker => view! { <picker::Picker/> }.into_any(),
                 Screen::Failed(p, retry) => view! { <failure::FailureView failure=p retry=retry/> }.into_any(),
-                Screen::Chart(client, check, first) => view! { <chart::Chart client=client check=check first=first/> }.into_any(),
+                Screen::Chart(client, first) => view! { <chart::Chart client=client first=first/> }.into_any(),
             }}
         </main>
     }

@@ -74,7 +74,7 @@ impl FhirBase {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum PagingError {
     #[error("the server's next page {0} lies outside the FHIR server; it was not fetched")]
     OffBase(String),

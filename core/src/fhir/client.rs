@@ -93,6 +93,14 @@ fn matches(
     Ok((resources, total))
 }
 
+/// A read's answer, when it is the resource asked for.
+fn of_type(v: Value, resource_type: &str) -> Result<Value, FhirError> {
+    if v["resourceType"] != resource_type {
+        return Err(FhirError::Malformed(format!("expected a {resource_type}")));
+    }
+    Ok(v)
+}
+
 /// How a GET with the token asks: its `Accept`, its priority, and whether the answer is bytes.
 struct Want<'a> {
     accept: &'a str,
@@ -258,11 +266,32 @@ impl<P: Platform + 'static> FhirClient<P> {
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, FhirError> {
         let url = self.base.read_url(resource_type, id);
-        let v = self.get(&url).await?;
-        if v["resourceType"] != resource_type {
-            return Err(FhirError::Malformed(format!("expected a {resource_type}")));
+        of_type(self.get(&url).await?, resource_type)
+    }
+
+    /// One read with the token as it is, neither refreshed nor ended from here whatever the
+    /// answer: the launch module's read of the launch patient (`smart::session::
+    /// exchange_for_chart`), made while the chart loads with its own copy of the session, which
+    /// stays the only one that refreshes. `Ok(None)` when the answer may want a refresh (a 401,
+    /// or a network failure that may be a 401 without CORS headers): the chart reads again.
+    pub(crate) async fn read_once(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<Value>, FhirError> {
+        let url = self.base.read_url(resource_type, id);
+        let want = Want {
+            accept: "application/fhir+json",
+            priority: Priority::Normal,
+            binary: false,
+        };
+        match self.send_with_token(&url, &want).await {
+            Ok((res, _)) if res.status != 401 => {
+                of_type(process_response(&res)?, resource_type).map(Some)
+            }
+            Ok(_) | Err(FhirError::Network(NetError::Unreachable(_))) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(v)
     }
 
     /// Searches and follows `next` links to the end, handing each page's matching resources to

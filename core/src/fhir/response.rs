@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::fhir::base::PagingError;
 use crate::platform::{HttpResponse, NetError};
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum FhirError {
     #[error(transparent)]
     Network(#[from] NetError),

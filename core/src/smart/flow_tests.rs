@@ -11,11 +11,12 @@ use super::*;
 use crate::fhir::{FhirClient, FhirError};
 use crate::platform::{HttpResponse, Method, NetError};
 use crate::smart::authorize::{PendingAuthorization, PENDING_PREFIX};
+use crate::smart::handoff::{FirstRead, Handoff};
 use crate::smart::launch::CallbackParams;
 use crate::smart::launch::{classify, PageRequest};
 use crate::smart::session::{
-    complete, confirm, end_session, exchange, open_new, pending_origin, refuse_visit, sign_out,
-    stored, stored_client, verify, Session,
+    complete, confirm, end_session, exchange, exchange_for_chart, open_new, pending_origin,
+    refuse_visit, sign_out, stored, stored_client, verify, Session,
 };
 use crate::smart::token;
 use crate::testing::{json, Scripted};
@@ -54,6 +55,8 @@ fn server(token_body: String) -> Scripted {
             json(200, &token_body)
         } else if req.url.ends_with("/jwks") {
             json(200, &sandbox::keys::Signer::shared().jwks().to_string())
+        } else if req.url.ends_with("/fhir/Patient/patient-01") {
+            json(200, r#"{"resourceType":"Patient","id":"patient-01"}"#)
         } else {
             json(404, "{}")
         }
@@ -1275,4 +1278,132 @@ fn sign_out_revokes_the_tokens() {
     block_on(client.session().revoke());
     assert!(client.is_ended());
     assert!(p.sent.borrow().is_empty());
+}
+
+/// The callback as the launch module runs it: `exchange_for_chart` with the read of the launch
+/// patient started on its own, as the launch module's promise runs it.
+fn exchange_and_read(
+    p: &Rc<Scripted>,
+    params: CallbackParams,
+) -> (Handoff, Option<FirstRead>, Vec<&'static str>) {
+    let steps = std::cell::RefCell::new(Vec::new());
+    let read = std::cell::RefCell::new(None);
+    let handoff = block_on(exchange_for_chart(
+        p.clone(),
+        params,
+        None,
+        |step| steps.borrow_mut().push(step),
+        |r| *read.borrow_mut() = Some(r),
+    ));
+    let read = read.into_inner().map(block_on);
+    // Both cross to the chart as text.
+    let handoff = Handoff::from_json(&handoff.to_json()).unwrap();
+    let read = read.map(|r| FirstRead::from_json(&r.to_json()).unwrap());
+    (handoff, read, steps.into_inner())
+}
+
+#[test]
+fn the_handoff_carries_the_checked_session_and_the_patients_read_follows() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let p = Rc::new(server(token_body(&probe, None)));
+    let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let (handoff, read, steps) = exchange_and_read(&p, callback_from(&url, "C"));
+    assert_eq!(steps, ["token-answered", "id-token-checked"]);
+    let Handoff::Exchanged { session } = handoff else {
+        panic!("the exchange is handed on");
+    };
+    assert_eq!(session.context.patient.as_deref(), Some("patient-01"));
+    assert_eq!(session.refresh_token.as_ref().unwrap().expose(), "RT-1");
+    let Some(FirstRead::Read(patient)) = read else {
+        panic!("the patient's read is handed on");
+    };
+    assert_eq!(patient["id"], "patient-01");
+    let kept = stored(&*p).expect("stored once the id_token check passed");
+    assert_eq!(
+        kept.fhir_user.as_deref(),
+        Some("http://localhost:9000/fhir/Practitioner/dr-adams")
+    );
+    // The read goes out with the new token, after the token and JWKS requests.
+    let sent = p.sent.borrow();
+    let (_, url, _, auth) = sent.last().unwrap();
+    assert!(url.ends_with("/fhir/Patient/patient-01"));
+    assert_eq!(auth.as_deref(), Some("Bearer AT-1"));
+}
+
+/// A first read answered 401, or with what may be a 401 without CORS headers, is not refreshed
+/// by the launch module: the chart, whose copy of the session is the only one that refreshes,
+/// reads again. The tokens handed on are the exchange's, and nothing was refreshed or ended.
+#[test]
+fn a_first_read_that_may_want_a_refresh_is_left_to_the_chart() {
+    for answer in [
+        Ok(401),
+        Err(NetError::Unreachable("the FHIR server".into())),
+    ] {
+        let probe = Scripted::new(|_| json(500, ""));
+        let body = token_body(&probe, None);
+        let fhir = answer.clone();
+        let p = Rc::new(Scripted::new(move |req| {
+            if req.url.ends_with("/.well-known/smart-configuration") {
+                well_known()
+            } else if req.url.ends_with("/auth/token") {
+                json(200, &body)
+            } else if req.url.ends_with("/jwks") {
+                json(200, &sandbox::keys::Signer::shared().jwks().to_string())
+            } else {
+                match &fhir {
+                    Ok(status) => json(*status, ""),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+        }));
+        let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+        let (handoff, read, _) = exchange_and_read(&p, callback_from(&url, "C"));
+        let Handoff::Exchanged { session } = handoff else {
+            panic!("the exchange is handed on");
+        };
+        assert_eq!(session.refresh_token.as_ref().unwrap().expose(), "RT-1");
+        assert!(matches!(read, Some(FirstRead::Again)), "{answer:?}");
+        let tokens = p
+            .urls()
+            .iter()
+            .filter(|u| u.ends_with("/auth/token"))
+            .count();
+        assert_eq!(tokens, 1, "no refresh from the launch module");
+        assert!(stored(&*p).is_some(), "the session stays");
+    }
+}
+
+/// A read that fails for a reason no refresh changes is handed on as that failure, for the
+/// banner to say; a callback that fails hands on its failure, and no session and no read.
+#[test]
+fn a_failed_first_read_is_handed_on_and_a_failed_callback_starts_none() {
+    let probe = Scripted::new(|_| json(500, ""));
+    let body = token_body(&probe, None);
+    let p = Rc::new(Scripted::new(move |req| {
+        if req.url.ends_with("/.well-known/smart-configuration") {
+            well_known()
+        } else if req.url.ends_with("/auth/token") {
+            json(200, &body)
+        } else if req.url.ends_with("/jwks") {
+            json(200, &sandbox::keys::Signer::shared().jwks().to_string())
+        } else {
+            json(403, "")
+        }
+    }));
+    let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let (handoff, read, _) = exchange_and_read(&p, callback_from(&url, "C"));
+    assert!(matches!(handoff, Handoff::Exchanged { .. }));
+    assert!(
+        matches!(read, Some(FirstRead::Failed(FhirError::Forbidden(_)))),
+        "the 403 is handed on"
+    );
+
+    let p = Rc::new(server(token_body(&probe, None)));
+    let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
+    let mut params = callback_from(&url, "C");
+    params.state = Some("not-the-state".into());
+    let (handoff, read, steps) = exchange_and_read(&p, params);
+    assert!(matches!(handoff, Handoff::CallbackFailed { .. }));
+    assert!(read.is_none() && steps.is_empty());
+    assert!(stored(&*p).is_none());
 }

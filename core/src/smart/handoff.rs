@@ -5,11 +5,13 @@
 //! for as long as the chart takes to pick it up (once): it is never stored.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::fhir::FhirError;
 use crate::smart::authorize::LaunchKind;
 use crate::smart::flow::LaunchError;
 use crate::smart::launch::LaunchParamError;
-use crate::smart::session::{IdCheck, Session};
+use crate::smart::session::Session;
 
 #[derive(Serialize, Deserialize)]
 pub enum Handoff {
@@ -30,17 +32,42 @@ pub enum Handoff {
         launch: Option<String>,
         error: LaunchError,
     },
-    /// The callback's exchange answered: a session not shown or stored until its id_token
-    /// check passes (`smart::session::confirm`, run by the chart).
-    Exchanged {
-        session: Box<Session>,
-        check: Box<IdCheck>,
-    },
+    /// The callback's exchange answered and its id_token check passed: the session is
+    /// confirmed (stored for a reload, with its user). The launch patient's read, sent while
+    /// the chart loaded, follows as a [`FirstRead`] of its own, so that a slow read holds back
+    /// only the banner.
+    Exchanged { session: Box<Session> },
     /// The callback failed; the launch kind and EHR id of its sign-in, when it was known.
     CallbackFailed {
         origin: Option<(LaunchKind, String)>,
         error: LaunchError,
     },
+}
+
+/// The launch module's read of the launch patient, sent with the new token as soon as the
+/// exchange answered (`smart::session::exchange_for_chart`), and made once: the launch module
+/// neither refreshes nor ends the session it handed on.
+#[derive(Serialize, Deserialize)]
+pub enum FirstRead {
+    /// The patient's resource.
+    Read(Value),
+    /// The read failed for a reason a refresh does not change (a timeout, a 403, a 404, a
+    /// server error, an answer that is not the patient): the chart says so where the name goes.
+    Failed(FhirError),
+    /// The answer may want a refresh (a 401, or a network failure that may be a 401 without
+    /// CORS headers): the chart reads again with its own client, which refreshes.
+    Again,
+}
+
+impl FirstRead {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `None` when `text` is not a read this build wrote.
+    pub fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
 }
 
 impl Handoff {
@@ -91,6 +118,28 @@ mod tests {
             }
             _ => panic!("another handoff came back"),
         }
+    }
+
+    #[test]
+    fn a_first_read_crosses_whole() {
+        let failed = FirstRead::Failed(FhirError::Network(NetError::Timeout(
+            "https://ehr.example/fhir/Patient/p1".into(),
+        )));
+        match FirstRead::from_json(&failed.to_json()).unwrap() {
+            FirstRead::Failed(e) => assert_eq!(
+                e,
+                FhirError::Network(NetError::Timeout(
+                    "https://ehr.example/fhir/Patient/p1".into()
+                ))
+            ),
+            _ => panic!("another read came back"),
+        }
+        let read = FirstRead::Read(serde_json::json!({"resourceType": "Patient", "id": "p1"}));
+        assert!(matches!(
+            FirstRead::from_json(&read.to_json()).unwrap(),
+            FirstRead::Read(v) if v["id"] == "p1"
+        ));
+        assert!(FirstRead::from_json("{}").is_none());
     }
 
     #[test]

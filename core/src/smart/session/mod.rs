@@ -3,17 +3,19 @@
 //!
 //! 1. [`start_sign_in`]: the pending sign-in that `flow::begin` sends to the authorize endpoint,
 //!    kept for its callback;
-//! 2. [`exchange`]: callback → token exchange (the JWKS with it) → a [`Session`] not yet trusted;
-//! 3. [`open_new`]: a client for it, so the chart's first reads can leave while [`confirm`] makes
-//!    the id_token check; the session is stored (for a reload) only once the check has passed,
-//!    and ended at once when it fails;
-//! 4. [`resume`]: this tab's stored session after a reload;
-//! 5. [`LiveSession`]: the tokens in memory, refresh (ahead of expiry, after a 401, one request
+//! 2. [`exchange_for_chart`] (the launch module's part of the callback): [`exchange`]
+//!    (callback → token exchange, the JWKS with it → a [`Session`] not yet trusted), then a
+//!    client for it ([`open_new`]) so that the patient's read leaves while [`confirm`] makes the
+//!    id_token check; the session is stored (for a reload) only once the check has passed, and
+//!    ended at once when it fails; the confirmed session handed on to the chart;
+//! 3. [`adopt`] (the chart's part): a client for the confirmed session; [`resume`]: the same
+//!    for this tab's stored session after a reload;
+//! 4. [`LiveSession`]: the tokens in memory, refresh (ahead of expiry, after a 401, one request
 //!    in flight), the end;
-//! 6. [`end_session`] and [`sign_out`]: revocation (RFC 7009) and this tab's entries forgotten.
+//! 5. [`end_session`] and [`sign_out`]: revocation (RFC 7009) and this tab's entries forgotten.
 //!
-//! Storage is touched only here (`store`, private): the UI asks these functions and never
-//! reads storage. The tests drive this same sequence (`flow_tests.rs`, [`complete`]).
+//! Storage is touched only here (`store`, private): the launch module and the UI ask these
+//! functions and never read storage. The tests drive this same sequence (`flow_tests.rs`, [`complete`]).
 
 mod live;
 mod record;
@@ -25,6 +27,8 @@ pub use store::{clear_selected_patient, select_patient, selected_patient};
 
 use std::rc::Rc;
 
+use futures::future::LocalBoxFuture;
+
 use serde_json::Value;
 
 use crate::fhir::FhirClient;
@@ -32,7 +36,7 @@ use crate::platform::{HttpRequest, HttpResponse, NetError, Platform};
 use crate::smart::authorize::{LaunchKind, PendingAuthorization};
 use crate::smart::callback;
 use crate::smart::flow::LaunchError;
-use crate::smart::handoff::Handoff;
+use crate::smart::handoff::{FirstRead, Handoff};
 use crate::smart::id_token::{self, IdTokenError};
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::IdToken;
@@ -70,9 +74,7 @@ pub fn refuse_visit<P: Platform>(p: &P, query: &str) {
 
 /// What the id_token check of an exchange needs. The app may start its first FHIR reads with
 /// the exchange's session while [`verify`] runs (fewer steps in a row), but shows nothing and
-/// stores nothing until the check has passed. It crosses from the launch module to the chart
-/// inside the [`crate::smart::handoff::Handoff`], in the page's memory only.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// stores nothing until the check has passed.
 pub struct IdCheck {
     pending: PendingAuthorization,
     id_token: Option<IdToken>,
@@ -137,7 +139,8 @@ pub async fn verify<P: Platform>(p: &P, check: &IdCheck) -> Result<Option<String
 /// The end of a launch, once the exchange has given a session: the id_token check, then the
 /// session confirmed (stored for a reload, with its user); or, when the check fails, the
 /// session ended at once (the reads already sent stop there) and this tab's sign-ins
-/// forgotten. The app runs this while the chart's first reads are on their way.
+/// forgotten. The launch module runs this while the patient's read is on its way
+/// ([`exchange_for_chart`]).
 pub async fn confirm<P: Platform + 'static>(
     p: &P,
     client: &FhirClient<P>,
@@ -158,25 +161,88 @@ pub async fn confirm<P: Platform + 'static>(
     checked
 }
 
-/// The callback from start to end, as the app runs it but without the chart's reads in between:
-/// [`exchange`] (run by the launch module), the [`Handoff`] to the chart, a client for the
-/// session ([`open_new`]), then [`confirm`].
+/// The callback as the launch module runs it: [`exchange`], then the read of the launch's
+/// patient, handed to `start_read` to run on its own (it goes out before the id_token check
+/// has passed, made once with [`FhirClient`]'s `read_once`, and reaches the chart only if the
+/// check passes), while [`confirm`] makes the check and stores the session for a reload. What
+/// is returned is the [`Handoff`] for the chart. `origin` is the pending sign-in's launch kind
+/// and EHR, for the words of a failure; `progress` is told `token-answered` and
+/// `id-token-checked` as they happen (the benchmark's performance marks).
+pub async fn exchange_for_chart<P: Platform + 'static>(
+    p: Rc<P>,
+    params: CallbackParams,
+    origin: Option<(LaunchKind, String)>,
+    progress: impl Fn(&'static str),
+    start_read: impl FnOnce(LocalBoxFuture<'static, FirstRead>),
+) -> Handoff {
+    let (session, check) = match exchange(&*p, params).await {
+        Ok(exchanged) => exchanged,
+        Err(error) => return Handoff::CallbackFailed { origin, error },
+    };
+    progress("token-answered");
+    let patient_id = session.context.patient.clone();
+    let client = match open_new(p.clone(), session) {
+        Ok(client) => client,
+        Err(error) => return Handoff::CallbackFailed { origin, error },
+    };
+    if let Some(id) = patient_id {
+        let reader = client.clone();
+        start_read(Box::pin(async move {
+            match reader.read_once("Patient", &id).await {
+                Ok(Some(patient)) => FirstRead::Read(patient),
+                Ok(None) => FirstRead::Again,
+                Err(e) => FirstRead::Failed(e),
+            }
+        }));
+    }
+    let confirmed = confirm(&*p, &client, &check).await;
+    progress("id-token-checked");
+    if let Err(error) = confirmed {
+        // The session has already ended there: the read's answer is not handed on.
+        return Handoff::CallbackFailed { origin, error };
+    }
+    // Nothing here refreshes: the session is as the exchange gave it.
+    match client.with_session(|s| Session::from_json(&s.to_json())) {
+        Some(session) => Handoff::Exchanged {
+            session: Box::new(session),
+        },
+        None => Handoff::CallbackFailed {
+            origin,
+            error: LaunchError::Handoff,
+        },
+    }
+}
+
+/// The chart's side of the handoff: a client for the session the launch module confirmed
+/// (its id_token check passed, stored for a reload). A session whose FHIR base is not a usable
+/// URL is refused and forgotten.
+pub fn adopt<P: Platform + 'static>(
+    p: Rc<P>,
+    session: Session,
+) -> Result<FhirClient<P>, LaunchError> {
+    let base = session.fhir_base.clone();
+    FhirClient::new(LiveSession::confirmed(p.clone(), session)).ok_or_else(|| {
+        sign_out(&*p);
+        LaunchError::BadFhirBase(base)
+    })
+}
+
+/// The callback from start to end, as the app runs it but without the chart's view:
+/// [`exchange_for_chart`] (run by the launch module), the [`Handoff`] to the chart as text, and
+/// the chart's [`adopt`].
 pub async fn complete<P: Platform + 'static>(
     p: &Rc<P>,
     params: CallbackParams,
 ) -> Result<FhirClient<P>, LaunchError> {
-    let (session, check) = exchange(&**p, params).await?;
-    let handoff = Handoff::Exchanged {
-        session: Box::new(session),
-        check: Box::new(check),
+    // The patient's read is the chart's to take: not part of the protocol this drives.
+    let handoff = exchange_for_chart(p.clone(), params, None, |_| {}, drop)
+        .await
+        .to_json();
+    match Handoff::from_json(&handoff) {
+        Some(Handoff::Exchanged { session }) => adopt(p.clone(), *session),
+        Some(Handoff::CallbackFailed { error, .. }) => Err(error),
+        _ => Err(LaunchError::Handoff),
     }
-    .to_json();
-    let Some(Handoff::Exchanged { session, check }) = Handoff::from_json(&handoff) else {
-        return Err(LaunchError::Handoff);
-    };
-    let client = open_new(p.clone(), *session)?;
-    confirm(&**p, &client, &check).await?;
-    Ok(client)
 }
 
 /// Decodes and checks the id_token; returns the user's `fhirUser` once the signature holds.
@@ -248,13 +314,7 @@ pub fn open_new<P: Platform + 'static>(
 /// stored session the client cannot use is forgotten.
 pub fn resume<P: Platform + 'static>(p: Rc<P>) -> Option<Result<FhirClient<P>, LaunchError>> {
     let session = store::load_session(&*p)?;
-    let base = session.fhir_base.clone();
-    Some(
-        FhirClient::new(LiveSession::confirmed(p.clone(), session)).ok_or_else(|| {
-            sign_out(&*p);
-            LaunchError::BadFhirBase(base)
-        }),
-    )
+    Some(adopt(p, session))
 }
 
 /// Whether this tab still has a stored session.
