@@ -3,8 +3,9 @@
 # app, in one run, against the sandbox EHR in headless Chromium; the browser's JSON parsing of
 # the 10,000-observation record two ways; then the sandbox's own FHIR benchmark. Writes
 # BENCHMARKS.md.
-# Usage: scripts/bench.sh [--launches N] [--baseline GIT-REV]
-#   --launches N        EHR launches per app per mode (cold, warm, clinic; default 10)
+# Usage: scripts/bench.sh [--launches N] [--timing LIST] [--baseline GIT-REV]
+#   --launches N        EHR launches per app per mode (cold, warm, clinic; default 20)
+#   --timing LIST       server timings to run: none (no added latency), ehr (a real EHR's); default none,ehr
 #   --baseline GIT-REV  also build GIT-REV (in a worktree) and report the size change against it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ if [ -n "$baseline" ]; then
   (cd "$tree" && CARGO_TARGET_DIR="$target_dir" trunk build --release --offline)
   export BASELINE_DIST="$tree/dist" BASELINE_LABEL="$(git log -1 --format="%h, %ad" --date=short "$baseline")"
 fi
-export BENCH_REV="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src index.html Trunk.toml Cargo.toml || echo ' with uncommitted changes')"
+export BENCH_REV="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src core browser launch public index.html Trunk.toml Cargo.toml || echo ' with uncommitted changes')"
 echo "==> building the app (release)"
 trunk build --release --offline
 echo "==> launch benchmark"
