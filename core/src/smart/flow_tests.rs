@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::*;
 use crate::fhir::{FhirClient, FhirError};
-use crate::platform::{HttpResponse, Method, NetError};
+use crate::platform::{HttpRequest, HttpResponse, Method, NetError};
 use crate::smart::authorize::{PendingAuthorization, PENDING_PREFIX};
 use crate::smart::handoff::{FirstRead, Handoff};
 use crate::smart::launch::CallbackParams;
@@ -46,8 +46,23 @@ fn good_claims(now_s: u64) -> serde_json::Value {
     json!({"iss": ISS, "aud": "smart-launch", "exp": now_s + 300, "fhirUser": "http://localhost:9000/fhir/Practitioner/dr-adams"})
 }
 
-/// A well-behaved server: discovery, token (answering `token_body`), JWKS.
+/// A well-behaved server: discovery, token (answering `token_body`), JWKS, and patient-01.
 fn server(token_body: String) -> Scripted {
+    server_with_fhir(token_body, |req| {
+        if req.url.ends_with("/fhir/Patient/patient-01") {
+            json(200, r#"{"resourceType":"Patient","id":"patient-01"}"#)
+        } else {
+            json(404, "{}")
+        }
+    })
+}
+
+/// Discovery, token (answering `token_body`) and JWKS as a well-behaved server answers them;
+/// every other request answered by `fhir`.
+fn server_with_fhir(
+    token_body: String,
+    mut fhir: impl FnMut(&HttpRequest) -> Result<HttpResponse, NetError> + 'static,
+) -> Scripted {
     Scripted::new(move |req| {
         if req.url.ends_with("/.well-known/smart-configuration") {
             well_known()
@@ -55,10 +70,8 @@ fn server(token_body: String) -> Scripted {
             json(200, &token_body)
         } else if req.url.ends_with("/jwks") {
             json(200, &sandbox::keys::Signer::shared().jwks().to_string())
-        } else if req.url.ends_with("/fhir/Patient/patient-01") {
-            json(200, r#"{"resourceType":"Patient","id":"patient-01"}"#)
         } else {
-            json(404, "{}")
+            fhir(req)
         }
     })
 }
@@ -1340,22 +1353,14 @@ fn a_first_read_that_may_want_a_refresh_is_left_to_the_chart() {
         Err(NetError::Unreachable("the FHIR server".into())),
     ] {
         let probe = Scripted::new(|_| json(500, ""));
-        let body = token_body(&probe, None);
         let fhir = answer.clone();
-        let p = Rc::new(Scripted::new(move |req| {
-            if req.url.ends_with("/.well-known/smart-configuration") {
-                well_known()
-            } else if req.url.ends_with("/auth/token") {
-                json(200, &body)
-            } else if req.url.ends_with("/jwks") {
-                json(200, &sandbox::keys::Signer::shared().jwks().to_string())
-            } else {
-                match &fhir {
-                    Ok(status) => json(*status, ""),
-                    Err(e) => Err(e.clone()),
-                }
-            }
-        }));
+        let p = Rc::new(server_with_fhir(
+            token_body(&probe, None),
+            move |_| match &fhir {
+                Ok(status) => json(*status, ""),
+                Err(e) => Err(e.clone()),
+            },
+        ));
         let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
         let (handoff, read, _) = exchange_and_read(&p, callback_from(&url, "C"));
         let Handoff::Exchanged { session } = handoff else {
@@ -1378,17 +1383,8 @@ fn a_first_read_that_may_want_a_refresh_is_left_to_the_chart() {
 #[test]
 fn a_failed_first_read_is_handed_on_and_a_failed_callback_starts_none() {
     let probe = Scripted::new(|_| json(500, ""));
-    let body = token_body(&probe, None);
-    let p = Rc::new(Scripted::new(move |req| {
-        if req.url.ends_with("/.well-known/smart-configuration") {
-            well_known()
-        } else if req.url.ends_with("/auth/token") {
-            json(200, &body)
-        } else if req.url.ends_with("/jwks") {
-            json(200, &sandbox::keys::Signer::shared().jwks().to_string())
-        } else {
-            json(403, "")
-        }
+    let p = Rc::new(server_with_fhir(token_body(&probe, None), |_| {
+        json(403, "")
     }));
     let url = block_on(begin(&*p, &ehrs(), Target::Ehr("sandbox"), None, REDIRECT)).unwrap();
     let (handoff, read, _) = exchange_and_read(&p, callback_from(&url, "C"));
