@@ -10,6 +10,9 @@
 // A measuring tool, not the product: a broken setup stops it with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/support/cdp.rs"]
+mod cdp;
+
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use cdp::Cdp;
 use fantoccini::{Client, ClientBuilder, Locator};
 use sandbox::state::{LaunchContext, User};
 use serde_json::{json, Value};
@@ -185,30 +189,6 @@ async fn mark_epoch(b: &Client, name: &str, limit: Duration) -> Option<f64> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     None
-}
-
-/// A Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`): network and
-/// CPU emulation for the clinic mode.
-#[derive(Debug)]
-struct Cdp(&'static str, Value);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session.unwrap_or("")
-        ))
-    }
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (
-            axum::http::Method::POST,
-            Some(json!({ "cmd": self.0, "params": self.1 }).to_string()),
-        )
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -834,7 +814,15 @@ async fn main() {
     md.push_str(&format!(
         "\nsmart-launch's **launch page** (launch.html, the launch module, the style sheet: what an EHR \
          launch downloads) is {} KB brotli ({} KB gzip; target ≤ {LAUNCH_PAGE_TARGET_KB:.0} KB: {}); the chart \
-         (`chart.js`, `smart-launch.js`, `smart-launch_bg.wasm`), loaded only when a visit needs it, {} KB brotli.\n",
+         (`chart.js`, `smart-launch.js`, `smart-launch_bg.wasm`), {} KB brotli, is started only on a visit that needs it \
+         (an EHR launch prefetches it at the lowest priority once its own requests have left, for the callback).\n\n\
+         **How the launch's bytes stay bounded.** The launch module (`launch/`) is built from the protocol core (`core/`: no \
+         Leptos, no chart code) and the browser layer (`browser/`) only; the chart is another wasm (the `smart-launch` \
+         crate) in the same `trunk build`. A chart feature adds to `smart-launch_bg.wasm` and never to the launch page; the \
+         launch page grows only with the protocol itself. On the callback the chart's code loads and compiles while the \
+         launch module sends the token, JWKS and patient requests, so a larger chart costs the name only where its \
+         compilation outlasts those requests. `e2e::an_ehr_launch_never_starts_the_chart` holds the split: no `chart.js` \
+         on a launch visit, and no chart file asked for before the launch's own requests.\n",
         kb(page.2),
         kb(page.1),
         if page.2 as f64 / 1000.0 <= LAUNCH_PAGE_TARGET_KB { "met".to_string() } else {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark (not part of the tests): smart-launch side by side with a fhirclient.js reference
 # app, in one run, against the sandbox EHR in headless Chromium; the browser's JSON parsing of
-# the 10,000-observation record two ways; then the sandbox's own FHIR benchmark. Writes
+# the 10,000-observation record two ways; the sandbox's own FHIR benchmark; the sandbox under
+# load (complete launch flows at once); a chart left open through 100 token refreshes. Writes
 # BENCHMARKS.md.
 # Usage: scripts/bench.sh [--launches N] [--timing LIST] [--baseline GIT-REV]
 #   --launches N        EHR launches per app per mode (cold, warm, clinic; default 20)
@@ -62,6 +63,24 @@ cargo run --release -p sandbox --bin sandbox-bench | tee -a BENCHMARKS.md.sandbo
   sed 's/^/    /' BENCHMARKS.md.sandbox
 } >> BENCHMARKS.md
 rm -f BENCHMARKS.md.sandbox
+echo "==> the sandbox under load: 200 complete launch flows at once"
+load=$(cargo run --release -p sandbox --example load -- --flows 200 --refreshes 3) || load="$load (failed)"
+echo "$load"
+{
+  echo
+  echo "## Sandbox EHR under load: complete launch flows at once (cargo run --release -p sandbox --example load)"
+  echo
+  echo "Each flow: authorize (PKCE), the code exchanged, a second code exchanged by two token requests at"
+  echo "once (exactly one may succeed, and its tokens are then revoked), two reads, three refreshes (each"
+  echo "rotating the refresh token, each followed by a read), then a rotated refresh token sent again"
+  echo "(refused, the grant revoked: the newest access token gets a 401). The load generator and the"
+  echo "sandbox share this machine's 2 cores."
+  echo
+  echo "$load" | sed 's/^/    /'
+} >> BENCHMARKS.md
+echo "==> a long session (about four minutes)"
+cargo run --release --example long-session -- --refreshes 100 --lifetime 2 >> BENCHMARKS.md \
+  || echo "the long session did not hold: see BENCHMARKS.md"
 if [ -n "$baseline" ]; then
   git worktree remove --force "$tree" >/dev/null 2>&1 || true
 fi

@@ -116,9 +116,9 @@ mod visit {
     /// As a launch starts: the chart's files are fetched into the HTTP cache at the lowest
     /// priority, while discovery (small answers, bound by round trips, not by bandwidth) and
     /// then the user's sign-in at the EHR take their time, for the callback to start the chart
-    /// from there. (A prefetch outlives the page that asked for it; Chromium then uses it once
-    /// without revalidation within five minutes. Where a browser drops it, the callback loads
-    /// the chart as on any visit.)
+    /// from there. (A prefetch outlives the page that asked for it: the callback page then only
+    /// revalidates the files, a 304 without a body. Where a browser drops it, the callback
+    /// loads the chart as on any visit.)
     fn prefetch_chart() {
         for file in [CHART_JS, CHART_WASM] {
             add_to_head("link", &[("rel", "prefetch"), ("href", file)]);
