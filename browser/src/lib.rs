@@ -8,6 +8,8 @@
 //! - [`handoff`]: what the launch module passes on to the chart
 
 #![cfg(target_arch = "wasm32")]
+// No panic from what JavaScript or the network gave (unwrap and expect: the workspace's lints).
+#![warn(clippy::indexing_slicing)]
 
 pub mod handoff;
 pub mod page;

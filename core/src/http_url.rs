@@ -149,9 +149,9 @@ impl HttpUrl {
 /// `scheme:` at the start (RFC 3986 §3.1): `javascript:x` is not a relative path.
 fn has_scheme(s: &str) -> bool {
     match s.find(':') {
-        Some(i) if i > 0 => {
-            let scheme = &s.as_bytes()[..i];
-            scheme[0].is_ascii_alphabetic()
+        Some(i) => {
+            let scheme = s.as_bytes().get(..i).unwrap_or_default();
+            scheme.first().is_some_and(u8::is_ascii_alphabetic)
                 && scheme
                     .iter()
                     .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))

@@ -9,6 +9,10 @@
 //! - [`http_url`]: absolute http(s) URLs (the url crate) with a strict layer, form encoding
 //! - [`platform`]: what the core needs from its host (HTTP, storage, clock, randomness, crypto)
 
+// No panic from what a server, a URL or storage sent: no unchecked indexing or slicing outside
+// the tests (unwrap and expect: the workspace's lints).
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
 pub mod fhir;
 pub mod http_url;
 pub mod platform;

@@ -1,12 +1,16 @@
 //! launch.html's first module, small and without the chart: it reads the visit and runs the
 //! launch's first steps (SMART App Launch 2.2: read the launch parameters, discovery, the
-//! authorize redirect; on the callback, the token request with the JWKS). A launch leaves for
-//! the authorize endpoint from here, and the chart's code is never downloaded for it. Every
-//! other visit starts the chart's module (`public/chart.js`), which the launch module hands
-//! what it did ([`Handoff`]) and which the user then sees.
+//! authorize redirect; on the callback, the token request with the JWKS, the id_token check and
+//! the launch patient's read). A launch leaves for the authorize endpoint from here, and the
+//! chart is never started for it. Every other visit starts the chart's module
+//! (`public/chart.js`), which the launch module hands what it did ([`Handoff`]) and which the
+//! user then sees.
 //!
-//! Nothing is shown or stored here beyond what the launch itself keeps (the pending sign-in):
-//! the chart makes the id_token check and stores the session only once it has passed.
+//! Nothing is shown here beyond a status line, and nothing stored beyond what the launch keeps
+//! (the pending sign-in, then the session once its id_token check has passed).
+
+// No panic from what a server, a URL or storage sent (unwrap and expect: the workspace's lints).
+#![warn(clippy::indexing_slicing)]
 
 #[cfg(target_arch = "wasm32")]
 mod visit {

@@ -95,7 +95,7 @@ fn matches(
 
 /// A read's answer, when it is the resource asked for.
 fn of_type(v: Value, resource_type: &str) -> Result<Value, FhirError> {
-    if v["resourceType"] != resource_type {
+    if v.get("resourceType").and_then(Value::as_str) != Some(resource_type) {
         return Err(FhirError::Malformed(format!("expected a {resource_type}")));
     }
     Ok(v)
@@ -322,6 +322,10 @@ impl<P: Platform + 'static> FhirClient<P> {
 
     /// The first page of a search only (a person choosing from results narrows the search
     /// rather than reading thousands): its matches, `Bundle.total`, and whether more follow.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+    )]
     pub async fn search_first(
         &self,
         resource_type: &str,

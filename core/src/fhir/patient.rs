@@ -125,7 +125,7 @@ fn shown_value(label: &str, value: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_digit() || c == '-' || c == ' ');
     if label == "SSN" || ssn_shaped {
-        let last: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+        let last: String = digits.iter().skip(digits.len().saturating_sub(4)).collect();
         return format!("•••-••-{last}");
     }
     value.to_string()

@@ -33,6 +33,10 @@ pub enum FhirError {
 }
 
 /// The human text of an OperationOutcome's issues.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn outcome_text(v: &Value) -> Option<String> {
     if v["resourceType"] != "OperationOutcome" {
         return None;
@@ -103,6 +107,10 @@ pub struct Fetched {
 
 /// Reads the answer to a request for an attachment's bytes: the content itself, or a Binary
 /// resource whose `data` holds it (base64); an error answer is classified like any other.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn process_bytes(res: HttpResponse) -> Result<Fetched, FhirError> {
     let ok = (200..=299).contains(&res.status);
     if ok && !res.is_json() {
@@ -133,6 +141,10 @@ pub fn process_bytes(res: HttpResponse) -> Result<Fetched, FhirError> {
 }
 
 /// Classifies a response; 401 is left to the caller, which refreshes once before giving up.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn process_response(res: &HttpResponse) -> Result<Value, FhirError> {
     let parsed: Option<Value> = serde_json::from_str(&res.body).ok();
     let outcome = if (200..=299).contains(&res.status) {

@@ -303,6 +303,10 @@ pub fn process_well_known(
 
 /// Checks a CapabilityStatement and reads the `oauth-uris` extension (SMART App Launch 1.0).
 /// Its endpoints are pinned like those of `.well-known`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn process_metadata(
     iss: &Issuer,
     ehr: &EhrConfig,

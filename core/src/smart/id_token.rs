@@ -54,6 +54,10 @@ pub struct DecodedIdToken {
 
 impl DecodedIdToken {
     /// `fhirUser` (SMART) or, from older servers, `profile`: the user's FHIR resource URL.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+    )]
     pub fn fhir_user(&self) -> Option<&str> {
         self.claims["fhirUser"]
             .as_str()
@@ -61,6 +65,10 @@ impl DecodedIdToken {
     }
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
     let parts: Vec<&str> = token.expose().split('.').collect();
     let [h, p, s] = parts.as_slice() else {
@@ -98,6 +106,10 @@ pub fn decode(token: &IdToken) -> Result<DecodedIdToken, IdTokenError> {
 pub const CLOCK_SKEW_SECS: u64 = 300;
 
 /// A NumericDate claim (RFC 7519 §2: seconds, possibly with a fraction), when present.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 fn numeric_date(t: &DecodedIdToken, name: &'static str) -> Result<Option<u64>, IdTokenError> {
     match &t.claims[name] {
         Value::Null => Ok(None),
@@ -116,6 +128,10 @@ fn numeric_date(t: &DecodedIdToken, name: &'static str) -> Result<Option<u64>, I
 /// one else, since this app trusts no other audience (item 3); `azp`, when present, is this
 /// app (items 4 and 5); not expired (item 9); not issued in the future (item 10 leaves the
 /// bound to the client: [`CLOCK_SKEW_SECS`]).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn check_claims(
     t: &DecodedIdToken,
     expected_issuer: &str,

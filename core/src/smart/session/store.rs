@@ -33,7 +33,7 @@ fn tab_id(name: &str) -> Option<String> {
     }
     let digest = Sha256::digest(name.as_bytes());
     // 128 bits: ids of different names do not meet.
-    Some(URL_SAFE_NO_PAD.encode(&digest[..16]))
+    Some(URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default()))
 }
 
 fn current<P: Platform>(p: &P) -> Option<String> {
