@@ -9,6 +9,10 @@
 //! - `web` (wasm32 only): the browser implementation of [`platform::Platform`] and the page
 //! - `ui` (wasm32 only): the Leptos components of launch.html
 
+// No panic from what a server, a URL or storage sent: no unchecked indexing or slicing outside
+// the tests (unwrap and expect: the workspace's lints).
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
 pub use smart_launch_core::{fhir, http_url, platform, smart};
 
 pub mod chart;

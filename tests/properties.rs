@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use smart_launch::chart::context::{items, Target};
+use smart_launch::chart::flags::{against_reference_range, Flag};
 use smart_launch::chart::format::number;
 use smart_launch::fhir::base::FhirBase;
 use smart_launch::fhir::is_fhir_id;
@@ -117,6 +118,36 @@ proptest! {
                 prop_assert!(resource_type.chars().all(|c| c.is_ascii_alphabetic()));
             }
         }
+    }
+
+    /// A value is flagged against the first reference range that has a low or a high number:
+    /// Low only below its low, High only above its high, Normal otherwise; with no such range,
+    /// no flag (a range given as text only says nothing a number can be held against).
+    #[test]
+    fn reference_ranges_flag_as_they_are_written(
+        ranges in proptest::collection::vec((
+            proptest::option::of(-1.0e3f64..1.0e3),
+            proptest::option::of(-1.0e3f64..1.0e3),
+        ), 0..3),
+        value in -2.0e3f64..2.0e3,
+    ) {
+        let element = json!({"referenceRange": ranges.iter().map(|(low, high)| {
+            let mut r = json!({"text": "as the lab says"});
+            if let Some(l) = low { r["low"] = json!({"value": l}); }
+            if let Some(h) = high { r["high"] = json!({"value": h}); }
+            r
+        }).collect::<Vec<_>>()});
+        let first = ranges.iter().find(|(l, h)| l.is_some() || h.is_some());
+        let expected = first.map(|(l, h)| {
+            if l.is_some_and(|l| value < l) {
+                Flag::Low
+            } else if h.is_some_and(|h| value > h) {
+                Flag::High
+            } else {
+                Flag::Normal
+            }
+        });
+        prop_assert_eq!(against_reference_range(&element, value), expected);
     }
 
     /// A number is shown with at most the decimals asked for, and reads back as the value

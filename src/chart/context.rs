@@ -306,6 +306,10 @@ pub fn applied(context: &LaunchContext, base: &FhirBase, patient: &str) -> Appli
 
 /// The id of the encounter a resource was recorded in (`encounter` of an Observation or a
 /// DiagnosticReport, `context.encounter` of an R4 DocumentReference), when it lies here.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn encounter_of(r: &Value, base: &FhirBase) -> Option<String> {
     let reference = r["encounter"]["reference"]
         .as_str()
@@ -318,6 +322,10 @@ pub fn encounter_of(r: &Value, base: &FhirBase) -> Option<String> {
 
 /// A resource the launch came from, in a line: its type in words, what it is (its code, type or
 /// title) and its date, e.g. "Note: Progress note, 2 Apr 2026 09:30".
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn describe(r: &Value) -> String {
     let ty = r["resourceType"].as_str().unwrap_or("Resource");
     let noun = match ty {
@@ -371,6 +379,10 @@ pub fn visit_summary(e: &EncounterRow) -> String {
 /// Whether a resource read for this launch belongs to `patient`'s record (its `subject` or
 /// `patient` is that Patient): a visit the EHR named that belongs to someone else is not shown
 /// as this patient's.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn belongs_to(r: &Value, patient: &str, base: &FhirBase) -> bool {
     let reference = r["subject"]["reference"]
         .as_str()

@@ -378,6 +378,10 @@ fn joined_or_unknown(items: Vec<String>) -> String {
     }
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 fn narrative(r: &Value, base: &FhirBase) -> Option<NarrativeShown> {
     let div = r["text"]["div"].as_str()?;
     if r["text"]["status"] == "empty" {
@@ -413,6 +417,10 @@ fn observation_id(reference: &str, base: &FhirBase) -> Option<String> {
 }
 
 /// A DiagnosticReport as an entry.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn report(r: &Value, base: &FhirBase) -> Entry {
     let (date, date_ms) = date_of(&[
         r["effectiveDateTime"].as_str(),
@@ -462,6 +470,10 @@ pub fn report(r: &Value, base: &FhirBase) -> Entry {
 }
 
 /// A DocumentReference as an entry.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn document(r: &Value, base: &FhirBase) -> Entry {
     let (date, date_ms) = date_of(&[r["date"].as_str(), r["context"]["period"]["start"].as_str()]);
     let status = r["status"].as_str().unwrap_or("");

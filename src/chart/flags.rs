@@ -88,6 +88,10 @@ pub fn interpretation(element: &Value) -> Option<Flag> {
 
 /// The flag of `value` against the element's first `referenceRange` with a low or high value
 /// (assumed in the unit of the value, as FHIR asks).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn against_reference_range(element: &Value, value: f64) -> Option<Flag> {
     let r = element["referenceRange"]
         .as_array()?

@@ -91,6 +91,15 @@ fn month_start(index: i64) -> i64 {
     days_from_civil(index.div_euclid(12), (index.rem_euclid(12) + 1) as u32, 1) * DAY_MS
 }
 
+/// `m` 0–11 → "Jan"–"Dec".
+fn month_name(m: i64) -> &'static str {
+    usize::try_from(m)
+        .ok()
+        .and_then(|m| MONTHS.get(m))
+        .copied()
+        .unwrap_or("")
+}
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -126,7 +135,7 @@ fn utc_ticks(t0: i64, t1: i64, max: usize) -> Vec<(i64, String)> {
                 let label = if step >= 12 || i.rem_euclid(12) == 0 {
                     format!("{}", i.div_euclid(12))
                 } else {
-                    format!("{} {}", MONTHS[i.rem_euclid(12) as usize], i.div_euclid(12))
+                    format!("{} {}", month_name(i.rem_euclid(12)), i.div_euclid(12))
                 };
                 out.push((t, label));
             }
@@ -142,7 +151,10 @@ fn utc_ticks(t0: i64, t1: i64, max: usize) -> Vec<(i64, String)> {
             if d % step == 0 || step == 1 {
                 let (y, m, day) = civil_from_days(d);
                 let _ = y;
-                out.push((d * DAY_MS, format!("{day} {}", MONTHS[(m - 1) as usize])));
+                out.push((
+                    d * DAY_MS,
+                    format!("{day} {}", month_name(i64::from(m) - 1)),
+                ));
             }
             d += 1;
         }
@@ -153,34 +165,32 @@ fn utc_ticks(t0: i64, t1: i64, max: usize) -> Vec<(i64, String)> {
 /// At most about `4 * buckets` points: per time bucket the first, lowest, highest and last, so
 /// spikes survive (the M4 idea). Points must be sorted by time.
 pub fn downsample(points: &[Point], buckets: usize) -> Vec<Point> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
     if points.len() <= buckets * 4 || buckets == 0 {
         return points.to_vec();
     }
-    let (t0, t1) = (points[0].t, points[points.len() - 1].t);
-    let width = ((t1 - t0) as f64 / buckets as f64).max(1.0);
+    let t0 = first.t;
+    let width = ((last.t - t0) as f64 / buckets as f64).max(1.0);
+    let bucket = |p: &Point| ((p.t - t0) as f64 / width).floor() as i64;
     let mut out = Vec::with_capacity(buckets * 4);
-    let mut start = 0;
-    while start < points.len() {
-        let b = ((points[start].t - t0) as f64 / width).floor() as i64;
-        let mut end = start;
-        while end < points.len() && (((points[end].t - t0) as f64 / width).floor() as i64) == b {
-            end += 1;
-        }
-        let slice = &points[start..end];
-        let (mut lo, mut hi) = (0, 0);
+    for slice in points.chunk_by(|a, b| bucket(a) == bucket(b)) {
+        let Some(start) = slice.first() else { continue };
+        // The first lowest and the first highest, as a plain scan finds them.
+        let (mut lo, mut hi) = ((0, start.v), (0, start.v));
         for (i, p) in slice.iter().enumerate() {
-            if p.v < slice[lo].v {
-                lo = i;
+            if p.v < lo.1 {
+                lo = (i, p.v);
             }
-            if p.v > slice[hi].v {
-                hi = i;
+            if p.v > hi.1 {
+                hi = (i, p.v);
             }
         }
-        let mut idx = vec![0, lo, hi, slice.len() - 1];
+        let mut idx = vec![0, lo.0, hi.0, slice.len().saturating_sub(1)];
         idx.sort_unstable();
         idx.dedup();
-        out.extend(idx.into_iter().map(|i| slice[i]));
-        start = end;
+        out.extend(idx.into_iter().filter_map(|i| slice.get(i).copied()));
     }
     out
 }
@@ -199,21 +209,14 @@ pub fn path(points: &[Point], x: &Scale, y: &Scale) -> String {
 
 /// Index of the point closest in time to `t` (points sorted by time).
 pub fn nearest(points: &[Point], t: i64) -> Option<usize> {
-    if points.is_empty() {
-        return None;
-    }
     let i = points.partition_point(|p| p.t < t);
-    if i == 0 {
-        return Some(0);
+    let before = i.checked_sub(1).and_then(|j| points.get(j));
+    match (before, points.get(i)) {
+        (Some(a), Some(b)) => Some(if t - a.t <= b.t - t { i - 1 } else { i }),
+        (Some(_), None) => Some(i - 1),
+        (None, Some(_)) => Some(0),
+        (None, None) => None,
     }
-    if i == points.len() {
-        return Some(i - 1);
-    }
-    Some(if t - points[i - 1].t <= points[i].t - t {
-        i - 1
-    } else {
-        i
-    })
 }
 
 #[cfg(test)]

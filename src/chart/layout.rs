@@ -107,10 +107,10 @@ pub fn line_chart(
 
 /// A sparkline's path in a `width` × `height` box.
 pub fn sparkline(points: &[Point], width: f64, height: f64) -> String {
-    if points.is_empty() {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return String::new();
-    }
-    let (t0, t1) = (points[0].t, points[points.len() - 1].t);
+    };
+    let (t0, t1) = (first.t, last.t);
     let (lo, hi) = points
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {

@@ -65,6 +65,10 @@ pub(crate) fn id(r: &Value) -> String {
     r["id"].as_str().unwrap_or_default().to_string()
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 fn status_of(v: &Value) -> Option<String> {
     v["coding"][0]["code"].as_str().map(str::to_string)
 }
@@ -77,6 +81,10 @@ fn day(s: Option<&str>) -> (String, Option<i64>) {
 }
 
 /// Active problems first, then by onset, newest first.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn problems(resources: &[Value]) -> Vec<ProblemRow> {
     let mut rows: Vec<ProblemRow> = resources
         .iter()
@@ -111,6 +119,10 @@ pub fn problems(resources: &[Value]) -> Vec<ProblemRow> {
 }
 
 /// Active orders first, then newest first.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
     let mut rows: Vec<MedicationRow> = resources
         .iter()
@@ -166,6 +178,10 @@ pub fn medications(resources: &[Value]) -> Vec<MedicationRow> {
 }
 
 /// High criticality first.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
     let mut rows: Vec<AllergyRow> = resources
         .iter()
@@ -216,6 +232,10 @@ pub fn allergies(resources: &[Value]) -> Vec<AllergyRow> {
 }
 
 /// Newest first.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 pub fn encounters(resources: &[Value]) -> Vec<EncounterRow> {
     let mut rows: Vec<EncounterRow> = resources
         .iter()

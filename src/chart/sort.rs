@@ -16,9 +16,16 @@ fn order(n: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
 
 /// Sorts `v` stably by `cmp`, like `v.sort_by(cmp)`.
 pub fn sort_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
-    let idx = order(v.len(), &|a, b| cmp(&v[a], &v[b]));
+    let idx = order(v.len(), &|a, b| match (v.get(a), v.get(b)) {
+        (Some(a), Some(b)) => cmp(a, b),
+        // Never: `order` gives indices below `v.len()` only.
+        _ => Ordering::Equal,
+    });
     let mut slots: Vec<Option<T>> = v.drain(..).map(Some).collect();
-    v.extend(idx.into_iter().filter_map(|i| slots[i].take()));
+    v.extend(
+        idx.into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take)),
+    );
 }
 
 /// Sorts `v` stably by a key, like `v.sort_by_key(key)`.

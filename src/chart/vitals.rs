@@ -151,6 +151,11 @@ pub struct VitalSeries {
 }
 
 impl VitalSeries {
+    /// The first series' points (systolic for blood pressure; the only one otherwise).
+    pub fn primary(&self) -> &[Point] {
+        self.series.first().map_or(&[], |(_, p)| p.as_slice())
+    }
+
     pub fn count(&self) -> usize {
         self.series.iter().map(|(_, p)| p.len()).max().unwrap_or(0)
     }
@@ -339,6 +344,10 @@ impl VitalsBuilder {
     }
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "reads of a serde_json::Value: a missing key reads as Null, never a panic"
+)]
 fn time_of(o: &Value) -> Option<i64> {
     o["effectiveDateTime"]
         .as_str()

@@ -46,7 +46,11 @@ impl PatientRead {
         let (c, id_read) = (client.clone(), id.to_string());
         spawn_local(async move {
             let answer = match handoff::take_first_read().await {
-                Some(FirstRead::Read(v)) if v["id"] == id_read.as_str() => Ok(v),
+                Some(FirstRead::Read(v))
+                    if v.get("id").and_then(Value::as_str) == Some(id_read.as_str()) =>
+                {
+                    Ok(v)
+                }
                 Some(FirstRead::Failed(e)) => Err(e),
                 _ => return Self::read(ctx, c, id_read, record),
             };

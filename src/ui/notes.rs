@@ -58,8 +58,9 @@ pub fn Notes(
         };
         let found = entries.with(|es| {
             es.iter()
-                .position(|(_, e)| e.kind == kind && e.id == id)
-                .map(|i| (i, es[i].0.clone()))
+                .enumerate()
+                .find(|(_, (_, e))| e.kind == kind && e.id == id)
+                .map(|(i, (key, _))| (i, key.clone()))
         });
         let Some((i, key)) = found else {
             return;

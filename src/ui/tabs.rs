@@ -229,9 +229,12 @@ pub(super) fn ChartTabs(
             "End" => tabs.len() - 1,
             _ => return,
         };
+        let Some(&(id, _)) = tabs.get(next) else {
+            return;
+        };
         ev.prevent_default();
-        active.set(tabs[next].0);
-        web::focus(&format!("tab-{}", tabs[next].0));
+        active.set(id);
+        web::focus(&format!("tab-{id}"));
     };
     let panel = move |id: &'static str| move || active.get() != id;
     Effect::new(move || {

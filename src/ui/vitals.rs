@@ -53,11 +53,15 @@ pub fn Vitals(state: SectionSignal<VitalsData>) -> impl IntoView {
 /// The value of reading `i` (blood pressure as systolic/diastolic at the same time) and its
 /// flags in words.
 fn value_and_flags(s: &VitalSeries, i: usize) -> Option<(String, String)> {
-    let p = s.series[0].1.get(i)?;
+    let p = s.primary().get(i)?;
     Some(match s.series.get(1) {
         Some((_, dia)) => {
-            let j = nearest(dia, p.t).filter(|j| dia[*j].t == p.t);
-            let d = j.map(|j| number(dia[j].v, 1)).unwrap_or_else(|| "?".into());
+            let same_time = |j: &usize| dia.get(*j).filter(|d| d.t == p.t);
+            let j = nearest(dia, p.t).filter(|j| same_time(j).is_some());
+            let d = j
+                .and_then(|j| same_time(&j))
+                .map(|d| number(d.v, 1))
+                .unwrap_or_else(|| "?".into());
             let flags: Vec<String> = [
                 ("systolic", s.flag(0, i)),
                 ("diastolic", j.and_then(|j| s.flag(1, j))),
@@ -84,7 +88,9 @@ fn reading(s: &VitalSeries, i: usize) -> String {
     let Some((value, flags)) = value_and_flags(s, i) else {
         return String::new();
     };
-    let t = s.series[0].1[i].t;
+    let Some(t) = s.primary().get(i).map(|p| p.t) else {
+        return String::new();
+    };
     let flags = if flags.is_empty() {
         String::new()
     } else {
@@ -109,16 +115,16 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
     ) else {
         return ().into_any();
     };
-    let first = series.series[0]
-        .1
+    let first = series
+        .primary()
         .first()
         .map(|p| date(p.t))
         .unwrap_or_default();
     let last_index = count.saturating_sub(1);
     let summary = format!(
         "{title}: {count} readings from {first} to {}. Latest {}.",
-        series.series[0]
-            .1
+        series
+            .primary()
             .last()
             .map(|p| date(p.t))
             .unwrap_or_default(),
@@ -149,7 +155,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
         let scale = w / el.client_width().max(1) as f64;
         let t = x.invert(ev.offset_x() as f64 * scale) as i64;
         series.with_value(|s| {
-            if let Some(i) = nearest(&s.series[0].1, t) {
+            if let Some(i) = nearest(s.primary(), t) {
                 selected.set(i);
             }
         });
@@ -209,7 +215,7 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
             s.series
                 .iter()
                 .filter_map(|(_, pts)| {
-                    let t = s.series[0].1.get(selected.get())?.t;
+                    let t = s.primary().get(selected.get())?.t;
                     let p = pts.get(nearest(pts, t)?)?;
                     Some(view! { <circle class="marker" cx=c(x.map(p.t as f64)) cy=c(y.map(p.v)) r="4"/> })
                 })
@@ -259,19 +265,18 @@ fn VitalChart(series: VitalSeries) -> impl IntoView {
 #[component]
 fn VitalTable(series: StoredValue<VitalSeries>) -> impl IntoView {
     let shown = RwSignal::new(50usize);
-    let (unit, total) = series.with_value(|s| (s.vital.unit(), s.series[0].1.len()));
+    let (unit, total) = series.with_value(|s| (s.vital.unit(), s.primary().len()));
     let value_label = format!("Value ({unit})");
     view! {
         <table class="list vitals-table">
             <thead><tr><th scope="col">"Date"</th><th scope="col">{value_label.clone()}</th><th scope="col">"Flag"</th></tr></thead>
             <tbody>
                 {move || series.with_value(|s| {
-                    let n = s.series[0].1.len();
-                    (0..n).rev().take(shown.get()).map(|i| {
+                    s.primary().iter().enumerate().rev().take(shown.get()).map(|(i, p)| {
                         let (value, flags) = value_and_flags(s, i).unwrap_or_default();
                         let flagged = !flags.is_empty();
                         view! { <tr>
-                            <td class="date" data-label="Date">{date_time(s.series[0].1[i].t)}</td>
+                            <td class="date" data-label="Date">{date_time(p.t)}</td>
                             <td class="value" class:flagged=flagged data-label=value_label.clone()>{value}</td>
                             <td class="flag" class:flagged=flagged data-label="Flag">{if flagged { flags } else { "—".into() }}</td>
                         </tr> }
