@@ -11,7 +11,7 @@
 
 // No panic from what a server, a URL or storage sent: no unchecked indexing or slicing outside
 // the tests (unwrap and expect: the workspace's lints).
-#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+#![cfg_attr(not(test), warn(clippy::indexing_slicing, clippy::string_slice))]
 
 pub use smart_launch_core::{fhir, http_url, platform, smart};
 

@@ -9,7 +9,7 @@
 
 #![cfg(target_arch = "wasm32")]
 // No panic from what JavaScript or the network gave (unwrap and expect: the workspace's lints).
-#![warn(clippy::indexing_slicing)]
+#![warn(clippy::indexing_slicing, clippy::string_slice)]
 
 pub mod handoff;
 pub mod page;

@@ -42,10 +42,10 @@ fn plain_characters(s: &str) -> Result<(), UrlError> {
 /// The authority as written (`host[:port]`): no user info, and a plain ASCII host the parser
 /// will not rewrite (no `%` escapes, no Unicode to be punycoded, not empty).
 fn plain_authority(after_slashes: &str) -> Result<(), UrlError> {
-    let end = after_slashes
-        .find(['/', '?', '#'])
-        .unwrap_or(after_slashes.len());
-    let authority = &after_slashes[..end];
+    let authority = after_slashes
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
     if authority.contains('@') {
         return Err(UrlError::Credentials);
     }

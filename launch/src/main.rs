@@ -10,7 +10,7 @@
 //! (the pending sign-in, then the session once its id_token check has passed).
 
 // No panic from what a server, a URL or storage sent (unwrap and expect: the workspace's lints).
-#![warn(clippy::indexing_slicing)]
+#![warn(clippy::indexing_slicing, clippy::string_slice)]
 
 #[cfg(target_arch = "wasm32")]
 mod visit {

@@ -193,8 +193,8 @@ fn item(v: &Value, base: &FhirBase) -> Item {
 
 /// A text cut to a length that fits a line.
 fn clip(s: &str) -> String {
-    match s.char_indices().nth(120) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
+    match s.chars().nth(120) {
+        Some(_) => format!("{}…", s.chars().take(120).collect::<String>()),
         None => s.to_string(),
     }
 }

@@ -450,15 +450,19 @@ pub fn sanitize_document(text: &str, base: &FhirBase) -> Result<Narrative, Narra
     let mut body = text.trim_start_matches('\u{feff}').trim_start();
     if body.starts_with("<?xml") {
         if let Some(end) = body.find("?>") {
-            body = body[end + 2..].trim_start();
+            body = body.get(end + 2..).unwrap_or_default().trim_start();
         }
     }
-    if body.len() >= 9 && body[..9].eq_ignore_ascii_case("<!doctype") {
+    // By `get`: a body may start with a character that byte 9 cuts through.
+    if body
+        .get(..9)
+        .is_some_and(|start| start.eq_ignore_ascii_case("<!doctype"))
+    {
         let end = body.find('>').ok_or(NarrativeError::Dtd)?;
-        if body[..end].contains('[') {
+        if body.get(..end).unwrap_or_default().contains('[') {
             return Err(NarrativeError::Dtd);
         }
-        body = &body[end + 1..];
+        body = body.get(end + 1..).unwrap_or_default();
     }
     let text = body.replace("&nbsp;", "&#160;");
     let doc = parse(&text)?;

@@ -407,6 +407,12 @@ fn attachment_documents_take_the_same_allowlist() {
         sanitize_document("<p>one<br>two", &b),
         Err(NarrativeError::NotXml(_))
     ));
+    // A start whose ninth byte falls inside a character (found by the coverage-guided
+    // fuzzer, fuzz/): refused as not XML, never a panic.
+    assert!(matches!(
+        sanitize_document("<<\u{34a} ^\u{b}<\u{34a} ssssssssss", &b),
+        Err(NarrativeError::NotXml(_))
+    ));
     // A document whose root is itself dropped content is not shown.
     assert_eq!(
         sanitize_document("<script>x()</script>", &b),

@@ -66,8 +66,8 @@ fn error_detail(res: &HttpResponse, parsed: Option<&Value>) -> Option<String> {
         if s.is_empty() {
             return None;
         }
-        Some(match s.char_indices().nth(LONGEST) {
-            Some((cut, _)) => format!("{}…", &s[..cut]),
+        Some(match s.chars().nth(LONGEST) {
+            Some(_) => format!("{}…", s.chars().take(LONGEST).collect::<String>()),
             None => s,
         })
     };
