@@ -56,19 +56,26 @@ impl Conn {
     }
 }
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+#[derive(clap::Parser)]
+#[command(
+    name = "sandbox-bench",
+    about = "FHIR reads per second and a 1,000-observation search page"
+)]
+struct Cli {
+    /// How long the reads run, seconds
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Keep-alive connections reading at once
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let seconds = arg("--seconds", 5);
-    let connections = arg("--connections", 8) as usize;
+    let Cli {
+        seconds,
+        connections,
+    } = <Cli as clap::Parser>::parse();
     let config = sandbox::Config {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         log_requests: false,
