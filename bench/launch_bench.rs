@@ -1,11 +1,11 @@
 //! The launch benchmark: smart-launch side by side with a fhirclient.js reference app, in one run,
 //! against the sandbox EHR, in headless Chromium. Writes BENCHMARKS.md.
 //!
-//!     scripts/bench.sh            (builds everything, then runs this with --launches 10)
+//!     scripts/bench.sh            (builds everything, then runs this: 20 launches, both timings)
 //!
 //! Measures the transfer size of each app, then alternates EHR launches of the two apps in three
-//! modes (cold, warm, clinic; see [`Mode`]) against a sandbox with a real EHR's server timing,
-//! and records for each launch: navigation to patient name painted, its phases, requests and
+//! modes (cold, warm, clinic; see [`Mode`]) against a sandbox with no added server latency and
+//! with a real EHR's server timing (see [`Timing`]), and records for each launch: navigation to patient name painted, its phases, requests and
 //! bytes until then; and loads the 10,000-observation record.
 // A measuring tool, not the product: a broken setup stops it with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
