@@ -2,6 +2,9 @@
 //! patient after it: each a promise on `window` under its own name, set by the launch module
 //! before it starts the chart's module and taken (and deleted) once by the chart. They stay in
 //! the page's memory, never in storage.
+//!
+//! The chart's module itself is started through launch.html's `window.smartLaunchChart`
+//! (index.html), the one place that names the chart's built files.
 
 use std::future::Future;
 
@@ -12,6 +15,31 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 const NAME: &str = "smartLaunchHandoff";
 const FIRST_READ: &str = "smartLaunchFirstRead";
+const CHART: &str = "smartLaunchChart";
+
+/// Calls `method` of launch.html's chart loader; `None` when the page has no such loader (a
+/// launch.html not built from index.html) or the call threw.
+fn chart_loader(method: &str) -> Option<JsValue> {
+    let w = web_sys::window()?;
+    let loader = Reflect::get(&w, &CHART.into()).ok()?;
+    let call = Reflect::get(&loader, &method.into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    call.call0(&loader).ok()
+}
+
+/// Launch module, as a launch starts: the chart's files go into the HTTP cache at the lowest
+/// priority, for the callback.
+pub fn prefetch_chart() {
+    let _ = chart_loader("prefetch");
+}
+
+/// Launch module: starts the chart's module. The promise settles once the module has started
+/// (resolved) or could not be loaded (rejected); `None` when there is nothing to start it with.
+pub fn start_chart() -> Option<Promise> {
+    chart_loader("start")?.dyn_into::<Promise>().ok()
+}
 
 /// Puts on `window`, under `name`, a promise of what `text` resolves to; the future starts at
 /// once.

@@ -2,9 +2,9 @@
 //! launch's first steps (SMART App Launch 2.2: read the launch parameters, discovery, the
 //! authorize redirect; on the callback, the token request with the JWKS, the id_token check and
 //! the launch patient's read). A launch leaves for the authorize endpoint from here, and the
-//! chart is never started for it. Every other visit starts the chart's module
-//! (`public/chart.js`), which the launch module hands what it did ([`Handoff`]) and which the
-//! user then sees.
+//! chart is never started for it. Every other visit starts the chart's module (through
+//! launch.html's chart loader, index.html), which the launch module hands what it did
+//! ([`Handoff`]) and which the user then sees.
 //!
 //! Nothing is shown here beyond a status line, and nothing stored beyond what the launch keeps
 //! (the pending sign-in, then the session once its id_token check has passed).
@@ -17,18 +17,14 @@ mod visit {
     use std::future::{ready, Future};
     use std::rc::Rc;
 
+    use wasm_bindgen_futures::{spawn_local, JsFuture};
+
     use smart_launch_browser::{handoff, mark, page, Browser};
     use smart_launch_core::smart::config::Ehrs;
     use smart_launch_core::smart::flow::{self, Target};
     use smart_launch_core::smart::handoff::Handoff;
     use smart_launch_core::smart::launch::{classify, PageRequest};
     use smart_launch_core::smart::session;
-
-    /// The chart's files, beside launch.html (index.html builds them unhashed, as a Trunk
-    /// "worker" asset, so that they can be named here).
-    const CHART_JS: &str = "smart-launch.js";
-    const CHART_WASM: &str = "smart-launch_bg.wasm";
-    const CHART_START: &str = "chart.js";
 
     pub async fn run() {
         let query = page::query();
@@ -77,7 +73,7 @@ mod visit {
             return hand_on(ready(Handoff::Rerun { iss, launch }));
         };
         show_status(&format!("Connecting to {iss}…"));
-        prefetch_chart();
+        handoff::prefetch_chart();
         let begun = flow::begin(
             &Browser,
             &ehrs,
@@ -97,55 +93,31 @@ mod visit {
         }
     }
 
+    /// Hands `handoff` on and starts the chart, which takes it. The chart's module is fetched
+    /// and compiled while `handoff` is on its way (on the callback: the token, JWKS and patient
+    /// requests).
     fn hand_on(handoff: impl Future<Output = Handoff> + 'static) {
         handoff::give(handoff);
-        start_chart();
-    }
-
-    /// Adds an element to the page's head. Every file these name comes from this page's own
-    /// origin (the CSP's 'self').
-    fn add_to_head(tag: &str, attrs: &[(&str, &str)]) {
-        let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
-            return;
-        };
-        let Some(head) = doc.head() else { return };
-        if let Ok(el) = doc.create_element(tag) {
-            for (name, value) in attrs {
-                let _ = el.set_attribute(name, value);
+        // Queued behind `handoff`'s first step, which sends the callback's token and JWKS
+        // requests: the chart's files (straight from the HTTP cache after a launch's prefetch)
+        // would otherwise hold them back on this page's one thread.
+        spawn_local(async move {
+            let Some(started) = handoff::start_chart() else {
+                return show_status(INCOMPLETE);
+            };
+            if JsFuture::from(started).await.is_err() {
+                show_status(UNLOADED);
             }
-            let _ = head.append_child(&el);
-        }
+        });
     }
 
-    /// As a launch starts: the chart's files are fetched into the HTTP cache at the lowest
-    /// priority, while discovery (small answers, bound by round trips, not by bandwidth) and
-    /// then the user's sign-in at the EHR take their time, for the callback to start the chart
-    /// from there. (A prefetch outlives the page that asked for it: the callback page then only
-    /// revalidates the files, a 304 without a body. Where a browser drops it, the callback
-    /// loads the chart as on any visit.)
-    fn prefetch_chart() {
-        for file in [CHART_JS, CHART_WASM] {
-            add_to_head("link", &[("rel", "prefetch"), ("href", file)]);
-        }
-    }
-
-    /// Starts the chart's module: its JS and wasm are asked for at once (preloads), and
-    /// `chart.js` starts it.
-    fn start_chart() {
-        let add = add_to_head;
-        add("link", &[("rel", "modulepreload"), ("href", CHART_JS)]);
-        add(
-            "link",
-            &[
-                ("rel", "preload"),
-                ("href", CHART_WASM),
-                ("as", "fetch"),
-                ("type", "application/wasm"),
-                ("crossorigin", "anonymous"),
-            ],
-        );
-        add("script", &[("type", "module"), ("src", CHART_START)]);
-    }
+    /// Launch.html without its chart loader: not what the build makes.
+    const INCOMPLETE: &str =
+        "This page is incomplete, so the app cannot start. Reload it; if that does not help, \
+         the app's files on this server need to be built and deployed again.";
+    /// The chart's files did not load (the network, or the server).
+    const UNLOADED: &str =
+        "The app could not be loaded. Check the connection, then reload the page.";
 
     /// What launch.html's loading placeholder says until the chart is there.
     fn show_status(text: &str) {

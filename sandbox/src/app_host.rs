@@ -1,7 +1,7 @@
 //! A static host for the built app (Trunk's `dist/`) with the headers SECURITY.md asks for:
-//! a Content-Security-Policy that allows `wasm-unsafe-eval` and no inline script except Trunk's
-//! loader (allowed by its hash), `frame-ancestors` and `connect-src` limited to the EHRs named in
-//! the app's `config.json`, `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+//! a Content-Security-Policy that allows `wasm-unsafe-eval` and no inline script except
+//! launch.html's own (Trunk's loader and the chart loader, each allowed by its hash),
+//! `frame-ancestors` and `connect-src` limited to the EHRs named in the app's `config.json`, `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
 //!
 //! Why not tower-http's `ServeDir` and `CompressionLayer`: `ServeDir` revalidates with
 //! `Last-Modified` only (no `ETag`) and serves precompressed files only if they were written

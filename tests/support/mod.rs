@@ -275,8 +275,11 @@ async fn start_full(
                 "--host-resolver-rules=MAP localhost 127.0.0.1",
                 format!("--user-data-dir={}", profile.0.display()),
             ],
+            // The network's DevTools events, for what the server cannot see: a file taken from
+            // the HTTP cache, and what kind of load asked for it ([`Env::network`]).
+            "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
         },
-        "goog:loggingPrefs": { "browser": "ALL" },
+        "goog:loggingPrefs": { "browser": "ALL", "performance": "ALL" },
     });
     let caps = match caps {
         Value::Object(m) => m,
@@ -547,9 +550,8 @@ impl Env {
             .unwrap_or(0)
     }
 
-    /// The browser's console since the last call (chromedriver's log of the `browser` kind,
-    /// which `goog:loggingPrefs` turns on): each entry as `LEVEL message`.
-    pub async fn console(&self) -> Vec<String> {
+    /// Chromedriver's log of `kind` since the last call (`goog:loggingPrefs` turns them on).
+    async fn driver_log(&self, kind: &str) -> Vec<Value> {
         let id = self
             .browser
             .session_id()
@@ -559,14 +561,18 @@ impl Env {
             .expect("a WebDriver session");
         let (_, body) = http(
             &format!("http://127.0.0.1:{}/session/{id}/se/log", self.driver_port),
-            Some(r#"{"type":"browser"}"#),
+            Some(json!({ "type": kind }).to_string().as_str()),
         )
         .await;
         let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        v["value"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        v["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The browser's console since the last call: each entry as `LEVEL message`.
+    pub async fn console(&self) -> Vec<String> {
+        self.driver_log("browser")
+            .await
+            .iter()
             .map(|e| {
                 format!(
                     "{} {}",
@@ -574,6 +580,20 @@ impl Env {
                     e["message"].as_str().unwrap_or("")
                 )
             })
+            .collect()
+    }
+
+    /// The DevTools `Network.requestWillBeSent` events since the last call, in order, across
+    /// every page of the tab: each request's `params` (`request.url`, `type`: "Document",
+    /// "Script", "Fetch", "Other" for a prefetch…), whether the server saw it or the HTTP cache
+    /// answered it.
+    pub async fn network(&self) -> Vec<Value> {
+        self.driver_log("performance")
+            .await
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e["message"].as_str()?).ok())
+            .filter(|m| m["message"]["method"] == "Network.requestWillBeSent")
+            .map(|m| m["message"]["params"].clone())
             .collect()
     }
 
