@@ -322,6 +322,31 @@ async fn an_ehr_launch_never_starts_the_chart() {
     env.close().await;
 }
 
+/// A chart whose files cannot be loaded (a deployment that lost them, or the network failing
+/// just then) is named on the page with what to do, instead of "Loading…" for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_that_cannot_be_loaded_says_so() {
+    let env = start(|_| {}).await;
+    let mut removed = 0;
+    for file in std::fs::read_dir(env.served_files()).unwrap() {
+        let name = file.unwrap().file_name().to_string_lossy().to_string();
+        if name.starts_with("smart-launch-") && name.ends_with("_bg.wasm") {
+            std::fs::remove_file(env.served_files().join(&name)).unwrap();
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 1, "the build's chart wasm");
+    env.browser
+        .goto(&format!("{}/launch.html", env.app))
+        .await
+        .unwrap();
+    env.text_when("#loading .status", |t| {
+        t == "The app could not be loaded. Check the connection, then reload the page."
+    })
+    .await;
+    env.close().await;
+}
+
 /// The sandbox's launch page (what a new user sees first) fits its width whatever the patient's
 /// name: no sideways scrolling with the long-name patient chosen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
