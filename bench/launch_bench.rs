@@ -711,10 +711,12 @@ async fn main() {
          own cost), and with **a real EHR's server timing**: every API answer (discovery, token, JWKS, FHIR)\n\
          takes {API_LATENCY_MS} ms (`--latency-ms`; CORS preflights are answered at once) and the authorize step\n\
          {AUTHORIZE_LATENCY_MS} ms (`--authorize-latency-ms`). Both static hosts cache and compress the same way\n\
-         (`sandbox::app_host::file_response`): files whose names carry a content hash (Trunk's wasm, JS, CSS) are\n\
+         (`sandbox::app_host::file_response`): files whose names carry a content hash (Trunk's wasm, JS, CSS; the chart's) are\n\
          `immutable`; the others are revalidated with an ETag (304 when unchanged); text and wasm go out\n\
          brotli-compressed. The reference's library, fhir-client.min.js, is cached for a year (`immutable`), as a\n\
-         versioned library would be: the reference at its best.\n\
+         versioned library would be: the reference at its best. Chromium runs with its omnibox popup's WebUI off\n\
+         (`--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup`): a new Chromium otherwise builds it as it starts,\n\
+         about 100 ms of another renderer's CPU in the middle of a cold launch, whichever app it is.\n\
          The reference is fhirclient.js's documented `authorize` / `ready` flow with one Patient read\n\
          (`bench/reference/`); it does not check the id_token's signature, smart-launch does.\n\n",
         date_string(),
@@ -837,7 +839,7 @@ async fn main() {
          takes it from the HTTP cache: its names carry a content hash, so it is cached for good).\n\n\
          **How the launch's bytes stay bounded.** The launch module (`launch/`) is built from the protocol core (`core/`: no \
          Leptos, no chart code) and the browser layer (`browser/`) only; the chart is another wasm (the `smart-launch` \
-         crate) in the same `trunk build`. A chart feature adds to `smart-launch_bg.wasm` and never to the launch page; the \
+         crate) in the same `trunk build`. A chart feature adds to the chart's wasm and never to the launch page; the \
          launch page grows only with the protocol itself. On the callback the chart's code loads and compiles once the \
          launch module's token and JWKS requests have left, while they and the patient's read are answered, so a larger \
          chart costs the name only where its loading and start outlast those requests. \

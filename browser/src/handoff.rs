@@ -30,7 +30,10 @@ fn chart_loader(method: &str) -> Option<JsValue> {
 }
 
 /// Launch module, as a launch starts: the chart's files go into the HTTP cache at the lowest
-/// priority, for the callback.
+/// priority while discovery (small answers, bound by round trips, not by bandwidth) and then
+/// the user's sign-in at the EHR take their time, for the callback to start the chart from
+/// there. A prefetch outlives the page that asked for it; where a browser drops it, the
+/// callback loads the chart as any visit does.
 pub fn prefetch_chart() {
     let _ = chart_loader("prefetch");
 }
