@@ -361,13 +361,13 @@ impl Env {
         el.text().await.unwrap_or_default()
     }
 
-    /// Waits until `css` shows text that satisfies `ok`; returns it.
     /// The files this test's app host serves (a copy of the build, with this test's
     /// config.json); read from disk on every request, so a test may change them.
     pub fn served_files(&self) -> &Path {
         &self._dist.0
     }
 
+    /// Waits until `css` shows text that satisfies `ok`; returns it.
     pub async fn text_when(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
