@@ -220,11 +220,7 @@ pub fn adopt<P: Platform + 'static>(
     p: Rc<P>,
     session: Session,
 ) -> Result<FhirClient<P>, LaunchError> {
-    let base = session.fhir_base.clone();
-    FhirClient::new(LiveSession::confirmed(p.clone(), session)).ok_or_else(|| {
-        sign_out(&*p);
-        LaunchError::BadFhirBase(base)
-    })
+    client(p, session, LiveSession::confirmed)
 }
 
 /// The callback from start to end, as the app runs it but without the chart's view:
@@ -303,8 +299,18 @@ pub fn open_new<P: Platform + 'static>(
     p: Rc<P>,
     session: Session,
 ) -> Result<FhirClient<P>, LaunchError> {
+    client(p, session, LiveSession::unconfirmed)
+}
+
+/// A client for `session` held as `live` holds it; a FHIR base that is not a usable URL ends
+/// the session here.
+fn client<P: Platform + 'static>(
+    p: Rc<P>,
+    session: Session,
+    live: fn(Rc<P>, Session) -> LiveSession<P>,
+) -> Result<FhirClient<P>, LaunchError> {
     let base = session.fhir_base.clone();
-    FhirClient::new(LiveSession::unconfirmed(p.clone(), session)).ok_or_else(|| {
+    FhirClient::new(live(p.clone(), session)).ok_or_else(|| {
         sign_out(&*p);
         LaunchError::BadFhirBase(base)
     })
